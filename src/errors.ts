@@ -1,0 +1,117 @@
+/**
+ * Typed errors shared by every module.
+ *
+ * Every failure bitspread reports carries a stable `code` a caller can switch
+ * on. A structured clone (postMessage, Piscina results) drops subclass
+ * identity and custom fields, so errors cross thread boundaries as
+ * {@link PlainError} data and are rebuilt with {@link errorFromPlain}.
+ */
+
+/** Codes raised by the wire codec (framing, payloads, address text). */
+export type WireErrorCode =
+  | 'ERR_BAD_MAGIC' // frame: wrong network magic; the stream cannot resync (Core disconnects)
+  | 'ERR_MESSAGE_TOO_LARGE' // frame: declared length over the limit; Core disconnects
+  | 'ERR_BAD_CHECKSUM' // frame: checksum mismatch; message dropped, stream intact
+  | 'ERR_BAD_COMMAND' // frame: command bytes not printable ASCII / not NUL padded; message dropped
+  | 'ERR_TRUNCATED' // payload ends before a field
+  | 'ERR_TRAILING_BYTES' // payload has bytes after the last field
+  | 'ERR_NONCANONICAL_COMPACTSIZE'
+  | 'ERR_COMPACTSIZE_TOO_LARGE' // above MAX_SIZE (0x02000000)
+  | 'ERR_ADDR_TOO_MANY' // addr/addrv2 with more than 1,000 entries
+  | 'ERR_ADDRV2_TOO_LONG' // BIP155 address length over 512
+  | 'ERR_ADDRV2_BAD_LENGTH' // known BIP155 network id with the wrong length
+  | 'ERR_USER_AGENT_TOO_LONG' // version user agent over 256 bytes
+  | 'ERR_BAD_PAYLOAD' // any other malformed payload (e.g. bool byte not 0/1)
+  | 'ERR_BAD_ADDRESS_TEXT' // an address string that does not parse
+  | 'ERR_UNENCODABLE'; // a value that cannot be put on the wire (e.g. onion in v1 addr)
+
+/** Codes for a peer connection's outcome (recorded in the snapshot as `error`). */
+export type PeerErrorCode =
+  | 'ERR_CONNECT_TIMEOUT'
+  | 'ERR_CONNECTION_REFUSED'
+  | 'ERR_CONNECTION_RESET'
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  | 'ERR_GETADDR_TIMEOUT'
+  | 'ERR_PEER_CLOSED' // the peer closed before the step we waited for
+  | 'ERR_PROTOCOL' // the peer broke the protocol (wrong magic, oversized frame, garbage)
+  | 'ERR_VERSION_TOO_OLD' // below MIN_PEER_PROTO_VERSION 31800
+  | 'ERR_SOCKET' // any other socket error; `message` says which
+  | 'ERR_RESOURCE' // EMFILE/ENFILE etc.: our problem, not the peer's
+  | 'ERR_NOT_ALLOWED' // address outside the --only allow-list
+  | 'ERR_MAX_PEERS' // peer cap reached
+  | 'ERR_WORKER_CRASHED' // the worker thread holding the socket died
+  | 'ERR_STOPPED'; // the crawl or the supervisor was stopped
+
+/** Codes for the engine's own misuse (bad options, bad arguments). */
+export type UsageErrorCode = 'ERR_BAD_OPTION' | 'ERR_BAD_CIDR' | 'ERR_BAD_ARGUMENT' | 'ERR_SUPERVISOR';
+
+export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode;
+
+/** The shape an error takes when it crosses a thread boundary. */
+export interface PlainError {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+const BRAND = Symbol.for('bitspread.error');
+
+export class BitspreadError extends Error {
+  readonly code: ErrorCode;
+  readonly [BRAND] = true;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'BitspreadError';
+    this.code = code;
+  }
+
+  toPlain(): PlainError {
+    return { code: this.code, message: this.message };
+  }
+
+  toJSON(): PlainError {
+    return this.toPlain();
+  }
+
+  /**
+   * `instanceof BitspreadError` works across copies of the module (src under
+   * vitest and dist inside a worker); subclasses keep the ordinary check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== BitspreadError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+export class WireError extends BitspreadError {
+  declare readonly code: WireErrorCode;
+  constructor(code: WireErrorCode, message: string) {
+    super(code, message);
+    this.name = 'WireError';
+  }
+}
+
+export class PeerError extends BitspreadError {
+  declare readonly code: PeerErrorCode;
+  constructor(code: PeerErrorCode, message: string) {
+    super(code, message);
+    this.name = 'PeerError';
+  }
+}
+
+export class UsageError extends BitspreadError {
+  declare readonly code: UsageErrorCode;
+  constructor(code: UsageErrorCode, message: string) {
+    super(code, message);
+    this.name = 'UsageError';
+  }
+}
+
+export function isBitspreadError(value: unknown): value is BitspreadError {
+  return value instanceof BitspreadError;
+}
+
+/** Rebuilds a typed error from data that crossed a thread boundary. */
+export function errorFromPlain(plain: PlainError): BitspreadError {
+  return new BitspreadError(plain.code, plain.message);
+}

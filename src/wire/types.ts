@@ -1,0 +1,80 @@
+/**
+ * Every value the wire codec produces or consumes, as types, in one place.
+ * The simulator, the workers and the crawler all code against this file.
+ */
+
+export type NetworkName = 'mainnet' | 'testnet3' | 'testnet4' | 'signet' | 'regtest';
+
+export interface NetworkParams {
+  readonly name: NetworkName;
+  /** Message start bytes in wire order, e.g. f9 be b4 d9 for mainnet. */
+  readonly magic: Uint8Array;
+  /** The same four bytes read as a little-endian uint32: one compare on the hot path. */
+  readonly magicLE: number;
+  readonly defaultPort: number;
+  readonly dnsSeeds: readonly string[];
+}
+
+/** BIP155 networks an address can belong to. */
+export type AddressNetwork = 'ipv4' | 'ipv6' | 'onion' | 'i2p' | 'cjdns';
+
+/**
+ * One peer endpoint. `bytes` is 4 (ipv4), 16 (ipv6, cjdns) or 32 (onion: the
+ * ed25519 public key; i2p: the SHA-256 of the destination) bytes, owned by
+ * this object (never a view into a larger message buffer).
+ */
+export interface NetAddress {
+  readonly network: AddressNetwork;
+  readonly bytes: Uint8Array;
+  readonly port: number;
+}
+
+/** One entry of an addr / addrv2 message. */
+export interface AddrEntry {
+  /** uint32 seconds since the epoch, as sent. */
+  readonly time: number;
+  /** Service bits. A uint64 on the wire; bigint so no bit is lost. */
+  readonly services: bigint;
+  /**
+   * The address, or null where Core would store an invalid `::` entry
+   * (unknown BIP155 network id, Tor v2/OnionCat, internal prefix, embedded
+   * IPv4 under the IPv6 id). Parsing carries on past such entries.
+   */
+  readonly address: NetAddress | null;
+  /** BIP155 network id as sent (1 for v1 IPv4-mapped, 2 for other v1 entries). */
+  readonly networkId: number;
+}
+
+export interface VersionPayload {
+  readonly version: number;
+  readonly services: bigint;
+  /** int64 seconds; bigint because the wire allows the full range. */
+  readonly timestamp: bigint;
+  readonly addrRecv: { readonly services: bigint; readonly address: NetAddress | null; readonly raw: Uint8Array; readonly port: number };
+  readonly addrFrom?: { readonly services: bigint; readonly address: NetAddress | null; readonly raw: Uint8Array; readonly port: number };
+  readonly nonce?: bigint;
+  /** Decoded as UTF-8 text of at most 256 bytes (MAX_SUBVERSION_LENGTH). */
+  readonly userAgent?: string;
+  readonly startHeight?: number;
+  /** BIP37 relay flag; absent on the wire means true. */
+  readonly relay?: boolean;
+}
+
+/** Messages with a decoded payload. */
+export type Message =
+  | { readonly command: 'version'; readonly payload: VersionPayload }
+  | { readonly command: 'verack' }
+  | { readonly command: 'sendaddrv2' }
+  | { readonly command: 'wtxidrelay' }
+  | { readonly command: 'sendheaders' }
+  | { readonly command: 'getaddr' }
+  | { readonly command: 'sendcmpct'; readonly announce: boolean; readonly cmpctVersion: bigint }
+  | { readonly command: 'feefilter'; readonly feeRate: bigint }
+  | { readonly command: 'ping'; readonly nonce: bigint }
+  | { readonly command: 'pong'; readonly nonce: bigint }
+  | { readonly command: 'addr'; readonly entries: readonly AddrEntry[] }
+  | { readonly command: 'addrv2'; readonly entries: readonly AddrEntry[] }
+  /** Any other well-formed command (inv, headers, tx, block, …): payload not parsed. */
+  | { readonly command: 'unknown'; readonly name: string; readonly payload: Uint8Array };
+
+export type Command = Exclude<Message['command'], 'unknown'>;

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests start real sockets and worker threads; the default
+    // 5 s is too tight on a loaded 2-core CI machine.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores: more parallel files only fight over the same CPUs and make
+    // socket-timing tests flaky.
+    maxWorkers: 2,
+  },
+});
