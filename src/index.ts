@@ -2,4 +2,4 @@
  * bitspread's public API. Each module adds its exports here.
  */
 export * from './errors.js';
-export type * from './wire/types.js';
+export * from './wire/index.js';
