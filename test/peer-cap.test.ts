@@ -143,11 +143,14 @@ describe('PeerCap across real threads', () => {
     const cap = PeerCap.create(50, 4);
     const holder = startWorker({ buffer: cap.buffer, slot: 3, mode: 'hold', hold: 7 });
     const hammer = startWorker({ buffer: cap.buffer, slot: 0, mode: 'hammer', rounds: 5_000, burst: 4 });
+    // Listen from the start: the hammer may finish before the holder reports.
+    const holding = firstMessage<{ held: number }>(holder);
+    const hammering = firstMessage<HammerResult>(hammer);
     try {
-      expect(await firstMessage<{ held: number }>(holder)).toEqual({ held: 7 });
+      expect(await holding).toEqual({ held: 7 });
       await holder.terminate();
       expect(cap.heldBy(3)).toBe(7);
-      const hammered = await firstMessage<HammerResult>(hammer);
+      const hammered = await hammering;
       expect(hammered.maxSeen).toBeLessThanOrEqual(50);
       expect(cap.open()).toBe(7);
       expect(cap.reclaimWorker(3)).toBe(7);
