@@ -3,3 +3,30 @@
  */
 export * from './errors.js';
 export * from './wire/index.js';
+export { PeerCap, OPEN_INDEX, MAX_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
+export {
+  DynamicSupervisor,
+  restartDecision,
+  backoffDelay,
+  restartsInWindow,
+  wantsRestart,
+  DEFAULT_BACKOFF,
+  DEFAULT_RESTART_LIMITS,
+} from './supervisor/dynamic-supervisor.js';
+export type {
+  ChildSpec,
+  ChildCounts,
+  ChildInfo,
+  ExitReason,
+  RestartType,
+  RestartDecision,
+  RestartLimits,
+  BackoffOptions,
+  StartChildResult,
+  SupervisorClock,
+  SupervisorEvents,
+  SupervisorOptions,
+} from './supervisor/dynamic-supervisor.js';
+export { Frontier } from './crawl/frontier.js';
+export type { FrontierState } from './crawl/frontier.js';
+export { AllowList } from './crawl/allow-list.js';
