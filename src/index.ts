@@ -3,7 +3,7 @@
  */
 export * from './errors.js';
 export type * from './wire/types.js';
-export { PeerCap, OPEN_INDEX, MAX_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
+export { PeerCap, OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
 export {
   DynamicSupervisor,
   restartDecision,
