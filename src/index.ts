@@ -2,7 +2,7 @@
  * bitspread's public API. Each module adds its exports here.
  */
 export * from './errors.js';
-export type * from './wire/types.js';
+export * from './wire/index.js';
 export { PeerCap, OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
 export {
   DynamicSupervisor,
