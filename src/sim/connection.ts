@@ -246,7 +246,8 @@ function handleMessage(conn: SimConnection, msg: Message): void {
       answerGetaddr(conn);
       return;
     case 'ping':
-      if (conn.mute) return;
+      // A pre-BIP31 ping (no nonce) expects no pong.
+      if (conn.mute || msg.empty === true) return;
       send(conn, encodeMessage(conn.sim.net, { command: 'pong', nonce: msg.nonce }), delay(conn));
       return;
     default:
