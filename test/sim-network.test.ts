@@ -116,6 +116,8 @@ describe('network', () => {
       expect(second.baseAddress).not.toBe(first.baseAddress);
       expect(second.seeds[0]).not.toBe(first.seeds[0]);
       expect(second.truth().reachable.length).toBe(first.truth().reachable.length);
+      // An explicit base is used as given: taken means a typed error, and nothing left listening.
+      await expect(startSimNetwork({ nodes: 20, seed: 1, baseAddress: first.baseAddress })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
     } finally {
       await Promise.all([first.close(), second.close()]);
     }

@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, NETWORKS } from '../wire/index.js';
 import type { NetworkName } from '../wire/types.js';
-import { UsageError } from '../errors.js';
+import { PeerError, UsageError } from '../errors.js';
 import { DEFAULT_BASE_ADDRESS, LoopbackRange } from './addresses.js';
 import type { SimBehaviour } from './behaviours.js';
 import { acceptConnection, releaseConnection, type SimConnection, type SimRuntime, type SimViolation } from './connection.js';
@@ -124,12 +124,14 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       else await listenShared(sim, listening, servers);
     } catch (err) {
       await closeAll(sim, servers);
-      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-      if (inUse && !explicitBase && mode === 'per-node' && attempt < MAX_BASE_RETRIES) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' && !explicitBase && mode === 'per-node' && attempt < MAX_BASE_RETRIES) {
         base = new LoopbackRange(base, opts.nodes).nextBase();
+        // Two simulators racing for the same range would otherwise retry in lockstep.
+        await new Promise((resolve) => setTimeout(resolve, process.pid % 37));
         continue;
       }
-      throw err;
+      throw listenError(err, mode, base, port);
     }
     return makeHandle(sim, plan, mode, base, servers);
   }
@@ -137,6 +139,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
 
 function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: string, servers: Server[]): SimNetwork {
   let truth: SimTruth | null = null;
+  let byAddr: Map<string, SimNodePlan> | null = null;
   let closing: Promise<void> | null = null;
   return {
     seeds: plan.seeds.map((i) => (plan.nodes[i] as SimNodePlan).addr),
@@ -150,7 +153,8 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
       return structuredClone(truth);
     },
     knownBy(addr) {
-      const node = plan.nodes.find((n) => n.addr === addr);
+      byAddr ??= new Map(plan.nodes.map((n) => [n.addr, n]));
+      const node = byAddr.get(addr);
       if (node === undefined) return undefined;
       return {
         peers: Array.from(node.peers, (p) => (plan.nodes[p] as SimNodePlan).addr),
@@ -171,6 +175,18 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
       return closing;
     },
   };
+}
+
+function listenError(err: unknown, mode: SimListenMode, base: string, port: number): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EMFILE' || e.code === 'ENFILE') {
+    return new PeerError('ERR_RESOURCE', `sim: out of file descriptors while listening (${mode} mode); use listen: 'shared', fewer nodes, or several processes`);
+  }
+  if (e.code === 'EADDRINUSE') {
+    const where = mode === 'shared' ? `ports ${port}+ on every address (shared mode)` : `addresses from ${base}`;
+    return new UsageError('ERR_BAD_OPTION', `sim: ${where} already in use (${e.message}); choose another baseAddress or port`);
+  }
+  return e instanceof Error ? e : new Error(String(err));
 }
 
 function autoListenMode(listeners: number): SimListenMode {
