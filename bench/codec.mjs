@@ -104,12 +104,13 @@ function bcoinDecoder(frame, chunks) {
   };
 }
 
-let hashSink = 0;
 function sha256dCeiling(frame) {
   const payload = frame.subarray(24);
+  const checksum = Buffer.from(frame.buffer, frame.byteOffset, frame.length).readUInt32LE(20);
   return () => {
     const first = createHash('sha256').update(payload).digest();
-    hashSink ^= createHash('sha256').update(first).digest()[0];
+    // Compare like a decoder must, so the work is real and cannot be skipped.
+    if (createHash('sha256').update(first).digest().readUInt32LE(0) !== checksum) throw new Error('checksum mismatch');
     return 1000; // same unit as the decoders: one message of 1,000 entries
   };
 }

@@ -9,8 +9,9 @@
 //   node bench/crawl.mjs [--quick] [--json out.json] [--only baseline,established,bitspread]
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { createInterface } from 'node:readline';
+import os from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { distHas, ensureBuilt, repoRoot } from './dist.mjs';
@@ -42,7 +43,7 @@ const DEFAULT_WORKERS = os.availableParallelism();
 
 ensureBuilt();
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
-const tmp = (name) => here(`./results/${name}.${process.pid}.tmp`);
+const tmp = (name) => join(os.tmpdir(), `bitspread-${name}-${process.pid}.json`);
 
 function startSim(scenario) {
   const simArgs = [here('./sim-host.mjs'), '--nodes', String(NODES), '--seed', '7', '--mix', JSON.stringify(scenario.mix), '--max-seconds', '1200'];

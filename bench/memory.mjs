@@ -15,6 +15,8 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import os from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { distHas, ensureBuilt, loadDist, repoRoot } from './dist.mjs';
@@ -179,7 +181,7 @@ async function childFrontier(size) {
 // ---------------------------------------------------------------- parent
 
 function runChild(childArgs, { limitMs = 300_000 } = {}) {
-  const out = here(`./results/memory-${process.pid}-${Date.now()}.tmp`);
+  const out = join(os.tmpdir(), `bitspread-memory-${process.pid}-${Date.now()}.json`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', here('./memory.mjs'), ...childArgs, '--out', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
     const killer = setTimeout(() => child.kill('SIGKILL'), limitMs);
@@ -226,6 +228,8 @@ async function parent() {
       const { port } = await server.ready;
       const r = await runChild(['--child', 'connections', '--impl', 'plain', '--count', String(count), '--port', String(port)]);
       connections.push({ impl: 'plain', count, ...r });
+    } catch (err) {
+      notes.push(`plain ${count} connections: ${err.message}`);
     } finally {
       await server.stop();
     }
@@ -247,7 +251,13 @@ async function parent() {
 
   const frontier = [];
   if (distHas('src/crawl/frontier.js')) {
-    for (const size of sizes) frontier.push({ size, ...(await runChild(['--child', 'frontier', '--count', String(size)], { limitMs: 600_000 })) });
+    for (const size of sizes) {
+      try {
+        frontier.push({ size, ...(await runChild(['--child', 'frontier', '--count', String(size)], { limitMs: 600_000 })) });
+      } catch (err) {
+        notes.push(`frontier ${size}: ${err.message}`);
+      }
+    }
   } else {
     notes.push('frontier rows skipped: dist/src/crawl/frontier.js not built yet');
   }
