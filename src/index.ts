@@ -30,3 +30,17 @@ export type {
 export { Frontier } from './crawl/frontier.js';
 export type { FrontierState } from './crawl/frontier.js';
 export { AllowList } from './crawl/allow-list.js';
+export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './sim/index.js';
+export type {
+  SimOptions,
+  SimNetwork,
+  SimStats,
+  SimListenMode,
+  SimTruth,
+  SimTruthNode,
+  SimReachableNode,
+  SimViolation,
+  SimViolationKind,
+  SimBehaviour,
+  LatencyOptions,
+} from './sim/index.js';
