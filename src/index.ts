@@ -3,7 +3,7 @@
  */
 export * from './errors.js';
 export * from './wire/index.js';
-export { PeerCap, OPEN_INDEX, MAX_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
+export { PeerCap, OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
 export {
   DynamicSupervisor,
   restartDecision,
@@ -30,3 +30,17 @@ export type {
 export { Frontier } from './crawl/frontier.js';
 export type { FrontierState } from './crawl/frontier.js';
 export { AllowList } from './crawl/allow-list.js';
+export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './sim/index.js';
+export type {
+  SimOptions,
+  SimNetwork,
+  SimStats,
+  SimListenMode,
+  SimTruth,
+  SimTruthNode,
+  SimReachableNode,
+  SimViolation,
+  SimViolationKind,
+  SimBehaviour,
+  LatencyOptions,
+} from './sim/index.js';
