@@ -34,7 +34,7 @@ import { AllowList } from './allow-list.js';
 import { resolveDnsSeeds } from './dns-seeds.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
 import { REQUEUE_CODES, type LearnedAddress, type PeerEvent, type PeerSuccessInfo } from './protocol.js';
-import { failedRecord, reachableRecord, skippedRecord, SummaryCollector, type CrawlSummary, type NodeRecord, type SkipReason } from './record.js';
+import { failedRecord, reachableRecord, skippedRecord, SummaryCollector, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
 import { PeerWorkerPool, type Session } from './worker-pool.js';
 

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/umd/node-adapter.js';
+import { nodeEndpoint } from './comlink-node.js';
 import { Piscina } from 'piscina';
 import type { PeerCap } from '../supervisor/peer-cap.js';
 import { pickWorker } from './balancer.js';
@@ -119,7 +119,7 @@ export class PeerWorkerPool {
     const slot = this.allocateSlot();
     const session: Session = {
       slot,
-      control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1 as unknown as Parameters<typeof nodeEndpoint>[0])),
+      control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
       peers: new Set(),
       alive: true,
     };

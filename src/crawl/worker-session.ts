@@ -10,7 +10,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/umd/node-adapter.js';
+import { nodeEndpoint } from './comlink-node.js';
 import { pino, type Logger } from 'pino';
 import { NETWORKS } from '../wire/index.js';
 import { PeerCap } from '../supervisor/peer-cap.js';
@@ -141,7 +141,7 @@ function workerLogger(level: string, slot: number): Logger {
 /** The body of the session task: serve until drained. */
 export async function runSession(init: SessionInit): Promise<SessionResult> {
   const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
-  Comlink.expose(session.control, nodeEndpoint(init.control as unknown as Parameters<typeof nodeEndpoint>[0]));
+  Comlink.expose(session.control, nodeEndpoint(init.control));
   await session.ended;
   const stats = session.control.stats();
   // Let the last batch and the drain() reply leave before the ports close.
