@@ -32,6 +32,10 @@ export interface LoopbackPeer {
   /** Commands received, per accepted connection, in order. */
   readonly sessions: string[][];
   readonly accepted: () => number;
+  /** Connections open right now. */
+  readonly open: () => number;
+  /** Closes every accepted connection, keeps listening. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -116,6 +120,10 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     address: selfAddress,
     sessions,
     accepted: () => accepted,
+    open: () => sockets.size,
+    dropConnections: () => {
+      for (const s of sockets) s.destroy();
+    },
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();

@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
+import { NETWORKS, parseAddress } from '../../wire/index.js';
 import type { NetworkName } from '../../wire/types.js';
 import { Crawler } from '../../crawl/crawler.js';
 import type { CrawlOptions } from '../../crawl/options.js';
@@ -68,6 +69,13 @@ export function parseCrawlArgs(argv: string[]): CrawlOptions | 'help' {
   const only = v.only ?? [];
   if (only.length === 0 && v['allow-any'] !== true) throw new UsageError('ERR_BAD_OPTION', '--only CIDR is required (or --allow-any, explicitly)');
   const seeds = v.seed ?? [];
+  for (const seed of seeds) {
+    try {
+      parseAddress(seed, NETWORKS[network].defaultPort);
+    } catch {
+      throw new UsageError('ERR_BAD_ARGUMENT', `--seed: expected an IP address and port like 127.0.0.1:8333 or [::1]:8333, got '${seed}'`);
+    }
+  }
   if (seeds.length === 0 && v['dns-seed'] !== true) throw new UsageError('ERR_BAD_OPTION', 'give at least one --seed host:port, or --dns-seed');
   const logLevel = v['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError('ERR_BAD_OPTION', `--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
