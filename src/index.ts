@@ -2,11 +2,34 @@
  * bitspread's public API. Each module adds its exports here.
  */
 export * from './errors.js';
-export type * from './wire/types.js';
-export * from './supervisor/peer-cap.js';
-export * from './supervisor/dynamic-supervisor.js';
-export * from './crawl/frontier.js';
-export * from './crawl/allow-list.js';
+export * from './wire/index.js';
+export { PeerCap, OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
+export {
+  DynamicSupervisor,
+  restartDecision,
+  backoffDelay,
+  restartsInWindow,
+  wantsRestart,
+  DEFAULT_BACKOFF,
+  DEFAULT_RESTART_LIMITS,
+} from './supervisor/dynamic-supervisor.js';
+export type {
+  ChildSpec,
+  ChildCounts,
+  ChildInfo,
+  ExitReason,
+  RestartType,
+  RestartDecision,
+  RestartLimits,
+  BackoffOptions,
+  StartChildResult,
+  SupervisorClock,
+  SupervisorEvents,
+  SupervisorOptions,
+} from './supervisor/dynamic-supervisor.js';
+export { Frontier } from './crawl/frontier.js';
+export type { FrontierState } from './crawl/frontier.js';
+export { AllowList } from './crawl/allow-list.js';
 export { Crawler, type CrawlStats } from './crawl/crawler.js';
 export { crawl, type CrawlRun } from './crawl/crawl.js';
 export { connectToNode, type ConnectOptions, type ConnectResult } from './crawl/connect-to-node.js';

@@ -112,6 +112,14 @@ describe('AllowList IPv6', () => {
     expect(AllowList.loopback().toString()).toBe('127.0.0.0/8,::1/128');
     expect(AllowList.parseText('127.0.0.0/8, ::1  10.0.0.0/8').toString()).toBe('127.0.0.0/8,10.0.0.0/8,::1/128');
   });
+
+  it('survives the trip to a worker as strings', () => {
+    const copy = AllowList.parse(structuredClone(list.toArray()));
+    expect(copy.toString()).toBe(list.toString());
+    expect(JSON.stringify(list)).toBe(JSON.stringify(list.toArray()));
+    expect(AllowList.parseText(list.toString()).allowsHost('fc00::1')).toBe(true);
+    expect(copy.allowsHost('fe00::')).toBe(false);
+  });
 });
 
 describe('AllowList input errors', () => {

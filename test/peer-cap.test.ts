@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { MAX_INDEX, OPEN_INDEX, PeerCap, WORKER_BASE_INDEX } from '../src/supervisor/peer-cap.js';
+import { MAX_INDEX, OPEN_INDEX, PEAK_INDEX, PeerCap, WORKER_BASE_INDEX } from '../src/supervisor/peer-cap.js';
 import { UsageError } from '../src/errors.js';
 
 const FIXTURE = new URL('./fixtures/peer-cap-worker.mjs', import.meta.url);
@@ -45,13 +45,15 @@ describe('PeerCap in one thread', () => {
     expect(cap.open()).toBe(3);
   });
 
-  it('lays the buffer out as [open, max, perWorker...]', () => {
+  it('lays the buffer out as [open, max, peak, perWorker...]', () => {
     const cap = PeerCap.create(125, 8);
-    expect(cap.buffer.byteLength).toBe((WORKER_BASE_INDEX + 8) * 4);
+    expect(cap.buffer.byteLength).toBe((3 + 8) * 4);
     cap.tryAcquire(5);
     const cells = new Int32Array(cap.buffer);
+    expect([OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX]).toEqual([0, 1, 2, 3]);
     expect(cells[OPEN_INDEX]).toBe(1);
     expect(cells[MAX_INDEX]).toBe(125);
+    expect(cells[PEAK_INDEX]).toBe(1);
     expect(cells[WORKER_BASE_INDEX + 5]).toBe(1);
     expect(PeerCap.create(1).workerSlots).toBe(256);
   });
@@ -92,6 +94,21 @@ describe('PeerCap in one thread', () => {
     expect(cap.tryAcquire(0)).toBe(false);
   });
 
+  it('keeps an exact high-water mark of open connections', () => {
+    const cap = PeerCap.create(10, 2);
+    expect(cap.peak()).toBe(0);
+    for (let i = 0; i < 4; i++) cap.tryAcquire(i % 2);
+    cap.release(0);
+    cap.release(1);
+    cap.tryAcquire(0);
+    expect([cap.open(), cap.peak()]).toEqual([3, 4]);
+    cap.resetPeak();
+    expect(cap.peak()).toBe(3);
+    cap.setMax(2);
+    expect(cap.tryAcquire(0)).toBe(false);
+    expect(cap.peak()).toBe(3);
+  });
+
   it('reclaimWorker returns exactly the slots that worker held', () => {
     const cap = PeerCap.create(10, 3);
     for (let i = 0; i < 3; i++) cap.tryAcquire(1);
@@ -108,6 +125,7 @@ describe('PeerCap in one thread', () => {
     expect(codeOf(() => PeerCap.create(1.5))).toBe('ERR_BAD_ARGUMENT');
     expect(codeOf(() => PeerCap.create(10, 0))).toBe('ERR_BAD_ARGUMENT');
     expect(codeOf(() => PeerCap.attach(new SharedArrayBuffer(6)))).toBe('ERR_BAD_ARGUMENT');
+    expect(codeOf(() => PeerCap.attach(new SharedArrayBuffer(12)))).toBe('ERR_BAD_ARGUMENT'); // header, no worker slot
     expect(codeOf(() => PeerCap.attach(new ArrayBuffer(16) as unknown as SharedArrayBuffer))).toBe('ERR_BAD_ARGUMENT');
     const cap = PeerCap.create(10, 2);
     expect(codeOf(() => cap.tryAcquire(2))).toBe('ERR_BAD_ARGUMENT');
@@ -134,6 +152,9 @@ describe('PeerCap across real threads', () => {
       expect(results.reduce((sum, result) => sum + result.refused, 0)).toBeGreaterThan(0);
       expect(results.every((result) => result.acquired > 0 && result.heldAtEnd === 0)).toBe(true);
       expect(cap.open()).toBe(0);
+      // The exact peak agrees with what the threads saw, and never passes the cap.
+      expect(cap.peak()).toBeGreaterThanOrEqual(maxSeen);
+      expect(cap.peak()).toBeLessThanOrEqual(max);
     } finally {
       await Promise.all(workers.map((worker) => worker.terminate()));
     }
@@ -143,11 +164,14 @@ describe('PeerCap across real threads', () => {
     const cap = PeerCap.create(50, 4);
     const holder = startWorker({ buffer: cap.buffer, slot: 3, mode: 'hold', hold: 7 });
     const hammer = startWorker({ buffer: cap.buffer, slot: 0, mode: 'hammer', rounds: 5_000, burst: 4 });
+    // Listen from the start: the hammer may finish before the holder reports.
+    const holding = firstMessage<{ held: number }>(holder);
+    const hammering = firstMessage<HammerResult>(hammer);
     try {
-      expect(await firstMessage<{ held: number }>(holder)).toEqual({ held: 7 });
+      expect(await holding).toEqual({ held: 7 });
       await holder.terminate();
       expect(cap.heldBy(3)).toBe(7);
-      const hammered = await firstMessage<HammerResult>(hammer);
+      const hammered = await hammering;
       expect(hammered.maxSeen).toBeLessThanOrEqual(50);
       expect(cap.open()).toBe(7);
       expect(cap.reclaimWorker(3)).toBe(7);

@@ -376,6 +376,45 @@ describe('DynamicSupervisor termination', () => {
     expect(supervisor.countChildren().specs).toBe(0);
   });
 
+  it('does not restart a terminated child that rejects on abort, though that is an abnormal exit', async () => {
+    const { supervisor, clock, events } = make();
+    let starts = 0;
+    supervisor.startChild({
+      id: 'r',
+      restart: 'permanent',
+      start: (signal) => {
+        starts++;
+        return new Promise<ExitReason>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+    });
+    const [first, second] = await Promise.all([supervisor.terminateChild('r'), supervisor.terminateChild('r')]);
+    expect([first, second]).toEqual([true, true]);
+    await clock.advance(60_000);
+    expect(starts).toBe(1);
+    expect(events).toEqual(['exit r abnormal false']);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('lets an exit listener start a new child under the same id', async () => {
+    const { supervisor, clock } = make();
+    const child = new ScriptedChild();
+    supervisor.once('exit', (id) => {
+      expect(supervisor.startChild(child.spec(id, 'temporary'))).toEqual({ ok: true });
+    });
+    supervisor.startChild(child.spec('peer', 'temporary'));
+    child.last.end({ kind: 'normal' });
+    await clock.advance(0);
+    expect(child.runs).toHaveLength(2);
+    expect(supervisor.whichChildren()).toEqual([{ id: 'peer', restart: 'temporary', state: 'running' }]);
+  });
+
+  it('accepts a start that returns its exit reason without a promise', async () => {
+    const { supervisor, clock, events } = make();
+    supervisor.startChild({ id: 'sync', restart: 'transient', start: () => ({ kind: 'normal' }) as unknown as Promise<ExitReason> });
+    await clock.advance(1_000);
+    expect(events).toEqual(['exit sync normal false']);
+  });
+
   it('stop terminates every child, clears every timer and refuses new children', async () => {
     const { supervisor, clock, events } = make();
     const child = new ScriptedChild();

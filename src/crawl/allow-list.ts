@@ -82,9 +82,21 @@ export class AllowList {
     return bytes !== null && this.allowsBytes(bytes);
   }
 
-  /** The rules in canonical form, comma-separated (e.g. "127.0.0.0/8,::1/128"). */
+  /**
+   * The rules in canonical form. This is how a list crosses to a worker
+   * thread: send the strings, `AllowList.parse` them on the other side.
+   */
+  toArray(): string[] {
+    return [...this.v4, ...this.v6].map(formatRule);
+  }
+
+  /** The rules in canonical form, comma-separated (e.g. "127.0.0.0/8,::1/128"); `parseText` reads it back. */
   toString(): string {
-    return [...this.v4, ...this.v6].map(formatRule).join(',');
+    return this.toArray().join(',');
+  }
+
+  toJSON(): string[] {
+    return this.toArray();
   }
 
   private allowsBytes(bytes: Uint8Array): boolean {

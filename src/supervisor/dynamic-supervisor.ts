@@ -212,7 +212,7 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
     child.run = ended
       .then(
         (reason) => this.onExit(child, reason),
-        (error: unknown) => this.onExit(child, { kind: 'abnormal', error: toPlainError(error) }),
+        (error: unknown) => this.onExit(child, { kind: 'abnormal', error: plainErrorOf(error) }),
       )
       // Only a throwing event listener gets here; surface it like any
       // EventEmitter listener error instead of leaving an unhandled rejection.
@@ -278,7 +278,7 @@ function checkExitReason(value: unknown): ExitReason {
   if (typeof value === 'object' && value !== null) {
     const kind = (value as { kind?: unknown }).kind;
     if (kind === 'normal' || kind === 'shutdown') return { kind };
-    if (kind === 'abnormal') return { kind, error: toPlainError((value as { error?: unknown }).error) };
+    if (kind === 'abnormal') return { kind, error: plainErrorOf((value as { error?: unknown }).error) };
   }
   return { kind: 'abnormal', error: { code: 'ERR_SUPERVISOR', message: `child resolved with an invalid exit reason: ${describe(value)}` } };
 }
@@ -288,7 +288,7 @@ function checkExitReason(value: unknown): ExitReason {
  * typed error that crossed a thread) is kept as is; anything else becomes
  * ERR_SUPERVISOR carrying the original message.
  */
-export function toPlainError(error: unknown): PlainError {
+function plainErrorOf(error: unknown): PlainError {
   if (isBitspreadError(error)) return { code: error.code, message: error.message };
   if (typeof error === 'object' && error !== null) {
     const { code, message } = error as { code?: unknown; message?: unknown };

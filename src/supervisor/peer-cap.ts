@@ -8,6 +8,8 @@
  * never release its slots itself. The supervisor calls
  * {@link PeerCap.reclaimWorker} for the dead thread's slot instead.
  *
+ * Layout (Int32 cells): [open, max, peak, held by worker slot 0, 1, …].
+ *
  * Never uses `Atomics.wait`: it would block the event loop of a thread that
  * holds sockets. Callers that find the cap full reschedule (try-acquire).
  */
@@ -17,8 +19,10 @@ import { UsageError } from '../errors.js';
 export const OPEN_INDEX = 0;
 /** Int32 index of the cap itself, so `setMax` reaches every thread live. */
 export const MAX_INDEX = 1;
+/** Int32 index of the highest `open` ever reached (exact, unlike sampling open()). */
+export const PEAK_INDEX = 2;
 /** Int32 index of worker slot 0's own count; slot n lives at WORKER_BASE_INDEX + n. */
-export const WORKER_BASE_INDEX = 2;
+export const WORKER_BASE_INDEX = 3;
 /** Enough for any pool this machine can run; costs 4 bytes each. */
 export const DEFAULT_WORKER_SLOTS = 256;
 /** Keeps slot counts and the buffer size far from Int32 overflow and silly allocations. */
@@ -70,6 +74,16 @@ export class PeerCap {
     return Atomics.load(this.cells, OPEN_INDEX);
   }
 
+  /** The highest number of connections open at once since creation (or resetPeak). */
+  peak(): number {
+    return Atomics.load(this.cells, PEAK_INDEX);
+  }
+
+  /** Starts a new high-water mark from the current count. */
+  resetPeak(): void {
+    Atomics.store(this.cells, PEAK_INDEX, Atomics.load(this.cells, OPEN_INDEX));
+  }
+
   /** Connections the given worker slot holds right now. */
   heldBy(workerSlot: number): number {
     return Atomics.load(this.cells, this.slotIndex(workerSlot));
@@ -86,12 +100,22 @@ export class PeerCap {
   tryAcquire(workerSlot: number): boolean {
     const own = this.slotIndex(workerSlot);
     const cells = this.cells;
+    let opened: number;
     for (;;) {
       const open = Atomics.load(cells, OPEN_INDEX);
       if (open >= Atomics.load(cells, MAX_INDEX)) return false;
-      if (Atomics.compareExchange(cells, OPEN_INDEX, open, open + 1) === open) break;
+      if (Atomics.compareExchange(cells, OPEN_INDEX, open, open + 1) === open) {
+        opened = open + 1;
+        break;
+      }
     }
     Atomics.add(cells, own, 1);
+    // Raise the high-water mark; another thread may raise it concurrently.
+    for (let peak = Atomics.load(cells, PEAK_INDEX); opened > peak; ) {
+      const seen = Atomics.compareExchange(cells, PEAK_INDEX, peak, opened);
+      if (seen === peak) break;
+      peak = seen;
+    }
     return true;
   }
 

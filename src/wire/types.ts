@@ -43,15 +43,33 @@ export interface AddrEntry {
   readonly address: NetAddress | null;
   /** BIP155 network id as sent (1 for v1 IPv4-mapped, 2 for other v1 entries). */
   readonly networkId: number;
+  /**
+   * Only when `address` is null: the address bytes and port exactly as sent
+   * (copied), so such an entry re-encodes to the same bytes and a simulator can
+   * send them on purpose. Absent for ordinary entries.
+   */
+  readonly unparsed?: { readonly bytes: Uint8Array; readonly port: number };
+}
+
+/** An address field inside `version`: services + the 16-byte v1 address + port, no time. */
+export interface VersionAddress {
+  readonly services: bigint;
+  /** `raw` classified as Core reads it (null for OnionCat/internal prefixes). */
+  readonly address: NetAddress | null;
+  /** The 16 address bytes as sent (copied). Encoding uses `address` when non-null, else this. */
+  readonly raw: Uint8Array;
+  readonly port: number;
 }
 
 export interface VersionPayload {
   readonly version: number;
   readonly services: bigint;
-  /** int64 seconds; bigint because the wire allows the full range. */
+  /** int64 seconds; bigint because the wire allows the full range. A negative
+   *  value is read as 0, as Core clamps it on receipt. */
   readonly timestamp: bigint;
-  readonly addrRecv: { readonly services: bigint; readonly address: NetAddress | null; readonly raw: Uint8Array; readonly port: number };
-  readonly addrFrom?: { readonly services: bigint; readonly address: NetAddress | null; readonly raw: Uint8Array; readonly port: number };
+  readonly addrRecv: VersionAddress;
+  /** Present on the wire together with the nonce, or not at all. */
+  readonly addrFrom?: VersionAddress;
   readonly nonce?: bigint;
   /** Decoded as UTF-8 text of at most 256 bytes (MAX_SUBVERSION_LENGTH). */
   readonly userAgent?: string;
@@ -70,7 +88,11 @@ export type Message =
   | { readonly command: 'getaddr' }
   | { readonly command: 'sendcmpct'; readonly announce: boolean; readonly cmpctVersion: bigint }
   | { readonly command: 'feefilter'; readonly feeRate: bigint }
-  | { readonly command: 'ping'; readonly nonce: bigint }
+  /**
+   * `empty: true` marks a pre-BIP31 ping without a nonce (decoded with nonce 0n,
+   * re-encoded as an empty payload); such a ping expects no pong.
+   */
+  | { readonly command: 'ping'; readonly nonce: bigint; readonly empty?: boolean }
   | { readonly command: 'pong'; readonly nonce: bigint }
   | { readonly command: 'addr'; readonly entries: readonly AddrEntry[] }
   | { readonly command: 'addrv2'; readonly entries: readonly AddrEntry[] }

@@ -1,0 +1,260 @@
+/**
+ * The streaming frame parser: TCP chunks in (split anywhere, many messages per
+ * chunk), decoded messages and typed errors out.
+ *
+ * Memory and speed, in order of importance:
+ * - the magic and the declared length are checked as soon as 24 header bytes
+ *   exist, before any body byte is awaited or allocated;
+ * - a body larger than its command allows is counted down as it arrives,
+ *   never stored;
+ * - a message wholly inside one chunk is decoded straight from the chunk
+ *   (no copy); only a body that straddles chunks is assembled, in one buffer
+ *   of exactly its declared size allocated once that size is known;
+ * - no per-message closures; state is a few fields on this object.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { WireError } from '../errors.js';
+import { HEADER_SIZE, MAX_MESSAGE_LENGTH } from './constants.js';
+import { u32le } from './bytes.js';
+import { checksumLE } from './checksum.js';
+import { commandLength, commandName, maxPayloadLength } from './framing.js';
+import { decodePayload, isKnownCommand } from './payloads.js';
+import type { Message, NetworkParams } from './types.js';
+
+export interface MessageSink {
+  onMessage(msg: Message): void;
+  /** fatal=false: that message was dropped, the stream is still in sync (bad checksum, bad command,
+   *  payload that fails to decode, per-command size limit exceeded and skipped).
+   *  fatal=true: the stream cannot continue (wrong magic, declared length > 4,000,000);
+   *  the decoder ignores further input after a fatal error. */
+  onMessageError(err: WireError, command: string | null, fatal: boolean): void;
+}
+
+export interface MessageDecoderOptions {
+  /**
+   * Skip the bodies of commands we do not decode (inv, tx, block…) without
+   * buffering or hashing them, instead of delivering them as `unknown`
+   * messages. A crawler only wants the handshake and addr traffic.
+   */
+  skipUnknown?: boolean;
+}
+
+// Parser states.
+const HEADER = 0; // waiting for (the rest of) a 24-byte header
+const BODY = 1; // collecting a body to checksum and decode
+const DISCARD = 2; // counting down a body we will not keep
+
+// What to do when a discarded body ends.
+const DISCARD_SILENT = 0; // skipped on purpose (over the limit, already reported; or skipUnknown)
+const DISCARD_BAD_COMMAND = 1; // invalid command: checksum first (Core's order), then report
+
+const EMPTY = Buffer.alloc(0);
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+export class MessageDecoder {
+  private readonly magicLE: number;
+  private readonly skipUnknown: boolean;
+
+  private state = HEADER;
+  private readonly header = Buffer.alloc(HEADER_SIZE);
+  private headerFill = 0;
+
+  // The message in progress.
+  private command = '';
+  private length = 0;
+  private checksum = 0;
+  private body: Buffer | null = null;
+  private bodyFill = 0;
+  private discardLeft = 0;
+  private discardMode = DISCARD_SILENT;
+  private discardHash: Hash | null = null;
+
+  private _failed = false;
+  /** Messages delivered to onMessage. */
+  messagesDecoded = 0;
+  /** Messages reported to onMessageError (fatal or not). */
+  messagesRejected = 0;
+  /** Bodies skipped unread because of `skipUnknown`. */
+  messagesSkipped = 0;
+
+  constructor(
+    readonly net: NetworkParams,
+    private readonly sink: MessageSink,
+    options: MessageDecoderOptions = {},
+  ) {
+    this.magicLE = net.magicLE;
+    this.skipUnknown = options.skipUnknown === true;
+  }
+
+  /** True after a fatal error; further input is ignored. */
+  get failed(): boolean {
+    return this._failed;
+  }
+
+  /** Bytes held while waiting for the rest of a header or body (never a skipped body). */
+  get bufferedBytes(): number {
+    return this.headerFill + this.bodyFill;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this._failed) return;
+    const c = asBuffer(chunk);
+    const n = c.length;
+    let pos = 0;
+    try {
+      while (pos < n && !this._failed) {
+        if (this.state === HEADER) {
+          if (this.headerFill === 0 && n - pos >= HEADER_SIZE) {
+            pos += HEADER_SIZE;
+            this.onHeader(c, pos - HEADER_SIZE);
+          } else {
+            const take = Math.min(HEADER_SIZE - this.headerFill, n - pos);
+            c.copy(this.header, this.headerFill, pos, pos + take);
+            this.headerFill += take;
+            pos += take;
+            if (this.headerFill < HEADER_SIZE) return;
+            this.headerFill = 0;
+            this.onHeader(this.header, 0);
+          }
+        } else if (this.state === BODY) {
+          const len = this.length;
+          if (this.bodyFill === 0 && n - pos >= len) {
+            // Fast path: the whole body is in this chunk; decode it in place.
+            pos += len;
+            this.state = HEADER;
+            this.finish(c.subarray(pos - len, pos));
+          } else {
+            if (this.body === null) this.body = Buffer.allocUnsafe(len);
+            const take = Math.min(len - this.bodyFill, n - pos);
+            c.copy(this.body, this.bodyFill, pos, pos + take);
+            this.bodyFill += take;
+            pos += take;
+            if (this.bodyFill < len) return;
+            const body = this.body;
+            this.body = null;
+            this.bodyFill = 0;
+            this.state = HEADER;
+            this.finish(body);
+          }
+        } else {
+          const take = Math.min(this.discardLeft, n - pos);
+          if (this.discardHash !== null) this.discardHash.update(c.subarray(pos, pos + take));
+          this.discardLeft -= take;
+          pos += take;
+          if (this.discardLeft === 0) this.endDiscard();
+        }
+      }
+    } catch (err) {
+      // Only a throwing sink gets here (the codec itself reports, never throws);
+      // the rest of the chunk is lost, so the stream cannot be trusted any more.
+      this._failed = true;
+      throw err;
+    }
+  }
+
+  /** The 24 header bytes at `o` are complete. Decides what happens to the body. */
+  private onHeader(h: Uint8Array, o: number): void {
+    if (u32le(h, o) !== this.magicLE) {
+      const got = Buffer.from(h.subarray(o, o + 4)).toString('hex');
+      this.fatal(new WireError('ERR_BAD_MAGIC', `wrong message start ${got}, expected ${Buffer.from(this.net.magic).toString('hex')} (${this.net.name})`), null);
+      return;
+    }
+    const length = u32le(h, o + 16);
+    const cmdLen = commandLength(h, o + 4);
+    const name = commandName(h, o + 4);
+    if (length > MAX_MESSAGE_LENGTH) {
+      this.fatal(new WireError('ERR_MESSAGE_TOO_LARGE', `${JSON.stringify(name)}: declared length ${length} > ${MAX_MESSAGE_LENGTH}`), name);
+      return;
+    }
+    this.command = name;
+    this.length = length;
+    this.checksum = u32le(h, o + 20);
+    if (cmdLen < 0) {
+      // Core drops it only after the whole message arrived, reporting a bad
+      // checksum first; hash the body as it streams past instead of storing it.
+      this.startDiscard(length, DISCARD_BAD_COMMAND);
+      return;
+    }
+    const limit = maxPayloadLength(name);
+    if (length > limit) {
+      this.reject(new WireError('ERR_MESSAGE_TOO_LARGE', `${name}: declared length ${length} > ${limit} allowed for this command; skipped`), name);
+      this.startDiscard(length, DISCARD_SILENT);
+      return;
+    }
+    if (this.skipUnknown && !isKnownCommand(name)) {
+      this.messagesSkipped++;
+      this.startDiscard(length, DISCARD_SILENT);
+      return;
+    }
+    if (length === 0) {
+      this.finish(EMPTY);
+      return;
+    }
+    this.state = BODY;
+  }
+
+  private startDiscard(length: number, mode: number): void {
+    this.discardMode = mode;
+    this.discardHash = mode === DISCARD_BAD_COMMAND ? createHash('sha256') : null;
+    this.discardLeft = length;
+    this.state = DISCARD;
+    if (length === 0) this.endDiscard();
+  }
+
+  private endDiscard(): void {
+    this.state = HEADER;
+    const hash = this.discardHash;
+    this.discardHash = null;
+    if (this.discardMode !== DISCARD_BAD_COMMAND || hash === null) return;
+    const first = createHash('sha256').update(hash.digest()).digest();
+    const sum = u32le(first, 0);
+    if (sum !== this.checksum) {
+      this.reject(this.checksumError(sum), this.command);
+    } else {
+      this.reject(new WireError('ERR_BAD_COMMAND', `invalid message type ${JSON.stringify(this.command)} (${this.length} bytes); dropped`), this.command);
+    }
+  }
+
+  private checksumError(actual: number): WireError {
+    const hex = (v: number): string => Buffer.from(Uint32Array.of(v).buffer).toString('hex');
+    return new WireError('ERR_BAD_CHECKSUM', `${JSON.stringify(this.command)} (${this.length} bytes): wrong checksum, expected ${hex(actual)} was ${hex(this.checksum)}`);
+  }
+
+  /** A complete body: verify, decode, deliver. */
+  private finish(payload: Buffer): void {
+    const sum = checksumLE(payload);
+    if (sum !== this.checksum) {
+      this.reject(this.checksumError(sum), this.command);
+      return;
+    }
+    let msg: Message;
+    try {
+      msg = decodePayload(this.command, payload);
+    } catch (err) {
+      const wireErr =
+        err instanceof WireError ? err : new WireError('ERR_BAD_PAYLOAD', `${this.command}: ${err instanceof Error ? err.message : String(err)}`);
+      this.reject(wireErr, this.command);
+      return;
+    }
+    this.messagesDecoded++;
+    this.sink.onMessage(msg);
+  }
+
+  private reject(err: WireError, command: string | null): void {
+    this.messagesRejected++;
+    this.sink.onMessageError(err, command, false);
+  }
+
+  private fatal(err: WireError, command: string | null): void {
+    this._failed = true;
+    this.state = HEADER;
+    this.body = null;
+    this.bodyFill = 0;
+    this.headerFill = 0;
+    this.messagesRejected++;
+    this.sink.onMessageError(err, command, true);
+  }
+}

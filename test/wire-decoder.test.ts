@@ -1,0 +1,171 @@
+/**
+ * The streaming MessageDecoder: chunking, limits, skipping, error reporting.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  HEADER_SIZE,
+  MessageDecoder,
+  NETWORKS,
+  encodeMessage,
+  frameMessage,
+  makeVersion,
+  parseAddress,
+  type AddrEntry,
+  type Message,
+} from '../src/wire/index.js';
+import { recordingSink } from './wire-helpers.js';
+
+const net = NETWORKS.regtest;
+
+function addrEntries(n: number): AddrEntry[] {
+  return Array.from({ length: n }, (_, i) => ({
+    time: 1_700_000_000 + i,
+    services: 9n,
+    address: parseAddress(`10.${(i >> 8) & 255}.${i & 255}.1:8333`),
+    networkId: 1,
+  }));
+}
+
+function decodeAll(bytes: Uint8Array, chunk = bytes.length, opts = {}) {
+  const sink = recordingSink();
+  const d = new MessageDecoder(net, sink, opts);
+  for (let i = 0; i < bytes.length; i += chunk) d.push(bytes.subarray(i, Math.min(bytes.length, i + chunk)));
+  return { sink, d };
+}
+
+describe('MessageDecoder', () => {
+  it('decodes many messages delivered in one chunk, in order', () => {
+    const msgs: Message[] = [
+      { command: 'version', payload: makeVersion({ nonce: 7n, timestamp: 1n }) },
+      { command: 'verack' },
+      { command: 'ping', nonce: 42n },
+      { command: 'addr', entries: addrEntries(3) },
+    ];
+    const { sink, d } = decodeAll(Buffer.concat(msgs.map((m) => encodeMessage(net, m))));
+    expect(sink.events.map((e) => e.msg?.command)).toEqual(['version', 'verack', 'ping', 'addr']);
+    expect(d.messagesDecoded).toBe(4);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('decodes a message fed one byte at a time', () => {
+    const frame = encodeMessage(net, { command: 'addr', entries: addrEntries(20) });
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    for (let i = 0; i < frame.length - 1; i++) {
+      d.push(frame.subarray(i, i + 1));
+      expect(d.bufferedBytes).toBe(i + 1 <= HEADER_SIZE ? (i + 1) % HEADER_SIZE : i + 1 - HEADER_SIZE);
+    }
+    expect(sink.events).toHaveLength(0);
+    d.push(frame.subarray(frame.length - 1));
+    expect(sink.events).toHaveLength(1);
+    const m = sink.events[0]!.msg!;
+    expect(m.command === 'addr' && m.entries.length).toBe(20);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('passes an unknown command through as a view of its payload', () => {
+    const payload = Buffer.from('0102030405', 'hex');
+    const frame = frameMessage(net, 'inv', payload);
+    const { sink } = decodeAll(frame);
+    const m = sink.events[0]!.msg!;
+    expect(m).toMatchObject({ command: 'unknown', name: 'inv' });
+    if (m.command !== 'unknown') throw new Error('unreachable');
+    expect(Buffer.from(m.payload).equals(payload)).toBe(true);
+    // A view into the pushed chunk, not a copy.
+    expect(m.payload.buffer).toBe(frame.buffer);
+  });
+
+  it('skips unknown command bodies entirely with skipUnknown', () => {
+    const bytes = Buffer.concat([frameMessage(net, 'block', Buffer.alloc(100_000, 1)), encodeMessage(net, { command: 'verack' })]);
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink, { skipUnknown: true });
+    let maxBuffered = 0;
+    for (let i = 0; i < bytes.length; i += 1000) {
+      d.push(bytes.subarray(i, i + 1000));
+      maxBuffered = Math.max(maxBuffered, d.bufferedBytes);
+    }
+    expect(sink.events.map((e) => e.msg?.command)).toEqual(['verack']);
+    expect(d.messagesSkipped).toBe(1);
+    expect(maxBuffered).toBeLessThan(HEADER_SIZE);
+  });
+
+  it('rejects a wrong magic as fatal and ignores everything after it', () => {
+    const frame = encodeMessage(NETWORKS.mainnet, { command: 'verack' });
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    d.push(Buffer.concat([frame, encodeMessage(net, { command: 'verack' })]));
+    d.push(encodeMessage(net, { command: 'verack' }));
+    expect(sink.events).toEqual([{ kind: 'error', code: 'ERR_BAD_MAGIC', command: null, fatal: true }]);
+    expect(d.failed).toBe(true);
+  });
+
+  it('rejects a declared length over 4,000,000 from the header alone, before any body arrives', () => {
+    const header = frameMessage(net, 'block', Buffer.alloc(0));
+    header.writeUInt32LE(4_000_001, 16);
+    const { sink, d } = decodeAll(header);
+    expect(sink.events).toEqual([{ kind: 'error', code: 'ERR_MESSAGE_TOO_LARGE', command: 'block', fatal: true }]);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('accepts a declared length of exactly 4,000,000 for an unknown command', () => {
+    const { sink } = decodeAll(frameMessage(net, 'block', Buffer.alloc(4_000_000)), 65536);
+    expect(sink.events).toHaveLength(1);
+    expect(sink.events[0]!.msg).toMatchObject({ command: 'unknown', name: 'block' });
+  });
+
+  it('skips an addr body over its 30,003-byte limit without buffering it, then carries on', () => {
+    const big = frameMessage(net, 'addr', Buffer.alloc(30_004));
+    const bytes = Buffer.concat([big, encodeMessage(net, { command: 'ping', nonce: 1n })]);
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    let maxBuffered = 0;
+    for (let i = 0; i < bytes.length; i += 512) {
+      d.push(bytes.subarray(i, i + 512));
+      maxBuffered = Math.max(maxBuffered, d.bufferedBytes);
+    }
+    expect(sink.events[0]).toEqual({ kind: 'error', code: 'ERR_MESSAGE_TOO_LARGE', command: 'addr', fatal: false });
+    expect(sink.events[1]!.msg).toEqual({ command: 'ping', nonce: 1n });
+    expect(maxBuffered).toBeLessThan(HEADER_SIZE);
+  });
+
+  it('drops a message with a bad checksum and stays in sync', () => {
+    const bad = encodeMessage(net, { command: 'ping', nonce: 5n });
+    bad[20] = bad[20]! ^ 0xff;
+    const { sink, d } = decodeAll(Buffer.concat([bad, encodeMessage(net, { command: 'pong', nonce: 5n })]), 7);
+    expect(sink.events[0]).toEqual({ kind: 'error', code: 'ERR_BAD_CHECKSUM', command: 'ping', fatal: false });
+    expect(sink.events[1]!.msg).toEqual({ command: 'pong', nonce: 5n });
+    expect(d.failed).toBe(false);
+  });
+
+  it('drops a message whose command has a byte after the first NUL', () => {
+    const frame = encodeMessage(net, { command: 'verack' });
+    frame[4 + 8] = 0x41; // "verack\0\0A\0\0\0"
+    const { sink } = decodeAll(Buffer.concat([frame, encodeMessage(net, { command: 'getaddr' })]));
+    expect(sink.events[0]).toMatchObject({ kind: 'error', code: 'ERR_BAD_COMMAND', fatal: false });
+    expect(sink.events[1]!.msg).toEqual({ command: 'getaddr' });
+  });
+
+  it('reports a payload that fails to decode without losing the next message', () => {
+    const bytes = Buffer.concat([frameMessage(net, 'pong', Buffer.alloc(3)), encodeMessage(net, { command: 'verack' })]);
+    const { sink } = decodeAll(bytes, 5);
+    expect(sink.events[0]).toEqual({ kind: 'error', code: 'ERR_TRUNCATED', command: 'pong', fatal: false });
+    expect(sink.events[1]!.msg).toEqual({ command: 'verack' });
+  });
+
+  it('reports a verack with a payload as over its size limit', () => {
+    const { sink } = decodeAll(frameMessage(net, 'verack', Buffer.alloc(1)));
+    expect(sink.events[0]).toEqual({ kind: 'error', code: 'ERR_MESSAGE_TOO_LARGE', command: 'verack', fatal: false });
+  });
+
+  it('delivers decoded addresses that own their bytes (no view into the message)', () => {
+    const frame = encodeMessage(net, { command: 'addr', entries: addrEntries(2) });
+    const { sink } = decodeAll(frame);
+    const m = sink.events[0]!.msg!;
+    if (m.command !== 'addr') throw new Error('unreachable');
+    const bytes = m.entries[0]!.address!.bytes;
+    expect(bytes.buffer).not.toBe(frame.buffer);
+    expect(bytes.byteLength).toBe(4);
+    frame.fill(0);
+    expect(Array.from(bytes)).toEqual([10, 0, 0, 1]);
+  });
+});
