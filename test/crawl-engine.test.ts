@@ -24,6 +24,14 @@ function liveHandles(): Record<string, number> {
 }
 
 const PORT = 18561;
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const ONION = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:8333';
 
 describe('Crawler on a tiny loopback network', () => {
@@ -119,15 +127,19 @@ describe('a worker thread dying mid-crawl', () => {
       workers: 2,
       maxPeers: 50,
       timeoutMs: 3000,
-      getaddrTimeoutMs: 1500,
+      // Long enough that every peer is still waiting for its getaddr answer when the worker dies.
+      getaddrTimeoutMs: 6000,
       retryCrashedPeers: false,
     });
     const done = crawler.start();
     // Wait until every peer is connected and waiting for its getaddr answer.
-    while (crawler.countPeers().open < all.length) await new Promise((r) => setTimeout(r, 20));
+    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
     const held = await crawler.crashWorker();
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(all.length);
+    // The survivors' peers now hang up: a visit ended by the peer after the handshake is still reachable.
+    await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
+    for (const p of peers) p.dropConnections();
     const summary = await done;
     expect(summary.workerCrashes).toBe(1);
     expect(summary.byError).toEqual({ ERR_WORKER_CRASHED: held });
@@ -140,10 +152,12 @@ describe('a worker thread dying mid-crawl', () => {
     const hosts = Array.from({ length: 10 }, (_, i) => `127.65.0.${i + 1}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
-    const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 800 });
+    const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
     const done = crawler.start();
-    while (crawler.countPeers().open < all.length) await new Promise((r) => setTimeout(r, 20));
+    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
     const held = await crawler.crashWorker();
+    await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
+    for (const p of peers) p.dropConnections();
     const summary = await done;
     expect(held).toBeGreaterThan(0);
     expect(summary.workerCrashes).toBe(1);

@@ -86,7 +86,6 @@ export class Crawler extends EventEmitter {
   private pool: PeerWorkerPool | null = null;
   private snapshot: SnapshotWriter | null = null;
   private startedAt = 0;
-  private peakOpen = 0;
   private requeued = 0;
   private stopping = false;
   private started: Promise<CrawlSummary> | null = null;
@@ -257,7 +256,8 @@ export class Crawler extends EventEmitter {
     await this.snapshot?.close();
     const summary = this.summary.finish({
       durationMs: Math.round(performance.now() - this.startedAt),
-      peakOpen: this.peakOpen,
+      // The cap records its exact high-water mark (shared caps: includes other users').
+      peakOpen: this.cap.peak(),
       workerCrashes: this.pool?.crashes ?? 0,
       stopped,
     });
@@ -370,8 +370,6 @@ export class Crawler extends EventEmitter {
           break;
       }
     }
-    const open = this.cap.open();
-    if (open > this.peakOpen) this.peakOpen = open;
     this.schedulePump();
   }
 
