@@ -38,3 +38,17 @@ export type { CrawlMode, PeerTimeouts, LearnedAddress } from './crawl/protocol.j
 export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './crawl/record.js';
 export { SnapshotWriter } from './crawl/snapshot.js';
 export { pickWorker } from './crawl/balancer.js';
+export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './sim/index.js';
+export type {
+  SimOptions,
+  SimNetwork,
+  SimStats,
+  SimListenMode,
+  SimTruth,
+  SimTruthNode,
+  SimReachableNode,
+  SimViolation,
+  SimViolationKind,
+  SimBehaviour,
+  LatencyOptions,
+} from './sim/index.js';

@@ -64,6 +64,7 @@ describe('AllowList IPv4', () => {
     expect(AllowList.parse(['::/0']).allowsHost('::ffff:8.8.8.8')).toBe(false);
     expect(loopback.allowsHost('::1')).toBe(false);
     // A mapped CIDR is an IPv4 rule.
+    expect(AllowList.parse(['::ffff:0:0/96']).toString()).toBe('0.0.0.0/0');
     const mapped = AllowList.parse(['::ffff:127.0.0.0/104']);
     expect(mapped.toString()).toBe('127.0.0.0/8');
     expect(mapped.allowsHost('127.9.9.9')).toBe(true);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
@@ -71,5 +72,40 @@ describe('restart history', () => {
     const history = [0, 5_000, 5_001, 9_000];
     pruneHistory(history, 10_000, 5);
     expect(history).toEqual([5_001, 9_000]);
+  });
+});
+
+describe('restart intensity as the supervisor applies it', () => {
+  it('never allows more than maxRestarts restarts inside any window, and never gives up below it', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.array(fc.integer({ min: 0, max: 4_000 }), { minLength: 1, maxLength: 60 }),
+        (maxRestarts, maxSeconds, gaps) => {
+          const limits: RestartLimits = { maxRestarts, maxSeconds, backoff: { initialMs: 10, maxMs: 1_000, factor: 2 } };
+          const history: number[] = [];
+          const restarts: number[] = [];
+          let now = 0;
+          for (const gap of gaps) {
+            now += gap;
+            const decision = restartDecision('permanent', CRASH, history, now, limits);
+            const inWindow = restarts.filter((at) => at > now - maxSeconds * 1000).length;
+            // Gives up exactly when the window is full.
+            expect(decision.giveUp).toBe(inWindow >= maxRestarts);
+            if (!decision.restart) break;
+            expect(decision.delayMs).toBe(Math.min(1_000, 10 * 2 ** inWindow));
+            pruneHistory(history, now, maxSeconds);
+            history.push(now);
+            restarts.push(now);
+            expect(history.length).toBeLessThanOrEqual(maxRestarts);
+          }
+          for (const at of restarts) {
+            expect(restarts.filter((other) => other > at - maxSeconds * 1000 && other <= at).length).toBeLessThanOrEqual(maxRestarts);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

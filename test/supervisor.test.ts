@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DynamicSupervisor,
@@ -63,7 +64,7 @@ function settle(): Promise<void> {
 
 /** A child whose every run is a promise the test settles by hand; it honours abort with 'shutdown'. */
 class ScriptedChild {
-  readonly runs: Array<{ signal: AbortSignal; end(reason: ExitReason): void; fail(error: unknown): void }> = [];
+  readonly runs: Array<{ id: string; signal: AbortSignal; end(reason: ExitReason): void; fail(error: unknown): void }> = [];
 
   spec(id: string, restart: RestartType): ChildSpec {
     return {
@@ -71,7 +72,7 @@ class ScriptedChild {
       restart,
       start: (signal) =>
         new Promise<ExitReason>((resolve, reject) => {
-          this.runs.push({ signal, end: resolve, fail: reject });
+          this.runs.push({ id, signal, end: resolve, fail: reject });
           signal.addEventListener('abort', () => resolve({ kind: 'shutdown' }), { once: true });
         }),
     };
@@ -469,5 +470,58 @@ describe('DynamicSupervisor termination', () => {
     expect(child.runs).toHaveLength(30);
     await supervisor.stop();
     expect(supervisor.countChildren()).toEqual({ specs: 0, active: 0, restarting: 0 });
+  });
+});
+
+describe('DynamicSupervisor under random operations', () => {
+  type Op =
+    | { op: 'start'; id: number; restart: RestartType }
+    | { op: 'crash' | 'end' | 'terminate'; id: number }
+    | { op: 'advance'; ms: number };
+  const ids = fc.integer({ min: 0, max: 5 });
+  const operation: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ op: fc.constant('start' as const), id: ids, restart: fc.constantFrom<RestartType>('permanent', 'transient', 'temporary') }),
+    fc.record({ op: fc.constantFrom('crash' as const, 'end' as const, 'terminate' as const), id: ids }),
+    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
+  );
+
+  it('keeps countChildren equal to whichChildren and ends with nothing running after stop', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { maxLength: 40 }), async (ops) => {
+        const { supervisor, clock } = make({ maxRestarts: 2, maxSeconds: 5 });
+        const child = new ScriptedChild();
+        const check = (): void => {
+          const which = supervisor.whichChildren();
+          const running = which.filter((info) => info.state === 'running').length;
+          expect(supervisor.countChildren()).toEqual({ specs: which.length, active: running, restarting: which.length - running });
+          expect(clock.pending).toBe(which.length - running);
+        };
+        for (const step of ops) {
+          if (step.op === 'advance') {
+            await clock.advance(step.ms);
+          } else {
+            const id = `c${step.id}`;
+            if (step.op === 'start') {
+              const existed = supervisor.has(id);
+              expect(supervisor.startChild(child.spec(id, step.restart)).ok).toBe(!existed);
+            } else if (step.op === 'terminate') {
+              await supervisor.terminateChild(id);
+              expect(supervisor.has(id)).toBe(false);
+            } else {
+              // The newest run of that id (an ended run ignores a second settle).
+              const run = child.runs.findLast((candidate) => candidate.id === id);
+              if (step.op === 'crash') run?.fail(CRASH);
+              else run?.end({ kind: 'normal' });
+              await clock.advance(0);
+            }
+          }
+          check();
+        }
+        await supervisor.stop();
+        expect(supervisor.countChildren()).toEqual({ specs: 0, active: 0, restarting: 0 });
+        expect(clock.pending).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -111,6 +111,8 @@ interface Child {
 
 export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly children = new Map<string, Child>();
+  /** Kept up to date so countChildren is O(1): the engine asks often. */
+  private restartingCount = 0;
   private readonly limits: RestartLimits;
   private readonly clock: SupervisorClock;
   private stopping: Promise<void> | null = null;
@@ -159,9 +161,8 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   countChildren(): ChildCounts {
-    let active = 0;
-    for (const child of this.children.values()) if (child.state === 'running') active++;
-    return { specs: this.children.size, active, restarting: this.children.size - active };
+    const specs = this.children.size;
+    return { specs, active: specs - this.restartingCount, restarting: this.restartingCount };
   }
 
   whichChildren(): ChildInfo[] {
@@ -191,7 +192,7 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
     if (child.state === 'restarting') {
       this.clock.clearTimeout(child.timer);
       child.timer = null;
-      this.children.delete(child.spec.id);
+      this.remove(child);
       return Promise.resolve();
     }
     if (!child.controller.signal.aborted) {
@@ -201,7 +202,7 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private launch(child: Child): void {
-    child.state = 'running';
+    this.setState(child, 'running');
     child.controller = new AbortController();
     let ended: Promise<ExitReason>;
     try {
@@ -240,7 +241,7 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
     }
     pruneHistory(child.history, now, this.limits.maxSeconds);
     child.history.push(now);
-    child.state = 'restarting';
+    this.setState(child, 'restarting');
     child.run = null;
     child.timer = this.clock.setTimeout(() => this.restart(child), decision.delayMs);
     this.emit('exit', id, reason, true);
@@ -254,8 +255,16 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
     this.emit('restart', child.spec.id, child.restarts);
   }
 
+  private setState(child: Child, state: Child['state']): void {
+    if (child.state === state) return;
+    this.restartingCount += state === 'restarting' ? 1 : -1;
+    child.state = state;
+  }
+
   private remove(child: Child): void {
-    if (this.children.get(child.spec.id) === child) this.children.delete(child.spec.id);
+    if (this.children.get(child.spec.id) !== child) return;
+    this.children.delete(child.spec.id);
+    if (child.state === 'restarting') this.restartingCount--;
   }
 }
 

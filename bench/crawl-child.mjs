@@ -1,0 +1,102 @@
+// Runs ONE crawler in this process and measures it: wall time, CPU of the whole
+// process (user + system, every thread), main-thread event-loop delay, peak RSS.
+// bench/crawl.mjs starts one of these per measurement, next to a sim-host.
+//
+//   node bench/crawl-child.mjs --crawler bitspread|baseline|established [--workers N]
+//        --seeds a,b,c --json out.json [--timeouts json] [--max-peers 125]
+import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { loadDist } from './dist.mjs';
+
+const { values: a } = parseArgs({
+  options: {
+    crawler: { type: 'string' },
+    workers: { type: 'string' },
+    seeds: { type: 'string' },
+    json: { type: 'string' },
+    timeouts: { type: 'string', default: '{}' },
+    'max-peers': { type: 'string', default: '125' },
+    'deadline-seconds': { type: 'string', default: '600' },
+  },
+});
+const seeds = a.seeds.split(',');
+const timeouts = JSON.parse(a.timeouts);
+const maxPeers = Number(a['max-peers']);
+const deadlineMs = Number(a['deadline-seconds']) * 1000;
+
+/** Each runner returns { reachable: string[], failed: number, known?: number }. */
+const runners = {
+  async bitspread() {
+    const { crawl } = await loadDist('src/index.js');
+    const run = crawl({
+      seeds,
+      network: 'regtest',
+      only: ['127.0.0.0/8'],
+      maxPeers,
+      ...(a.workers ? { workers: Number(a.workers) } : {}),
+      connectTimeoutMs: timeouts.connectMs,
+      handshakeTimeoutMs: timeouts.handshakeMs,
+      getaddrTimeoutMs: timeouts.firstAddrMs,
+      addrQuietMs: timeouts.quietMs,
+    });
+    // Bounded like every benchmark: stop the crawl if it outlives the deadline.
+    const stopper = setTimeout(() => run.stop(), deadlineMs);
+    const reachable = [];
+    let failed = 0;
+    let skipped = 0;
+    for await (const rec of run) {
+      if (rec.state === 'reachable') reachable.push(rec.addr);
+      else if (rec.state === 'failed') failed++;
+      else skipped++;
+    }
+    const summary = await run.done;
+    clearTimeout(stopper);
+    return { reachable, failed, skipped, summary };
+  },
+  async baseline() {
+    const { baselineCrawl } = await import('./baseline-crawler.mjs');
+    const r = await baselineCrawl({ seeds, concurrency: maxPeers, timeouts, deadlineMs });
+    return { reachable: r.reachable.map((n) => n.addr), failed: r.failed.length, known: r.known, refused: r.refused };
+  },
+  async established() {
+    const { establishedCrawl } = await import('./established-crawler.mjs');
+    const r = await establishedCrawl({ seeds, concurrency: maxPeers, timeouts, deadlineMs });
+    return { reachable: r.reachable.map((n) => n.addr), failed: r.failed.length, known: r.known, refused: r.refused };
+  },
+};
+
+const runner = runners[a.crawler];
+if (!runner) throw new Error(`unknown --crawler ${a.crawler}`);
+
+// Load code before the clock starts, so module loading is not counted as crawl time.
+if (a.crawler === 'bitspread') await loadDist('src/index.js');
+else await import(a.crawler === 'baseline' ? './baseline-crawler.mjs' : './established-crawler.mjs');
+
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const result = await runner();
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+loop.disable();
+
+const out = {
+  crawler: a.crawler,
+  workers: a.workers ? Number(a.workers) : null,
+  ms,
+  reachable: result.reachable,
+  failed: result.failed,
+  skipped: result.skipped ?? 0,
+  refused: result.refused ?? 0,
+  cpuUserMs: cpu.user / 1000,
+  cpuSystemMs: cpu.system / 1000,
+  loopP50Ms: loop.percentile(50) / 1e6,
+  loopP99Ms: loop.percentile(99) / 1e6,
+  loopMaxMs: loop.max / 1e6,
+  maxRssBytes: process.resourceUsage().maxRSS * 1024,
+};
+writeFileSync(a.json, JSON.stringify(out) + '\n');
+// Worker threads or stray sockets must not keep a finished measurement alive.
+process.exit(0);

@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// Crawl benchmark: time to a complete map of a simulated loopback network and
+// reachable nodes/s, for bitspread's engine (1, 2 and the default number of
+// workers), the plain node:net baseline and a bcoin-Peer crawler, first with
+// realistic reply latency, then without (CPU-bound). Every measurement runs
+// in a fresh pair of processes: the sim in one (bench/sim-host.mjs), the
+// crawler in another (bench/crawl-child.mjs), so their CPU and memory never mix.
+//
+//   node bench/crawl.mjs [--quick] [--json out.json] [--only baseline,established,bitspread]
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { distHas, ensureBuilt, repoRoot } from './dist.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    only: { type: 'string' },
+    nodes: { type: 'string' },
+  },
+});
+const quick = args.quick;
+const NODES = Number(args.nodes ?? (quick ? 1000 : 10_000));
+const only = args.only ? new Set(args.only.split(',')) : null;
+
+/** The same per-step limits for every crawler, so only the implementation differs. */
+const TIMEOUTS = { connectMs: 3000, handshakeMs: 3000, firstAddrMs: 3000, quietMs: 500, peerMs: 15000 };
+const MAX_PEERS = 125;
+/** ~30 % of advertised addresses never answer: a third silent (they cost a timeout), the rest refused. */
+const LATENCY_MIX = { silent: 0.1, refused: 0.2, old: 0.1, chatty: 0.05, slow: 0.02 };
+/** Without latency we measure CPU: silent nodes would only add timeout waits, so they are refused instead. */
+const CPU_MIX = { refused: 0.3, old: 0.1, chatty: 0.05, slow: 0.02 };
+const SCENARIOS = [
+  { name: 'latency', latency: { medianMs: 100, tailMs: 1000 }, mix: LATENCY_MIX },
+  { name: 'cpu-bound', latency: null, mix: CPU_MIX },
+];
+const DEFAULT_WORKERS = os.availableParallelism();
+
+ensureBuilt();
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+const tmp = (name) => join(os.tmpdir(), `bitspread-${name}-${process.pid}.json`);
+
+function startSim(scenario) {
+  const simArgs = [here('./sim-host.mjs'), '--nodes', String(NODES), '--seed', '7', '--mix', JSON.stringify(scenario.mix), '--max-seconds', '1200'];
+  if (scenario.latency) simArgs.push('--latency', String(scenario.latency.medianMs), '--tail', String(scenario.latency.tailMs));
+  const child = spawn(process.execPath, simArgs, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
+  const next = () => new Promise((resolve, reject) => {
+    waiting.push(resolve);
+    child.once('exit', (code) => reject(new Error(`sim-host exited (${code})`)));
+  });
+  return {
+    ready: next(),
+    async truth() {
+      const p = next();
+      child.stdin.write('truth\n');
+      return p;
+    },
+    close() {
+      return new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.stdin.end('close\n');
+        setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+      });
+    },
+  };
+}
+
+function runCrawler(crawler, workers, seeds) {
+  const out = tmp(`crawl-${crawler}`);
+  const childArgs = [here('./crawl-child.mjs'), '--crawler', crawler, '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(TIMEOUTS), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
+  if (workers) childArgs.push('--workers', String(workers));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, childArgs, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    const killer = setTimeout(() => child.kill('SIGKILL'), (quick ? 180 : 900) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      if (code !== 0) return reject(new Error(`crawl-child ${crawler} exited with ${code}`));
+      const r = JSON.parse(readFileSync(out, 'utf8'));
+      rmSync(out, { force: true });
+      resolve(r);
+    });
+  });
+}
+
+const engineThere = await (async () => {
+  if (!distHas('src/index.js')) return false;
+  const index = await import(new URL('../dist/src/index.js', import.meta.url).href);
+  return typeof index.crawl === 'function';
+})();
+const simThere = await (async () => {
+  if (!distHas('src/index.js')) return false;
+  const index = await import(new URL('../dist/src/index.js', import.meta.url).href);
+  return typeof index.startSimNetwork === 'function';
+})();
+
+const notes = [];
+const crawlers = [];
+if (engineThere) {
+  crawlers.push(['bitspread', 1], ['bitspread', 2]);
+  if (DEFAULT_WORKERS !== 1 && DEFAULT_WORKERS !== 2) crawlers.push(['bitspread', null]);
+  else notes.push(`bitspread's default worker count is os.availableParallelism() = ${DEFAULT_WORKERS} here, so the ${DEFAULT_WORKERS}-worker row is the default`);
+} else {
+  notes.push('bitspread rows skipped: the engine (crawl() in dist/src/index.js) is not built yet');
+}
+crawlers.push(['baseline', null], ['established', null]);
+
+const runs = [];
+if (!simThere) {
+  notes.push('skipped: startSimNetwork is not in dist/src/index.js yet');
+} else {
+  for (const scenario of SCENARIOS) {
+    for (const [crawler, workers] of crawlers) {
+      if (only && !only.has(crawler)) continue;
+      const sim = startSim(scenario);
+      try {
+        const { seeds } = await sim.ready;
+        const r = await runCrawler(crawler, workers, seeds);
+        const truth = await sim.truth();
+        const truthSet = new Set(truth.reachable);
+        const found = r.reachable.filter((x) => truthSet.has(x)).length;
+        const cpuMs = r.cpuUserMs + r.cpuSystemMs;
+        runs.push({
+          scenario: scenario.name,
+          crawler,
+          workers: crawler === 'bitspread' ? (workers ?? DEFAULT_WORKERS) : 1,
+          nodes: NODES,
+          seconds: r.ms / 1000,
+          reachableFound: r.reachable.length,
+          truthReachable: truthSet.size,
+          completeness: truthSet.size ? found / truthSet.size : null,
+          failed: r.failed,
+          nodesPerSec: r.reachable.length / (r.ms / 1000),
+          cpuMs,
+          cpuMsPerNode: r.reachable.length ? cpuMs / r.reachable.length : null,
+          loopP50Ms: r.loopP50Ms,
+          loopP99Ms: r.loopP99Ms,
+          loopMaxMs: r.loopMaxMs,
+          maxRssBytes: r.maxRssBytes,
+          simPeakInbound: truth.stats.peakInbound,
+          simViolations: truth.stats.violations,
+        });
+        const x = runs.at(-1);
+        console.log(`  ${scenario.name.padEnd(9)} ${label(x).padEnd(26)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms`);
+      } catch (err) {
+        notes.push(`${scenario.name} ${crawler}${workers ? ` ×${workers}` : ''}: ${err.message}`);
+        console.log(`  ${scenario.name} ${crawler}: FAILED ${err.message}`);
+      } finally {
+        await sim.close();
+      }
+    }
+  }
+}
+
+function label(r) {
+  if (r.crawler === 'bitspread') return `bitspread, ${r.workers} worker${r.workers === 1 ? '' : 's'}`;
+  return r.crawler === 'baseline' ? 'baseline (node:net + codec)' : 'established (bcoin Peer)';
+}
+function fmt(x, d = 1) {
+  return x == null ? 'n/a' : x.toFixed(d);
+}
+const pick = (scenario, crawler, workers) => runs.find((r) => r.scenario === scenario && r.crawler === crawler && (workers === undefined || r.workers === workers));
+
+const ours = pick('latency', 'bitspread', DEFAULT_WORKERS);
+const oursCpu = pick('cpu-bound', 'bitspread', DEFAULT_WORKERS);
+const base = pick('latency', 'baseline');
+const baseCpu = pick('cpu-bound', 'baseline');
+const est = pick('latency', 'established');
+const estCpu = pick('cpu-bound', 'established');
+const ratio = (x, y) => (x != null && y ? x / y : null);
+
+const results = {
+  nodes: NODES,
+  maxPeers: MAX_PEERS,
+  timeouts: TIMEOUTS,
+  latency: SCENARIOS[0].latency,
+  latencyMix: LATENCY_MIX,
+  cpuBoundMix: CPU_MIX,
+  defaultWorkers: DEFAULT_WORKERS,
+  nodesPerSec: ours?.nodesPerSec ?? null,
+  secondsToCompleteMap: ours?.seconds ?? null,
+  completeness: ours?.completeness ?? null,
+  cpuMsPerNode: oursCpu?.cpuMsPerNode ?? null,
+  cpuMsPerNodeWithLatency: ours?.cpuMsPerNode ?? null,
+  mainLoopP99Ms: ours?.loopP99Ms ?? null,
+  baselineNodesPerSec: base?.nodesPerSec ?? null,
+  baselineCpuMsPerNode: baseCpu?.cpuMsPerNode ?? null,
+  baselineMainLoopP99Ms: base?.loopP99Ms ?? null,
+  establishedPeerNodesPerSec: est?.nodesPerSec ?? null,
+  establishedPeerCpuMsPerNode: estCpu?.cpuMsPerNode ?? null,
+  establishedPeerMainLoopP99Ms: est?.loopP99Ms ?? null,
+  cpuBoundNodesPerSec: oursCpu?.nodesPerSec ?? null,
+  cpuBoundBaselineNodesPerSec: baseCpu?.nodesPerSec ?? null,
+  cpuBoundEstablishedPeerNodesPerSec: estCpu?.nodesPerSec ?? null,
+  ratioNodesPerSecVsBaseline: ratio(ours?.nodesPerSec, base?.nodesPerSec),
+  ratioNodesPerSecVsEstablished: ratio(ours?.nodesPerSec, est?.nodesPerSec),
+  ratioCpuBoundNodesPerSecVsBaseline: ratio(oursCpu?.nodesPerSec, baseCpu?.nodesPerSec),
+  ratioCpuPerNodeVsBaseline: ratio(oursCpu?.cpuMsPerNode, baseCpu?.cpuMsPerNode),
+  runs,
+  notes,
+};
+
+console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)}`);
+console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(28)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(8)} ${'cpu ms/node'.padStart(12)} ${'loop p50/p99/max ms'.padStart(20)} ${'peak RSS MB'.padStart(12)}`);
+for (const r of runs) {
+  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(28)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${r.nodesPerSec.toFixed(0).padStart(8)} ${fmt(r.cpuMsPerNode, 3).padStart(12)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(20)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)}`);
+}
+for (const [k, v] of Object.entries(results)) if (k.startsWith('ratio') && v != null) console.log(`${k}: ${v.toFixed(2)}`);
+for (const n of notes) console.log(`note: ${n}`);
+
+if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2) + '\n');

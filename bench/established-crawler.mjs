@@ -1,0 +1,71 @@
+// The same crawl as bench/baseline-crawler.mjs, but each peer is driven by an
+// established JS peer implementation: bcoin 1.0.2's Peer (staged open:
+// connect → version/verack with its own timeouts, then getaddr). Same queue,
+// concurrency limit and loopback-only guard (bench/crawl-loop.mjs).
+import net from 'node:net';
+import { loadBcoin } from './comparators.mjs';
+import { crawlWith } from './crawl-loop.mjs';
+
+const bcoin = loadBcoin();
+const Peer = bcoin.loadPeer();
+
+function visitPeer(peerOptions, target, t) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const addrs = [];
+    let info = null;
+    let finished = false;
+    let phaseTimer = null;
+    const peer = Peer.fromOptions(peerOptions);
+    const peerTimer = setTimeout(() => finish(false, 'ERR_PEER_TIMEOUT'), t.peerMs);
+
+    function finish(ok, code) {
+      if (finished) return;
+      finished = true;
+      clearTimeout(peerTimer);
+      clearTimeout(phaseTimer);
+      peer.destroy();
+      resolve(ok ? { ok: true, info, addrs } : { ok: false, code });
+    }
+    function phase(ms, onExpire) {
+      clearTimeout(phaseTimer);
+      phaseTimer = setTimeout(onExpire, ms);
+    }
+
+    // bcoin reports protocol trouble as 'error' events; a crawler only cares whether the peer ends up open.
+    peer.on('error', () => {});
+    peer.on('close', () => finish(info !== null, 'ERR_CLOSED_BEFORE_HANDSHAKE'));
+    peer.on('packet', (packet) => {
+      if (info === null || (packet.cmd !== 'addr' && packet.cmd !== 'addrv2')) return;
+      for (const item of packet.items) addrs.push(item.hostname);
+      phase(t.quietMs, () => finish(true));
+    });
+
+    phase(t.connectMs + t.handshakeMs, () => finish(false, 'ERR_HANDSHAKE_TIMEOUT'));
+    peer.connect(new bcoin.NetAddress({ host: target.host, port: target.port }));
+    peer.open().then(
+      () => {
+        if (finished) return;
+        info = { protocolVersion: peer.version, userAgent: peer.agent, services: String(peer.services), startHeight: peer.height, handshakeMs: performance.now() - started };
+        peer.sendGetAddr();
+        phase(t.firstAddrMs, () => finish(true));
+      },
+      (err) => finish(false, /refused/i.test(String(err?.message)) || err?.code === 'ECONNREFUSED' ? 'ERR_CONNECTION_REFUSED' : 'ERR_HANDSHAKE'),
+    );
+  });
+}
+
+/**
+ * Crawls the loopback network reachable from `seeds` with bcoin's Peer.
+ * @returns {Promise<{ reachable: object[], failed: object[], refused: number, known: number, ms: number }>}
+ */
+export function establishedCrawl({ seeds, concurrency = 125, timeouts = {}, network = 'regtest', maxNodes, deadlineMs }) {
+  const peerOptions = {
+    network,
+    agent: '/bitspread-bench-bcoin:1.0.2/',
+    // A crawler does not need witness or headers support from the peers it maps.
+    hasWitness: () => false,
+    createSocket: (port, host) => net.connect({ port, host }),
+  };
+  return crawlWith((target, t) => visitPeer(peerOptions, target, t), { seeds, concurrency, timeouts, maxNodes, deadlineMs });
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// The benchmark harness (`npm run bench`, `npm run bench:quick`).
+// Each benchmark runs in its own child process so one's memory (and JIT state)
+// never shows up in another's figures. Results go to bench/results/latest.json
+// and a dated copy, with a description of the machine.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { ensureComparators } from './comparators.mjs';
+import { ensureBuilt, repoRoot } from './dist.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', multiple: true },
+  },
+});
+const quick = args.quick;
+
+/** Benchmarks in run order; `key` is where the figures go in the results file. */
+const BENCHMARKS = [
+  { script: 'codec.mjs', key: 'codec', limitMs: quick ? 60_000 : 300_000 },
+  { script: 'sim-cost.mjs', key: 'simCost', limitMs: quick ? 60_000 : 300_000 },
+  { script: 'crawl.mjs', key: 'crawl', limitMs: quick ? 120_000 : 900_000 },
+  { script: 'memory.mjs', key: 'memory', limitMs: quick ? 120_000 : 600_000 },
+];
+
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(resultsDir, { recursive: true });
+
+function runChild(bench) {
+  const scriptPath = fileURLToPath(new URL(`./${bench.script}`, import.meta.url));
+  const jsonPath = `${resultsDir}${bench.key}.${process.pid}.tmp`;
+  const childArgs = [scriptPath, ...(quick ? ['--quick'] : []), '--json', jsonPath];
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, childArgs, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    // A benchmark must stop by itself; this bound only catches a hung one.
+    const timer = setTimeout(() => child.kill('SIGKILL'), bench.limitMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const seconds = (performance.now() - started) / 1000;
+      let figures = null;
+      if (existsSync(jsonPath)) {
+        figures = JSON.parse(readFileSync(jsonPath, 'utf8'));
+        rmSync(jsonPath, { force: true });
+      }
+      resolve({ code, signal, seconds, figures });
+    });
+  });
+}
+
+const started = new Date();
+ensureBuilt();
+ensureComparators();
+
+const cpus = os.cpus();
+const results = {
+  machine: {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuCount: cpus.length,
+    totalMemoryBytes: os.totalmem(),
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    osRelease: os.release(),
+  },
+  startedAt: started.toISOString(),
+  quick,
+  runs: {},
+};
+
+let failures = 0;
+for (const bench of BENCHMARKS) {
+  if (args.only && !args.only.includes(bench.key) && !args.only.includes(bench.script)) continue;
+  if (!existsSync(new URL(`./${bench.script}`, import.meta.url))) {
+    results.runs[bench.key] = { status: 'skipped', note: `bench/${bench.script} is not there yet` };
+    console.log(`\n[bench] ${bench.script}: skipped (not there yet)`);
+    continue;
+  }
+  console.log(`\n[bench] ${bench.script}${quick ? ' --quick' : ''}`);
+  const r = await runChild(bench);
+  const ok = r.code === 0 && r.figures !== null;
+  if (!ok) failures++;
+  results.runs[bench.key] = { status: ok ? 'ok' : 'failed', seconds: Math.round(r.seconds * 10) / 10, ...(ok ? {} : { exitCode: r.code, signal: r.signal }) };
+  if (r.figures) results[bench.key] = r.figures;
+}
+results.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
+
+const stamp = started.toISOString().slice(0, 16).replace(':', ''); // YYYY-MM-DDTHHMM (UTC)
+const text = JSON.stringify(results, null, 2) + '\n';
+writeFileSync(`${resultsDir}latest.json`, text);
+writeFileSync(`${resultsDir}${stamp}.json`, text);
+
+// One summary table of the headline figures (each benchmark printed its details above).
+const get = (path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), results);
+const SUMMARY = [
+  ['codec.addrMBps', 'MB/s', 'addr decode (framed, 1,000 entries), bitspread'],
+  ['codec.addrv2MBps', 'MB/s', 'addrv2 decode (framed, 1,000 entries), bitspread'],
+  ['codec.bestOtherMBps', 'MB/s', 'addr decode, fastest other JS decoder'],
+  ['codec.sha256MBps', 'MB/s', 'sha256d over the same bytes (ceiling)'],
+  ['codec.ratioVsBestOther', '×', 'bitspread / fastest other (goal ≥ 5)'],
+  ['codec.ratioVsSha256', '×', 'bitspread / sha256d ceiling (goal ≥ 0.5)'],
+  ['crawl.nodesPerSec', 'nodes/s', 'bitspread crawl, latency, default workers'],
+  ['crawl.baselineNodesPerSec', 'nodes/s', 'plain node:net baseline crawler, latency'],
+  ['crawl.establishedPeerNodesPerSec', 'nodes/s', 'bcoin Peer crawler, latency'],
+  ['crawl.cpuMsPerNode', 'ms', 'bitspread CPU per reachable node (no latency)'],
+  ['crawl.mainLoopP99Ms', 'ms', 'bitspread main-thread event-loop delay p99'],
+  ['crawl.baselineMainLoopP99Ms', 'ms', 'baseline event-loop delay p99'],
+  ['memory.bytesPerConnection', 'B', 'per open connection (goal < 20,000)'],
+  ['memory.bytesPerKnownAddress', 'B', 'per known address (goal < 200)'],
+];
+console.log(`\nbitspread benchmarks${quick ? ' (quick)' : ''}: ${results.machine.cpuCount} × ${results.machine.cpuModel}, ${(results.machine.totalMemoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${results.machine.node}`);
+console.log(`${'figure'.padEnd(34)} ${'value'.padStart(12)}  ${'unit'.padEnd(8)} what`);
+for (const [path, unit, what] of SUMMARY) {
+  const v = get(path);
+  const shown = typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: v < 10 ? 2 : 0 }) : 'n/a';
+  console.log(`${path.padEnd(34)} ${shown.padStart(12)}  ${unit.padEnd(8)} ${what}`);
+}
+for (const [key, run] of Object.entries(results.runs)) {
+  console.log(`${key}: ${run.status}${run.seconds !== undefined ? ` in ${run.seconds} s` : ''}${run.note ? ` (${run.note})` : ''}`);
+}
+console.log(`\nwrote bench/results/latest.json and bench/results/${stamp}.json (${results.durationSeconds} s)`);
+process.exitCode = failures === 0 ? 0 : 1;

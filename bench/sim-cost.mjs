@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// What the simulator costs: start-up time and memory per network size, and
+// how many version/verack handshakes per second it serves on one core while
+// a client in another process hammers it with several hundred concurrent
+// connections.
+//
+//   node bench/sim-cost.mjs [--quick] [--json out.json]
+//
+// Imports the built package (run `npm run build` first). Each size starts in a
+// fresh child process so one size's garbage does not inflate the next's RSS.
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const LIB = new URL('../dist/src/index.js', import.meta.url).href;
+const WIRE = new URL('../dist/src/wire/index.js', import.meta.url).href;
+const SELF = fileURLToPath(import.meta.url);
+/** An unusual port, so a shared-mode (wildcard) run does not collide with tests on 18444. */
+const PORT = 46_444;
+const BASE = '127.150.0.0';
+
+const role = process.argv[2];
+if (role === '--child-size') await childSize(Number(process.argv[3]));
+else if (role === '--child-client') await childClient(JSON.parse(process.argv[3]));
+else await main();
+
+async function main() {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'string' } } });
+  const quick = values.quick === true;
+  const sizes = quick ? [1_000, 5_000] : [1_000, 10_000, 20_000];
+  const startup = [];
+  for (const nodes of sizes) {
+    const r = await runChild(['--child-size', String(nodes)]);
+    startup.push(r);
+  }
+  const handshakes = await measureHandshakes({ nodes: 1_000, concurrency: quick ? 200 : 400, seconds: quick ? 2 : 5 });
+
+  console.log('simulator start-up and memory (each size in a fresh process)');
+  console.log('nodes    mode      listeners  start ms   RSS MB  heap MB  per node KB (RSS)');
+  for (const r of startup) {
+    console.log(
+      `${String(r.nodes).padEnd(8)} ${r.listenMode.padEnd(9)} ${String(r.listeners).padStart(9)} ${r.startMs.toFixed(0).padStart(9)} ${r.rssMB.toFixed(1).padStart(8)} ${r.heapMB.toFixed(1).padStart(8)} ${((r.rssMB * 1024) / r.nodes).toFixed(2).padStart(10)}`,
+    );
+  }
+  console.log('');
+  console.log(
+    `handshakes served (simulator on one core, ${handshakes.concurrency} concurrent client connections from another process, ${handshakes.seconds}s): ` +
+      `${handshakes.perSecond.toFixed(0)}/s (${handshakes.completed} completed, ${handshakes.failed} failed, sim accepted ${handshakes.accepted}, peak inbound ${handshakes.peakInbound})`,
+  );
+  const result = { bench: 'sim-cost', quick, startup, handshakes };
+  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
+}
+
+function runChild(args) {
+  return new Promise((resolve, reject) => {
+    const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result;
+    child.on('message', (m) => (result = m));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 && result !== undefined ? resolve(result) : reject(new Error(`child ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+async function childSize(nodes) {
+  const { startSimNetwork } = await import(LIB);
+  globalThis.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const sim = await startSimNetwork({ nodes, seed: 1, port: PORT, baseAddress: BASE });
+  const startMs = performance.now() - t0;
+  const truthT0 = performance.now();
+  const truth = sim.truth();
+  const truthMs = performance.now() - truthT0;
+  const mem = process.memoryUsage();
+  process.send({
+    nodes,
+    listenMode: sim.listenMode,
+    listeners: sim.listeners,
+    startMs,
+    truthMs,
+    reachable: truth.reachable.length,
+    rssMB: (mem.rss - rss0) / 2 ** 20,
+    heapMB: (mem.heapUsed - heap0) / 2 ** 20,
+  });
+  await sim.close();
+  process.disconnect();
+}
+
+async function measureHandshakes({ nodes, concurrency, seconds }) {
+  const { startSimNetwork } = await import(LIB);
+  const sim = await startSimNetwork({ nodes, seed: 2, mix: { modern: 1 }, port: PORT, baseAddress: BASE });
+  const targets = sim.truth().reachable.map((r) => r.addr);
+  const r = await runChild(['--child-client', JSON.stringify({ targets, concurrency, seconds })]);
+  const stats = sim.stats();
+  await sim.close();
+  return { nodes, concurrency, seconds: r.seconds, completed: r.completed, failed: r.failed, perSecond: r.completed / r.seconds, accepted: stats.connectionsAccepted, peakInbound: stats.peakInbound };
+}
+
+/** The hammering client: connect, version, wait for verack, verack, reset; repeat on every slot. */
+async function childClient({ targets, concurrency, seconds }) {
+  const { encodeMessage, makeVersion, MessageDecoder, NETWORKS } = await import(WIRE);
+  const net = NETWORKS.regtest;
+  const version = encodeMessage(net, { command: 'version', payload: makeVersion({ version: 70016, userAgent: '/bitspread-bench:0.1/', startHeight: 0 }) });
+  const verack = encodeMessage(net, { command: 'verack' });
+  let completed = 0;
+  let failed = 0;
+  let i = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  function one() {
+    return new Promise((resolve) => {
+      const addr = targets[i++ % targets.length];
+      const colon = addr.lastIndexOf(':');
+      const socket = connect({ host: addr.slice(0, colon), port: Number(addr.slice(colon + 1)) });
+      socket.setNoDelay(true);
+      let done = false;
+      const finish = (ok) => {
+        if (done) return;
+        done = true;
+        if (ok) completed++;
+        else failed++;
+        socket.resetAndDestroy();
+        resolve();
+      };
+      const decoder = new MessageDecoder(net, {
+        onMessage(msg) {
+          if (msg.command === 'verack') {
+            socket.write(verack);
+            finish(true);
+          }
+        },
+        onMessageError() {},
+      });
+      socket.on('connect', () => socket.write(version));
+      socket.on('data', (chunk) => decoder.push(chunk));
+      socket.on('error', () => finish(false));
+      socket.on('close', () => finish(false));
+    });
+  }
+  async function slot() {
+    while (performance.now() < end) await one();
+  }
+  await Promise.all(Array.from({ length: concurrency }, slot));
+  process.send({ completed, failed, seconds: (performance.now() - t0) / 1000 });
+  process.disconnect();
+}

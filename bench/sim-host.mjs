@@ -1,0 +1,58 @@
+// Hosts a simulated network in its own process, so the sim's CPU and memory
+// never count against the crawler being measured. Protocol over stdio, one
+// JSON object per line: prints {"ready":true,"seeds":[...]} once listening;
+// reads "truth" (→ {"reachable":[addr…],"failed":n,"stats":{…}}) and "close".
+//
+//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json]
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { loadDist } from './dist.mjs';
+
+const { values: a } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '1000' },
+    seed: { type: 'string', default: '1' },
+    latency: { type: 'string', default: '0' },
+    tail: { type: 'string' },
+    mix: { type: 'string' },
+    seeds: { type: 'string', default: '8' },
+    'base-address': { type: 'string' },
+    'max-seconds': { type: 'string', default: '1800' },
+  },
+});
+
+const { startSimNetwork } = await loadDist('src/index.js');
+const medianMs = Number(a.latency);
+const sim = await startSimNetwork({
+  nodes: Number(a.nodes),
+  seed: Number(a.seed),
+  seedCount: Number(a.seeds),
+  latency: medianMs > 0 ? { medianMs, ...(a.tail ? { tailMs: Number(a.tail) } : {}) } : false,
+  ...(a.mix ? { mix: JSON.parse(a.mix) } : {}),
+  ...(a['base-address'] ? { baseAddress: a['base-address'] } : {}),
+});
+
+const send = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+let closing = false;
+async function close() {
+  if (closing) return;
+  closing = true;
+  clearTimeout(selfStop);
+  await sim.close();
+  process.exit(0);
+}
+// Stops by itself even if the parent dies without saying "close".
+const selfStop = setTimeout(close, Number(a['max-seconds']) * 1000);
+process.stdin.on('end', close);
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const cmd = line.trim();
+  if (cmd === 'truth') {
+    const t = sim.truth();
+    const s = sim.stats();
+    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length } });
+  } else if (cmd === 'close') {
+    void close();
+  }
+});
+send({ ready: true, seeds: sim.seeds });

@@ -1,0 +1,120 @@
+/**
+ * The behaviours a simulated node can have, what each implies for a correct
+ * crawler, and how a caller's `mix` becomes exact per-behaviour counts.
+ */
+import { UsageError } from '../errors.js';
+
+export const SIM_BEHAVIOURS = [
+  'modern', // 70016, wtxidrelay + sendaddrv2, answers getaddr with addrv2 when asked to
+  'old', // 70015, addr only, ignores sendaddrv2
+  'chatty', // modern, plus an unsolicited self-announcement and a ping, then a split answer
+  'slow', // modern, but writes a few bytes at a time
+  'silent', // accepts, never speaks
+  'refused', // advertised by others, nobody listens there: ECONNREFUSED
+  'garbage', // answers the client's first bytes with random bytes
+  'badchecksum', // its version carries a wrong checksum (then verack as usual)
+  'oversized', // answers with a header declaring a length over 4,000,000
+  'dropafterversion', // sends its version, then closes
+  'toomany', // completes the handshake; its getaddr answer is one message of 1,001+ entries
+] as const;
+
+export type SimBehaviour = (typeof SIM_BEHAVIOURS)[number];
+
+/** Default shares: mostly modern nodes, a little of every kind of trouble. */
+export const DEFAULT_MIX: Readonly<Record<SimBehaviour, number>> = {
+  modern: 0.7,
+  old: 0.1,
+  chatty: 0.05,
+  slow: 0.03,
+  silent: 0.03,
+  refused: 0.03,
+  garbage: 0.01,
+  badchecksum: 0.01,
+  oversized: 0.01,
+  dropafterversion: 0.01,
+  toomany: 0.02,
+};
+
+/**
+ * A correct crawler completes the version/verack handshake with these, so it
+ * must report them `reachable`. `toomany` is one of them: its handshake is
+ * fine, only its getaddr answer is over Core's limit (and so yields nothing).
+ */
+export function completesHandshake(b: SimBehaviour): boolean {
+  return b === 'modern' || b === 'old' || b === 'chatty' || b === 'slow' || b === 'toomany';
+}
+
+/**
+ * These answer getaddr within Core's limits, so what they know is what a
+ * correct crawler learns. The discoverability guarantee is built over them.
+ */
+export function gossips(b: SimBehaviour): boolean {
+  return b === 'modern' || b === 'old' || b === 'chatty' || b === 'slow';
+}
+
+/** Nodes that honour sendaddrv2 and so can hand out Tor/I2P/CJDNS addresses. */
+export function speaksAddrv2(b: SimBehaviour): boolean {
+  return b !== 'old';
+}
+
+export function isSimBehaviour(name: string): name is SimBehaviour {
+  return (SIM_BEHAVIOURS as readonly string[]).includes(name);
+}
+
+/**
+ * Turns a caller's partial mix into shares summing to 1. Behaviours not named
+ * get 0, except `modern`, which takes whatever the named shares leave over
+ * (so `{ silent: 0.2 }` means 20 % silent, 80 % modern).
+ */
+export function normalizeMix(mix: Partial<Record<SimBehaviour, number>> | undefined): Record<SimBehaviour, number> {
+  if (mix === undefined) return { ...DEFAULT_MIX };
+  const out = Object.fromEntries(SIM_BEHAVIOURS.map((b) => [b, 0])) as Record<SimBehaviour, number>;
+  let sum = 0;
+  for (const [name, share] of Object.entries(mix)) {
+    if (!isSimBehaviour(name)) throw new UsageError('ERR_BAD_OPTION', `mix: unknown behaviour '${name}' (known: ${SIM_BEHAVIOURS.join(', ')})`);
+    if (share === undefined) continue;
+    if (typeof share !== 'number' || !Number.isFinite(share) || share < 0) throw new UsageError('ERR_BAD_OPTION', `mix: share of '${name}' must be a number >= 0`);
+    out[name] = share;
+    sum += share;
+  }
+  if (mix.modern === undefined) {
+    if (sum > 1 + 1e-9) throw new UsageError('ERR_BAD_OPTION', `mix: shares sum to ${sum}, more than 1`);
+    out.modern = Math.max(0, 1 - sum);
+    sum = 1;
+  }
+  if (sum <= 0) throw new UsageError('ERR_BAD_OPTION', 'mix: shares sum to 0');
+  for (const b of SIM_BEHAVIOURS) out[b] /= sum;
+  return out;
+}
+
+/** Exact counts per behaviour for `n` nodes (largest remainder, ties in list order). */
+export function behaviourCounts(n: number, shares: Record<SimBehaviour, number>): Record<SimBehaviour, number> {
+  const counts = {} as Record<SimBehaviour, number>;
+  const rest: Array<{ b: SimBehaviour; frac: number }> = [];
+  let given = 0;
+  for (const b of SIM_BEHAVIOURS) {
+    const exact = shares[b] * n;
+    counts[b] = Math.floor(exact);
+    given += counts[b];
+    rest.push({ b, frac: exact - counts[b] });
+  }
+  rest.sort((x, y) => y.frac - x.frac);
+  for (let i = 0; given < n; i++, given++) {
+    const r = rest[i % rest.length];
+    if (r !== undefined) counts[r.b]++;
+  }
+  return counts;
+}
+
+/** Parses the CLI form `modern=0.7,old=0.1,silent=0.05`. */
+export function parseMix(text: string): Partial<Record<SimBehaviour, number>> {
+  const mix: Partial<Record<SimBehaviour, number>> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([a-z]+)\s*=\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
+    if (m === null) throw new UsageError('ERR_BAD_OPTION', `--mix: expected name=share pairs like modern=0.7,old=0.1, got '${part}'`);
+    const name = m[1] as string;
+    if (!isSimBehaviour(name)) throw new UsageError('ERR_BAD_OPTION', `--mix: unknown behaviour '${name}' (known: ${SIM_BEHAVIOURS.join(', ')})`);
+    mix[name] = Number(m[2]);
+  }
+  return mix;
+}

@@ -1,0 +1,11 @@
+/**
+ * The simulated Bitcoin network: real TCP peers on 127.x.y.z addresses,
+ * generated from a seed, with known ground truth. See docs/SIM.md.
+ */
+export { startSimNetwork } from './network.js';
+export type { SimOptions, SimNetwork, SimStats, SimListenMode } from './network.js';
+export type { SimTruth, SimTruthNode, SimReachableNode } from './truth.js';
+export type { SimViolation, SimViolationKind } from './connection.js';
+export type { LatencyOptions } from './latency.js';
+export { SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './behaviours.js';
+export type { SimBehaviour } from './behaviours.js';

@@ -1,0 +1,286 @@
+/**
+ * startSimNetwork: turns a plan (topology.ts) into listening sockets.
+ *
+ * Two ways to listen, because of the ~20,000 file descriptors per process:
+ * - `per-node`: one listener per node address (one fd each). Others can run
+ *   their own simulators on other 127.x addresses with the same ports.
+ * - `shared`: one wildcard listener per port (a handful of fds) that serves
+ *   every node address; the node is found from the connection's local
+ *   address. It takes those ports on every address of the machine, so only
+ *   one shared-mode simulator per port set can run at a time.
+ * `auto` (default) picks per-node when the listeners fit with room to spare.
+ * `refused` nodes never need a listener: they sit on a port nobody listens on.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { formatAddress, NETWORKS } from '../wire/index.js';
+import type { NetworkName } from '../wire/types.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_BASE_ADDRESS, LoopbackRange } from './addresses.js';
+import type { SimBehaviour } from './behaviours.js';
+import { acceptConnection, releaseConnection, type SimConnection, type SimRuntime, type SimViolation } from './connection.js';
+import { LatencyModel, type LatencyOptions } from './latency.js';
+import { Prng } from './prng.js';
+import { generatePlan, type NonIpAddress, type SimNodePlan, type SimPlan } from './topology.js';
+import { computeTruth, type SimTruth } from './truth.js';
+
+export type SimListenMode = 'per-node' | 'shared';
+
+export interface SimOptions {
+  nodes: number;
+  /** PRNG seed: the same seed gives the same network. Default 1. */
+  seed?: number;
+  network?: NetworkName;
+  /** Share per behaviour; unnamed behaviours get 0 except modern, which takes the rest. */
+  mix?: Partial<Record<SimBehaviour, number>>;
+  /** Delay before a node reads a new connection and before each reply. Off by default. */
+  latency?: LatencyOptions | false;
+  /** How many seed nodes (gossiping, at the lowest addresses). Default 3. */
+  seedCount?: number;
+  /**
+   * First node address. Default 127.100.0.0 (node 0 is 127.100.0.1); when the
+   * default range is taken (another simulator), the next free /16 is used.
+   * An explicit base is used as given or fails with EADDRINUSE.
+   */
+  baseAddress?: string;
+  /** Main port; default the network's default port (regtest 18444). */
+  port?: number;
+  listen?: SimListenMode | 'auto';
+}
+
+export interface SimStats {
+  /** Most inbound connections open at once, across the whole network. */
+  peakInbound: number;
+  openInbound: number;
+  connectionsAccepted: number;
+  /** Protocol violations clients committed (the first 10,000 kept). */
+  violations: SimViolation[];
+  violationCount: number;
+}
+
+export interface SimNetwork {
+  /** Seed nodes' addresses, "127.100.0.1:18444". */
+  readonly seeds: string[];
+  readonly network: NetworkName;
+  readonly size: number;
+  readonly listenMode: SimListenMode;
+  /** The base address actually used (after any retry). */
+  readonly baseAddress: string;
+  /** Listening sockets (file descriptors) the network holds. */
+  readonly listeners: number;
+  truth(): SimTruth;
+  /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
+  knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
+  stats(): SimStats;
+  /** Closes every listener and connection and clears every timer. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** File descriptors left free for connections (the crawler's and ours) when auto picks per-node. */
+const FD_RESERVE = 4096;
+/** Listen calls in flight at once while starting. */
+const LISTEN_BATCH = 256;
+/** Alternate base ranges tried when the default range is in use. */
+const MAX_BASE_RETRIES = 8;
+
+const NODE = Symbol('simNode');
+const SIM = Symbol('simRuntime');
+type NodeServer = Server & { [NODE]: SimNodePlan; [SIM]: SimRuntime };
+type SharedServer = Server & { [SIM]: SimRuntime; [NODE]: Map<string, SimNodePlan> };
+
+export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
+  const networkName = opts.network ?? 'regtest';
+  const params = NETWORKS[networkName];
+  if (params === undefined) throw new UsageError('ERR_BAD_OPTION', `network: unknown network '${String(networkName)}'`);
+  const seed = opts.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new UsageError('ERR_BAD_OPTION', `seed: must be an integer, got ${seed}`);
+  const port = opts.port ?? params.defaultPort;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('ERR_BAD_OPTION', `port: must be 1-65535, got ${port}`);
+  const explicitBase = opts.baseAddress !== undefined;
+  let base = opts.baseAddress ?? DEFAULT_BASE_ADDRESS;
+
+  for (let attempt = 0; ; attempt++) {
+    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base });
+    const listening = plan.nodes.filter((n) => n.behaviour !== 'refused');
+    const mode = opts.listen === undefined || opts.listen === 'auto' ? autoListenMode(listening.length) : opts.listen;
+    const sim: SimRuntime = {
+      net: params,
+      plan,
+      rng: new Prng(seed ^ 0x5eed5eed),
+      latency: null,
+      connections: new Set<SimConnection>(),
+      openInbound: 0,
+      peakInbound: 0,
+      connectionsAccepted: 0,
+      liveSockets: 0,
+      violations: [],
+      violationCount: 0,
+      onAllSocketsClosed: null,
+    };
+    (sim as { latency: LatencyModel | null }).latency = LatencyModel.from(opts.latency, sim.rng);
+    const servers: Server[] = [];
+    try {
+      if (mode === 'per-node') await listenPerNode(sim, listening, servers);
+      else await listenShared(sim, listening, servers);
+    } catch (err) {
+      await closeAll(sim, servers);
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (inUse && !explicitBase && mode === 'per-node' && attempt < MAX_BASE_RETRIES) {
+        base = new LoopbackRange(base, opts.nodes).nextBase();
+        continue;
+      }
+      throw err;
+    }
+    return makeHandle(sim, plan, mode, base, servers);
+  }
+}
+
+function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: string, servers: Server[]): SimNetwork {
+  let truth: SimTruth | null = null;
+  let closing: Promise<void> | null = null;
+  return {
+    seeds: plan.seeds.map((i) => (plan.nodes[i] as SimNodePlan).addr),
+    network: plan.network,
+    size: plan.nodes.length,
+    listenMode: mode,
+    baseAddress: base,
+    listeners: servers.length,
+    truth() {
+      truth ??= computeTruth(plan);
+      return structuredClone(truth);
+    },
+    knownBy(addr) {
+      const node = plan.nodes.find((n) => n.addr === addr);
+      if (node === undefined) return undefined;
+      return {
+        peers: Array.from(node.peers, (p) => (plan.nodes[p] as SimNodePlan).addr),
+        nonIp: Array.from(node.nonIp, (k) => formatAddress(plan.nonIp[k] as NonIpAddress)),
+      };
+    },
+    stats() {
+      return {
+        peakInbound: sim.peakInbound,
+        openInbound: sim.openInbound,
+        connectionsAccepted: sim.connectionsAccepted,
+        violations: sim.violations.map((v) => ({ ...v })),
+        violationCount: sim.violationCount,
+      };
+    },
+    close() {
+      closing ??= closeAll(sim, servers);
+      return closing;
+    },
+  };
+}
+
+function autoListenMode(listeners: number): SimListenMode {
+  return openFds() + listeners + FD_RESERVE <= fdLimit() ? 'per-node' : 'shared';
+}
+
+/** The soft RLIMIT_NOFILE, read from /proc (Node has no getrlimit); 20,000 if unknown. */
+function fdLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m !== null) return Number(m[1]);
+  } catch {
+    // not Linux: fall through
+  }
+  return 20_000;
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 64;
+  }
+}
+
+async function listenPerNode(sim: SimRuntime, nodes: readonly SimNodePlan[], servers: Server[]): Promise<void> {
+  for (let i = 0; i < nodes.length; i += LISTEN_BATCH) {
+    const batch: Array<Promise<void>> = [];
+    for (const node of nodes.slice(i, i + LISTEN_BATCH)) {
+      const server = createServer(onNodeConnection) as NodeServer;
+      server[NODE] = node;
+      server[SIM] = sim;
+      servers.push(server);
+      batch.push(listen(server, node.ip, node.port));
+    }
+    // Settle the whole batch before failing, so no listen completes after close.
+    const results = await Promise.allSettled(batch);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+}
+
+async function listenShared(sim: SimRuntime, nodes: readonly SimNodePlan[], servers: Server[]): Promise<void> {
+  const byPort = new Map<number, Map<string, SimNodePlan>>();
+  for (const node of nodes) {
+    let m = byPort.get(node.port);
+    if (m === undefined) byPort.set(node.port, (m = new Map()));
+    m.set(node.ip, node);
+  }
+  for (const [port, byIp] of byPort) {
+    const server = createServer(onSharedConnection) as SharedServer;
+    server[NODE] = byIp;
+    server[SIM] = sim;
+    servers.push(server);
+    await listen(server, '0.0.0.0', port);
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true, backlog: 511 }, () => {
+      server.off('error', reject);
+      server.on('error', ignoreServerError);
+      resolve();
+    });
+  });
+}
+
+function ignoreServerError(): void {
+  // EMFILE on accept and the like: that connection is lost, the node keeps listening.
+}
+
+function onNodeConnection(this: NodeServer, socket: Socket): void {
+  acceptConnection(this[SIM], this[NODE], socket);
+}
+
+function onSharedConnection(this: SharedServer, socket: Socket): void {
+  const remote = socket.remoteAddress ?? '';
+  const node = this[NODE].get(stripMapped(socket.localAddress ?? ''));
+  // The wildcard listener also hears other hosts: serve loopback clients of known nodes only.
+  if (node === undefined || !stripMapped(remote).startsWith('127.')) {
+    socket.on('error', ignoreServerError);
+    socket.resetAndDestroy();
+    return;
+  }
+  acceptConnection(this[SIM], node, socket);
+}
+
+function stripMapped(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+async function closeAll(sim: SimRuntime, servers: readonly Server[]): Promise<void> {
+  const closed = servers.map(
+    (s) =>
+      new Promise<void>((resolve) => {
+        if (!s.listening) return resolve();
+        s.close(() => resolve());
+      }),
+  );
+  const socketsGone =
+    sim.liveSockets === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          sim.onAllSocketsClosed = resolve;
+        });
+  for (const conn of [...sim.connections]) {
+    releaseConnection(conn);
+    conn.socket.destroy();
+  }
+  await Promise.all([...closed, socketsGone]);
+}

@@ -1,0 +1,215 @@
+/**
+ * The simulated network as pure data, generated from a seed: which node has
+ * which behaviour, version fields, address and port, and whom it knows.
+ * No sockets here, so the same plan can be checked, crawled in theory
+ * (truth.ts) and served (network.ts).
+ */
+import type { AddressNetwork, NetworkName } from '../wire/types.js';
+import { UsageError } from '../errors.js';
+import { Prng } from './prng.js';
+import { LoopbackRange, simPorts, type SimPorts } from './addresses.js';
+import { SIM_BEHAVIOURS, behaviourCounts, gossips, normalizeMix, speaksAddrv2, type SimBehaviour } from './behaviours.js';
+
+export interface SimNodePlan {
+  readonly index: number;
+  readonly ip: string;
+  /** The same IPv4 address as a uint32, for building addr entries without parsing text. */
+  readonly ipInt: number;
+  readonly port: number;
+  /** Core text form, "127.100.0.1:18444". */
+  readonly addr: string;
+  readonly behaviour: SimBehaviour;
+  readonly seed: boolean;
+  readonly protocolVersion: number;
+  readonly services: bigint;
+  readonly userAgent: string;
+  readonly startHeight: number;
+  readonly relay: boolean;
+  /** Indexes of the nodes it knows (its getaddr answer), no duplicates, never itself. */
+  readonly peers: Int32Array;
+  /** Indexes into SimPlan.nonIp of the Tor/I2P/CJDNS addresses it knows. */
+  readonly nonIp: Int32Array;
+}
+
+export interface NonIpAddress {
+  readonly network: Exclude<AddressNetwork, 'ipv4' | 'ipv6'>;
+  readonly bytes: Uint8Array;
+  readonly port: number;
+}
+
+export interface SimPlan {
+  readonly network: NetworkName;
+  readonly seed: number;
+  readonly ports: SimPorts;
+  readonly nodes: readonly SimNodePlan[];
+  readonly seeds: readonly number[];
+  readonly nonIp: readonly NonIpAddress[];
+}
+
+export interface PlanOptions {
+  nodes: number;
+  seed: number;
+  network: NetworkName;
+  defaultPort: number;
+  mix?: Partial<Record<SimBehaviour, number>> | undefined;
+  seedCount?: number | undefined;
+  baseAddress: string;
+}
+
+export const MIN_NODES = 1;
+export const MAX_NODES = 1_000_000;
+const MIN_KNOWN = 8;
+const MAX_KNOWN = 30;
+/** Share of non-IP (Tor v3 / I2P / CJDNS) addresses relative to the node count. */
+const NON_IP_SHARE = 0.05;
+
+const MODERN_AGENTS = [
+  '/Satoshi:27.1.0/',
+  '/Satoshi:27.0.0/',
+  '/Satoshi:27.2.0/',
+  '/Satoshi:28.0.0/',
+  '/Satoshi:28.1.0/',
+  '/Satoshi:29.0.0/',
+  '/Satoshi:29.1.0/',
+  '/Satoshi:30.0.0/',
+  '/Satoshi:26.2.0/',
+  '/Satoshi:25.1.0/',
+  '/Satoshi:28.1.0/Knots:20250305/',
+  '/Satoshi:29.0.0(bitspread-sim)/',
+  '/btcd:0.24.2/',
+] as const;
+const OLD_AGENTS = ['/Satoshi:0.20.1/', '/Satoshi:0.20.0/', '/Satoshi:0.19.1/', '/Satoshi:0.19.0.1/'] as const;
+
+// Service bits (FACTS §9).
+const NETWORK = 0x1n;
+const BLOOM = 0x4n;
+const WITNESS = 0x8n;
+const COMPACT_FILTERS = 0x40n;
+const NETWORK_LIMITED = 0x400n;
+const P2P_V2 = 0x800n;
+
+/** Rough chain tips so start heights look like the network's. */
+const TIP: Record<NetworkName, number> = { mainnet: 925_000, testnet3: 4_700_000, testnet4: 110_000, signet: 270_000, regtest: 300 };
+
+export function generatePlan(opts: PlanOptions): SimPlan {
+  const n = opts.nodes;
+  if (!Number.isInteger(n) || n < MIN_NODES || n > MAX_NODES) throw new UsageError('ERR_BAD_OPTION', `nodes: must be a whole number from ${MIN_NODES} to ${MAX_NODES}, got ${n}`);
+  const rng = new Prng(opts.seed);
+  const ports = simPorts(opts.defaultPort);
+  const range = new LoopbackRange(opts.baseAddress, n);
+
+  const counts = behaviourCounts(n, normalizeMix(opts.mix));
+  const behaviours: SimBehaviour[] = [];
+  for (const b of SIM_BEHAVIOURS) for (let i = 0; i < counts[b]; i++) behaviours.push(b);
+  rng.shuffle(behaviours);
+
+  const gossipTotal = behaviours.filter(gossips).length;
+  const seedCount = Math.min(opts.seedCount ?? 3, gossipTotal);
+  if (seedCount < 1) throw new UsageError('ERR_BAD_OPTION', 'mix: no node would answer getaddr (modern, old, chatty or slow), so nothing is discoverable');
+  // Seeds sit at the lowest addresses and are gossiping nodes (modern when possible).
+  for (let s = 0; s < seedCount; s++) {
+    if (gossips(behaviours[s] as SimBehaviour) && (behaviours[s] === 'modern' || !behaviours.slice(s).includes('modern'))) continue;
+    let j = behaviours.indexOf('modern', s + 1);
+    if (j < 0) j = behaviours.findIndex((b, k) => k > s && gossips(b));
+    const tmp = behaviours[s] as SimBehaviour;
+    behaviours[s] = behaviours[j] as SimBehaviour;
+    behaviours[j] = tmp;
+  }
+
+  const tip = TIP[opts.network];
+  const peerLists: number[][] = [];
+  const nodes: Array<Omit<SimNodePlan, 'peers' | 'nonIp'>> = [];
+  for (let i = 0; i < n; i++) {
+    const behaviour = behaviours[i] as SimBehaviour;
+    const old = behaviour === 'old';
+    const port = behaviour === 'refused' ? ports.refused : rng.next() < 0.85 ? ports.main : rng.pick(ports.alternates);
+    const ip = range.address(i);
+    nodes.push({
+      index: i,
+      ip,
+      ipInt: range.addressInt(i),
+      port,
+      addr: `${ip}:${port}`,
+      behaviour,
+      seed: i < seedCount,
+      protocolVersion: old ? 70015 : 70016,
+      services: old ? pickServicesOld(rng) : pickServicesModern(rng),
+      userAgent: rng.pick(old ? OLD_AGENTS : MODERN_AGENTS),
+      startHeight: Math.max(0, tip - (rng.next() < 0.9 ? rng.int(0, 3) : rng.int(0, 2000))),
+      relay: rng.next() < 0.9,
+    });
+    peerLists.push([]);
+  }
+
+  const link = (from: number, to: number): boolean => {
+    const list = peerLists[from] as number[];
+    if (from === to || list.includes(to)) return false;
+    list.push(to);
+    return true;
+  };
+
+  // 1. A random tree over the gossiping nodes, rooted at the seeds: every
+  //    gossiping node is discoverable from the seeds through gossiping nodes only.
+  const gossipers: number[] = [];
+  for (let i = 0; i < n; i++) if (gossips(behaviours[i] as SimBehaviour)) gossipers.push(i);
+  const order = gossipers.slice(seedCount);
+  rng.shuffle(order);
+  const inTree = gossipers.slice(0, seedCount);
+  for (const child of order) {
+    link(rng.pick(inTree), child);
+    inTree.push(child);
+  }
+  // 2. Every other node (broken, refused, toomany) is known by at least one gossiping node.
+  for (let i = 0; i < n; i++) if (!gossips(behaviours[i] as SimBehaviour)) link(rng.pick(gossipers), i);
+  // 3. Random extra knowledge: 8-30 known peers each (fewer in tiny networks).
+  for (let i = 0; i < n; i++) {
+    const list = peerLists[i] as number[];
+    const target = Math.min(n - 1, rng.int(MIN_KNOWN, MAX_KNOWN));
+    for (let tries = 0; list.length < target && tries < target * 4; tries++) link(i, rng.int(0, n - 1));
+  }
+
+  // 4. Non-IP addresses nobody can dial here, each known by 1-3 addrv2-speaking
+  //    gossipers (so a correct crawler learns it) and now and then by anyone.
+  const nonIp: NonIpAddress[] = [];
+  const nonIpLists: number[][] = nodes.map(() => []);
+  const v2Gossipers = gossipers.filter((i) => speaksAddrv2(behaviours[i] as SimBehaviour));
+  const nonIpCount = Math.max(3, Math.round(n * NON_IP_SHARE));
+  for (let k = 0; k < nonIpCount; k++) {
+    const r = rng.next();
+    const network = r < 0.6 ? 'onion' : r < 0.85 ? 'i2p' : 'cjdns';
+    const bytes = rng.fill(new Uint8Array(network === 'cjdns' ? 16 : 32));
+    if (network === 'cjdns') bytes[0] = 0xfc;
+    nonIp.push({ network, bytes, port: network === 'i2p' ? 0 : opts.defaultPort });
+    const holders = rng.int(1, 3);
+    for (let h = 0; h < holders; h++) {
+      const who = v2Gossipers.length > 0 && rng.next() < 0.8 ? rng.pick(v2Gossipers) : rng.int(0, n - 1);
+      const list = nonIpLists[who] as number[];
+      if (!list.includes(k)) list.push(k);
+    }
+  }
+
+  return {
+    network: opts.network,
+    seed: opts.seed,
+    ports,
+    nodes: nodes.map((node, i) => ({ ...node, peers: Int32Array.from(peerLists[i] as number[]), nonIp: Int32Array.from(nonIpLists[i] as number[]) })),
+    seeds: gossipers.slice(0, seedCount),
+    nonIp,
+  };
+}
+
+function pickServicesModern(rng: Prng): bigint {
+  let s = rng.next() < 0.85 ? NETWORK | WITNESS : NETWORK_LIMITED | WITNESS;
+  if (rng.next() < 0.6) s |= NETWORK_LIMITED;
+  if (rng.next() < 0.5) s |= P2P_V2;
+  if (rng.next() < 0.1) s |= BLOOM;
+  if (rng.next() < 0.1) s |= COMPACT_FILTERS;
+  return s;
+}
+
+function pickServicesOld(rng: Prng): bigint {
+  let s = NETWORK | WITNESS;
+  if (rng.next() < 0.5) s |= NETWORK_LIMITED;
+  if (rng.next() < 0.2) s |= BLOOM;
+  return s;
+}
