@@ -37,3 +37,4 @@ export { MessageDecoder, type MessageSink, type MessageDecoderOptions } from './
 export { formatAddress, formatHost, parseAddress, base32Encode, base32Decode } from './address-text.js';
 export { isAddressValid, netAddressToV1, ADDRESS_LENGTH, NETWORK_ID } from './address.js';
 export { makeVersion, versionAddress, randomNonce, DEFAULT_USER_AGENT } from './version.js';
+export { messageToJson, bigintToJson, type JsonValue } from './json.js';
