@@ -147,6 +147,12 @@ describe('old', () => {
     expect(await peer.waitFor(() => peer.find('addr').length === 1)).toBe(true);
     expect(new Set(addrTexts(peer.find('addr')[0]?.entries ?? []))).toEqual(new Set(known?.peers));
     expect(peer.find('addrv2')).toHaveLength(0);
+    // sendaddrv2 is an unknown command to a 70015 node: a late one is recorded but does not cost the connection.
+    peer.send({ command: 'sendaddrv2' });
+    peer.send({ command: 'ping', nonce: 7n });
+    expect(await peer.waitFor(() => peer.find('pong').length === 1)).toBe(true);
+    expect(peer.closed).toBe(false);
+    expect(violationsOf(node.addr, 'sendaddrv2-after-verack')).toBe(1);
     peer.close();
   });
 });

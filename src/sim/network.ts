@@ -68,6 +68,12 @@ export interface SimNetwork {
   readonly baseAddress: string;
   /** Listening sockets (file descriptors) the network holds. */
   readonly listeners: number;
+  /**
+   * The longest single delay latency can add (0 without latency). A handshake
+   * waits at most two (accept + reply), a getaddr answer one (chatty: plus
+   * 20 ms). Step timeouts above 2 × this never fail a working node.
+   */
+  readonly maxDelayMs: number;
   truth(): SimTruth;
   /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
   knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
@@ -148,6 +154,7 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
     listenMode: mode,
     baseAddress: base,
     listeners: servers.length,
+    maxDelayMs: sim.latency?.maxMs ?? 0,
     truth() {
       truth ??= computeTruth(plan);
       return structuredClone(truth);
