@@ -111,7 +111,11 @@ async function crawlAndCompare(sim: SimNetwork): Promise<void> {
   expect(reachable.sort(byAddr)).toEqual([...truth.reachable].sort(byAddr));
   expect([...nonIp].sort()).toEqual([...truth.nonIp].sort());
   expect(visited).toBe(truth.reachable.length + truth.failed.length);
-  expect(sim.stats().violations).toEqual([]);
+  const stats = sim.stats();
+  expect(stats.violations).toEqual([]);
+  // The reference crawler sends verack and getaddr only after decoding version and verack: to exactly the reachable nodes, once.
+  expect(stats.getaddrAnswered).toBe(truth.reachable.length);
+  expect(stats.handshakes).toBe(truth.reachable.length);
   expect(sim.stats().peakInbound).toBeGreaterThan(1);
   // The server side sees a close a little after the client's destroy(), so allow some overlap.
   expect(sim.stats().peakInbound).toBeLessThanOrEqual(CONCURRENCY * 2);

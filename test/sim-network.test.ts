@@ -12,6 +12,7 @@ import { startSimNetwork, parseMix, type SimNetwork } from '../src/sim/index.js'
 import { generatePlan } from '../src/sim/topology.js';
 import { computeTruth } from '../src/sim/truth.js';
 import { behaviourCounts, gossips, normalizeMix } from '../src/sim/behaviours.js';
+import { NETWORKS } from '../src/wire/index.js';
 import { RawPeer, sleep } from './helpers/raw-peer.js';
 
 /** Open sockets/servers, and timers (the test runner keeps a few of its own). */
@@ -66,6 +67,14 @@ describe('plan and truth', () => {
     expect(new Set(truth.failed.map((f) => f.behaviour))).toEqual(new Set(['silent', 'refused', 'garbage', 'badchecksum', 'oversized', 'dropafterversion']));
     expect(truth.reachable.some((r) => plan.nodes.find((n) => n.addr === r.addr)?.behaviour === 'toomany')).toBe(true);
     expect(plan.nodes.filter((n) => gossips(n.behaviour)).length).toBeGreaterThan(400);
+  });
+
+  it('builds tiny networks too: 10 nodes, 3 gossiping seeds, everyone discoverable', () => {
+    const truth = computeTruth(generatePlan({ ...opts, nodes: 10 }));
+    expect(truth.nodes).toHaveLength(10);
+    expect(truth.nodes.filter((n) => n.seed)).toHaveLength(3);
+    expect(truth.nodes.every((n) => n.discoverable)).toBe(true);
+    expect(computeTruth(generatePlan({ ...opts, nodes: 1 })).reachable).toHaveLength(1);
   });
 
   it('rejects impossible options with a typed error', () => {
@@ -146,6 +155,24 @@ describe('network', () => {
       expect(['closed', 'ECONNRESET']).toContain(stray);
     } finally {
       await sim?.close();
+    }
+  });
+});
+
+describe('other networks', () => {
+  it('serves mainnet with its magic and default port', async () => {
+    const sim = await startSimNetwork({ nodes: 12, seed: 2, network: 'mainnet', mix: { modern: 1 }, baseAddress: '127.187.0.0' });
+    try {
+      expect(sim.seeds[0]).toMatch(/^127\.187\.0\.1:(8333|9333|10333)$/);
+      const main = sim.truth().reachable.find((r) => r.addr.endsWith(':8333'));
+      const peer = await RawPeer.open(main?.addr ?? '', NETWORKS.mainnet);
+      peer.sendVersion();
+      expect(await peer.waitFor(() => peer.find('verack').length === 1)).toBe(true);
+      expect(Buffer.concat(peer.chunks).subarray(0, 4).toString('hex')).toBe('f9beb4d9');
+      expect(peer.find('version')[0]?.payload.startHeight).toBeGreaterThan(900_000);
+      peer.close();
+    } finally {
+      await sim.close();
     }
   });
 });

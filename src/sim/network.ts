@@ -53,6 +53,10 @@ export interface SimStats {
   peakInbound: number;
   openInbound: number;
   connectionsAccepted: number;
+  /** Connections on which the client completed its side of the handshake (version, then verack). */
+  handshakes: number;
+  /** getaddr messages answered (at most one per connection; badchecksum nodes count but send nothing). */
+  getaddrAnswered: number;
   /** Protocol violations clients committed (the first 10,000 kept). */
   violations: SimViolation[];
   violationCount: number;
@@ -118,6 +122,8 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       openInbound: 0,
       peakInbound: 0,
       connectionsAccepted: 0,
+      handshakes: 0,
+      getaddrAnswered: 0,
       liveSockets: 0,
       violations: [],
       violationCount: 0,
@@ -173,6 +179,8 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
         peakInbound: sim.peakInbound,
         openInbound: sim.openInbound,
         connectionsAccepted: sim.connectionsAccepted,
+        handshakes: sim.handshakes,
+        getaddrAnswered: sim.getaddrAnswered,
         violations: sim.violations.map((v) => ({ ...v })),
         violationCount: sim.violationCount,
       };
