@@ -67,7 +67,16 @@ export const addrEntryV2: fc.Arbitrary<AddrEntry> = fc.oneof(
   },
 );
 
-const versionAddr = fc.record({ address: fc.oneof(ipv4Address, ipv6Address), services: u64 }).map(({ address, services }) => versionAddress(address, services));
+const versionAddr = fc.oneof(
+  fc.record({ address: fc.oneof(ipv4Address, ipv6Address), services: u64 }).map(({ address, services }) => versionAddress(address, services)),
+  // An OnionCat address: Core reads it as invalid (null); the raw bytes still round-trip.
+  fc.record({ rest: bytes(10), services: u64, port }).map(({ rest, services, port: p }) => ({
+    services,
+    address: null,
+    raw: Uint8Array.of(...ONIONCAT, ...rest),
+    port: p,
+  })),
+);
 
 /** User agents of at most 256 UTF-8 bytes that survive a UTF-8 round trip. */
 const userAgent = fc.string({ unit: 'grapheme', maxLength: 80 }).filter((s) => Buffer.byteLength(s, 'utf8') <= 256);

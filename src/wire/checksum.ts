@@ -19,8 +19,7 @@ export function sha256d(data: Uint8Array): Buffer {
   return sha256(sha256(data));
 }
 
-/** The checksum as a little-endian uint32, so a header compare is one integer compare. */
-export function checksumLE(payload: Uint8Array): number {
+function checksumLEOf(payload: Uint8Array): number {
   const h = sha256d(payload);
   return (h[0]! | (h[1]! << 8) | (h[2]! << 16)) + h[3]! * 0x1000000;
 }
@@ -28,4 +27,12 @@ export function checksumLE(payload: Uint8Array): number {
 /** The checksum as the 4 wire bytes. */
 export function checksum(payload: Uint8Array): Buffer {
   return sha256d(payload).subarray(0, 4);
+}
+
+/** Half the handshake (verack, sendaddrv2, wtxidrelay, getaddr…) has an empty payload: hash it once. */
+const EMPTY_CHECKSUM_LE = checksumLEOf(new Uint8Array(0));
+
+/** The checksum as a little-endian uint32, so a header compare is one integer compare. */
+export function checksumLE(payload: Uint8Array): number {
+  return payload.length === 0 ? EMPTY_CHECKSUM_LE : checksumLEOf(payload);
 }
