@@ -17,8 +17,12 @@ import { parseArgs } from 'node:util';
 const LIB = new URL('../dist/src/index.js', import.meta.url).href;
 const WIRE = new URL('../dist/src/wire/index.js', import.meta.url).href;
 const SELF = fileURLToPath(import.meta.url);
-/** An unusual port, so a shared-mode (wildcard) run does not collide with tests on 18444. */
-const PORT = 46_444;
+/**
+ * An unusual port, so a shared-mode (wildcard) run does not collide with tests
+ * on 18444; with its +1000..+3000 siblings still below Linux's ephemeral range
+ * (32768+), where any outgoing connection could hold the port.
+ */
+const PORT = 28_444;
 const BASE = '127.150.0.0';
 
 const role = process.argv[2];

@@ -135,7 +135,7 @@ describe('network', () => {
   it('shared listen mode serves every node from one wildcard listener per port; refused stays refused', async () => {
     let sim: SimNetwork | undefined;
     try {
-      sim = await startSimNetwork({ nodes: 60, seed: 4, listen: 'shared', port: 41_111, baseAddress: '127.184.0.0', mix: { refused: 0.2 } });
+      sim = await startSimNetwork({ nodes: 60, seed: 4, listen: 'shared', port: 24_111, baseAddress: '127.184.0.0', mix: { refused: 0.2 } });
       expect(sim.listenMode).toBe('shared');
       expect(sim.listeners).toBeLessThanOrEqual(3);
       const truth = sim.truth();
@@ -148,7 +148,7 @@ describe('network', () => {
       const refused = truth.failed.find((f) => f.behaviour === 'refused');
       await expect(RawPeer.open(refused?.addr ?? '')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       // An address on a served port that belongs to no node is cut off at once.
-      const stray = await RawPeer.open('127.184.250.1:41111').then(
+      const stray = await RawPeer.open('127.184.250.1:24111').then(
         (p) => p.waitFor(() => p.closed).then((closed) => (closed ? 'closed' : 'open')),
         (err: NodeJS.ErrnoException) => err.code,
       );

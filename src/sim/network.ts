@@ -198,7 +198,10 @@ function listenError(err: unknown, mode: SimListenMode, base: string, port: numb
     return new PeerError('ERR_RESOURCE', `sim: out of file descriptors while listening (${mode} mode); use listen: 'shared', fewer nodes, or several processes`);
   }
   if (e.code === 'EADDRINUSE') {
-    const where = mode === 'shared' ? `ports ${port}+ on every address (shared mode)` : `addresses from ${base}`;
+    const where =
+      mode === 'shared'
+        ? `ports ${port}, +1000, +2000 on every address (shared mode; keep them below the ephemeral range, 32768+ on Linux)`
+        : `addresses from ${base}`;
     return new UsageError('ERR_BAD_OPTION', `sim: ${where} already in use (${e.message}); choose another baseAddress or port`);
   }
   return e instanceof Error ? e : new Error(String(err));
