@@ -5,9 +5,10 @@
  * Why it looks the way it does: the entry count is checked against the
  * 1,000 limit before anything is allocated; v1 entries are fixed-size, so one
  * length check covers the whole loop; integers are read with plain byte
- * arithmetic (no bigint unless a service flag needs bit 12 or above); address
- * bytes are copied into small owned arrays and never formatted as text here
- * (formatAddress does that lazily for the entries a caller keeps).
+ * arithmetic; every field goes into the columns of an AddrList (a handful of
+ * allocations per message, not an object and a Uint8Array per entry); address
+ * bytes are copied into the list's one owned array and never formatted as
+ * text here (AddrList.textAt does that for the entries a caller wants).
  */
 import { WireError } from '../errors.js';
 import {
@@ -20,10 +21,11 @@ import {
   MAX_ADDR_PER_MESSAGE,
   MAX_ADDRV2_SIZE,
 } from './constants.js';
-import { copyBytes, u32le, u64FromHalves } from './bytes.js';
+import { u32le } from './bytes.js';
+import { AddrList, KIND_CJDNS, KIND_I2P, KIND_IPV4, KIND_IPV6, KIND_ONION, NULL_ADDRESS, allocateColumns } from './addr-list.js';
 import { readCompactSizeAt, type CompactSizeRead } from './compact-size.js';
 import { ADDRESS_LENGTH, NETWORK_ID, hasInternalPrefix, hasIpv4MappedPrefix, hasOnionCatPrefix, netAddressToV1 } from './address.js';
-import type { AddrEntry, AddressNetwork, NetAddress } from './types.js';
+import type { AddrEntry, AddressNetwork } from './types.js';
 import type { PayloadWriter } from './writer.js';
 
 // Decoding is synchronous and never re-entrant, so one scratch slot serves every call.
@@ -39,8 +41,21 @@ function truncated(command: string, what: string, o: number, end: number): WireE
 
 const BIP155_NAMES: Record<number, string> = { 1: 'IPv4', 2: 'IPv6', 4: 'TORv3', 5: 'I2P', 6: 'CJDNS' };
 
+/**
+ * Address bytes are gathered here while decoding (their total is known only
+ * at the end), then copied once into the list's own exact-size array. No
+ * payload can need more than its own length; a larger payload than this
+ * buffer (only addrv2 with long unknown-id addresses) gets a one-off buffer.
+ */
+const SCRATCH_SIZE = 64 * 1024;
+const scratchBuffer = new Uint8Array(SCRATCH_SIZE);
+
+function scratchFor(payloadLength: number): Uint8Array {
+  return payloadLength <= SCRATCH_SIZE ? scratchBuffer : new Uint8Array(payloadLength);
+}
+
 /** Decodes an `addr` payload: CompactSize count, then 30-byte v1 entries. */
-export function decodeAddrV1(p: Uint8Array): AddrEntry[] {
+export function decodeAddrV1(p: Uint8Array): AddrList {
   const end = p.length;
   readCompactSizeAt(p, 0, end, true, cs, 'addr count');
   const count = cs.value;
@@ -49,29 +64,35 @@ export function decodeAddrV1(p: Uint8Array): AddrEntry[] {
   const need = o + count * ADDR_V1_ENTRY_SIZE;
   if (end < need) throw new WireError('ERR_TRUNCATED', `addr: ${count} entries need ${need} bytes, payload has ${end}`);
   if (end > need) throw new WireError('ERR_TRAILING_BYTES', `addr: ${end - need} unexpected bytes after ${count} entries`);
-  const entries = new Array<AddrEntry>(count);
+  const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = allocateColumns(count);
+  const out = scratchFor(end);
+  let w = 0;
   for (let i = 0; i < count; i++, o += ADDR_V1_ENTRY_SIZE) {
-    const time = u32le(p, o);
-    const services = u64FromHalves(u32le(p, o + 4), u32le(p, o + 8));
+    times[i] = u32le(p, o);
+    servicesLo[i] = u32le(p, o + 4);
+    servicesHi[i] = u32le(p, o + 8);
     const a = o + 12;
-    const port = (p[o + 28]! << 8) | p[o + 29]!;
+    ports[i] = (p[o + 28]! << 8) | p[o + 29]!;
+    offsets[i] = w;
     if (hasIpv4MappedPrefix(p, a)) {
-      const bytes = new Uint8Array(4);
-      bytes[0] = p[a + 12]!;
-      bytes[1] = p[a + 13]!;
-      bytes[2] = p[a + 14]!;
-      bytes[3] = p[a + 15]!;
-      entries[i] = { time, services, address: { network: 'ipv4', bytes, port }, networkId: BIP155_IPV4 };
-    } else if (p[a] === 0xfd && (hasOnionCatPrefix(p, a) || hasInternalPrefix(p, a))) {
-      // Core turns these into an invalid `::` entry and keeps parsing.
-      entries[i] = { time, services, address: null, networkId: BIP155_IPV6, unparsed: { bytes: copyBytes(p, a, 16), port } };
+      networkIds[i] = BIP155_IPV4;
+      kinds[i] = KIND_IPV4;
+      out[w] = p[a + 12]!;
+      out[w + 1] = p[a + 13]!;
+      out[w + 2] = p[a + 14]!;
+      out[w + 3] = p[a + 15]!;
+      w += 4;
     } else {
-      const bytes = new Uint8Array(16);
-      for (let k = 0; k < 16; k++) bytes[k] = p[a + k]!;
-      entries[i] = { time, services, address: { network: 'ipv6', bytes, port }, networkId: BIP155_IPV6 };
+      networkIds[i] = BIP155_IPV6;
+      // Core turns OnionCat/internal into an invalid `::` entry and keeps parsing;
+      // the 16 bytes are kept either way (address, or the bytes as sent).
+      kinds[i] = p[a] === 0xfd && (hasOnionCatPrefix(p, a) || hasInternalPrefix(p, a)) ? NULL_ADDRESS : KIND_IPV6;
+      for (let k = 0; k < 16; k++) out[w + k] = p[a + k]!;
+      w += 16;
     }
   }
-  return entries;
+  offsets[count] = w;
+  return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: out.slice(0, w) });
 }
 
 /** Expected length of a known BIP155 id, or -1 for an id Core 31.x skips (including 3 and 7). */
@@ -91,33 +112,40 @@ function knownLength(id: number): number {
 }
 
 /** Decodes an `addrv2` payload (BIP155): count, then variable-size entries. */
-export function decodeAddrV2(p: Uint8Array): AddrEntry[] {
+export function decodeAddrV2(p: Uint8Array): AddrList {
   const end = p.length;
   readCompactSizeAt(p, 0, end, true, cs, 'addrv2 count');
   const count = cs.value;
   if (count > MAX_ADDR_PER_MESSAGE) throw tooMany('addrv2', count);
   let o = cs.next;
   // The smallest entry is 9 bytes (time 4, services 1, id 1, length 1, port 2):
-  // a count the payload cannot hold fails before the array is allocated.
+  // a count the payload cannot hold fails before the columns are allocated.
   if (end - o < count * 9) throw new WireError('ERR_TRUNCATED', `addrv2: ${count} entries cannot fit in ${end - o} bytes`);
-  const entries = new Array<AddrEntry>(count);
+  const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = allocateColumns(count);
+  const out = scratchFor(end);
+  let w = 0;
   for (let i = 0; i < count; i++) {
     if (end - o < 5) throw truncated('addrv2', 'entry', o, end);
-    const time = u32le(p, o);
+    times[i] = u32le(p, o);
     o += 4;
-    let services: bigint;
     const s0 = p[o]!;
     if (s0 < 0xfd) {
-      services = u64FromHalves(s0, 0);
+      servicesLo[i] = s0;
       o += 1;
     } else if (s0 === 0xfd && end - o >= 3 && (p[o + 1]! | (p[o + 2]! << 8)) >= 0xfd) {
       // Common flag sets (e.g. NETWORK_LIMITED|WITNESS = 0x408) take the 3-byte form.
-      services = u64FromHalves(p[o + 1]! | (p[o + 2]! << 8), 0);
+      servicesLo[i] = p[o + 1]! | (p[o + 2]! << 8);
       o += 3;
     } else {
       // Service flags are the one CompactSize Core reads without the MAX_SIZE check.
       readCompactSizeAt(p, o, end, false, cs, 'addrv2 services');
-      services = cs.big ?? BigInt(cs.value);
+      if (cs.big !== null) {
+        servicesLo[i] = Number(cs.big & 0xffffffffn);
+        servicesHi[i] = Number(cs.big >> 32n);
+      } else {
+        servicesLo[i] = cs.value % 0x100000000;
+        servicesHi[i] = Math.floor(cs.value / 0x100000000);
+      }
       o = cs.next;
     }
     if (o >= end) throw truncated('addrv2', 'network id', o, end);
@@ -138,40 +166,40 @@ export function decodeAddrV2(p: Uint8Array): AddrEntry[] {
       throw new WireError('ERR_ADDRV2_BAD_LENGTH', `addrv2: BIP155 ${BIP155_NAMES[id]} address with length ${len} (should be ${want})`);
     }
     if (end - o < len + 2) throw truncated('addrv2', 'address and port', o, end);
-    const port = (p[o + len]! << 8) | p[o + len + 1]!;
-    // Inline per network (a helper here was not inlined by V8 and cost ~20%).
-    // null where Core stores an invalid entry: IPv6 carrying an IPv4-mapped,
-    // OnionCat or internal prefix, or an id Core 31.x does not know.
-    let address: NetAddress | null = null;
-    if (id === BIP155_IPV4) {
-      const bytes = new Uint8Array(4);
-      bytes[0] = p[o]!;
-      bytes[1] = p[o + 1]!;
-      bytes[2] = p[o + 2]!;
-      bytes[3] = p[o + 3]!;
-      address = { network: 'ipv4', bytes, port };
-    } else if (want > 0) {
-      let network: AddressNetwork | null;
-      if (id === BIP155_IPV6) {
-        network = hasIpv4MappedPrefix(p, o) || (p[o] === 0xfd && (hasOnionCatPrefix(p, o) || hasInternalPrefix(p, o))) ? null : 'ipv6';
-      } else {
-        // CJDNS is kept even without the fc prefix, as Core does (then !IsValid(): see isAddressValid).
-        network = id === BIP155_TORV3 ? 'onion' : id === BIP155_I2P ? 'i2p' : 'cjdns';
-      }
-      if (network !== null) {
-        const bytes = new Uint8Array(len);
-        for (let k = 0; k < len; k++) bytes[k] = p[o + k]!;
-        address = { network, bytes, port };
-      }
+    networkIds[i] = id;
+    ports[i] = (p[o + len]! << 8) | p[o + len + 1]!;
+    // NULL_ADDRESS where Core stores an invalid entry: IPv6 carrying an
+    // IPv4-mapped, OnionCat or internal prefix, or an id Core 31.x does not know.
+    // CJDNS is kept even without the fc prefix, as Core does (then !IsValid(): see isAddressValid).
+    let kind: number;
+    switch (id) {
+      case BIP155_IPV4:
+        kind = KIND_IPV4;
+        break;
+      case BIP155_IPV6:
+        kind = hasIpv4MappedPrefix(p, o) || (p[o] === 0xfd && (hasOnionCatPrefix(p, o) || hasInternalPrefix(p, o))) ? NULL_ADDRESS : KIND_IPV6;
+        break;
+      case BIP155_TORV3:
+        kind = KIND_ONION;
+        break;
+      case BIP155_I2P:
+        kind = KIND_I2P;
+        break;
+      case BIP155_CJDNS:
+        kind = KIND_CJDNS;
+        break;
+      default:
+        kind = NULL_ADDRESS;
     }
-    entries[i] =
-      address !== null
-        ? { time, services, address, networkId: id }
-        : { time, services, address: null, networkId: id, unparsed: { bytes: copyBytes(p, o, len), port } };
+    kinds[i] = kind;
+    offsets[i] = w;
+    for (let k = 0; k < len; k++) out[w + k] = p[o + k]!;
+    w += len;
     o += len + 2;
   }
   if (o !== end) throw new WireError('ERR_TRAILING_BYTES', `addrv2: ${end - o} unexpected bytes after ${count} entries`);
-  return entries;
+  offsets[count] = w;
+  return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: out.slice(0, w) });
 }
 
 function checkTime(time: number): void {
@@ -189,7 +217,9 @@ function checkServices(services: bigint): void {
  * simulator may want to misbehave on purpose); the decoder rejects them.
  * Tor v3, I2P and CJDNS have no v1 form: ERR_UNENCODABLE.
  */
-export function encodeAddrV1(w: PayloadWriter, entries: readonly AddrEntry[]): void {
+export function encodeAddrV1(w: PayloadWriter, source: readonly AddrEntry[] | AddrList): void {
+  // A decoded list is valid by construction; materialising it reuses the one checked writer.
+  const entries = source instanceof AddrList ? source.toEntries() : source;
   w.compactSize(entries.length);
   for (const e of entries) {
     checkTime(e.time);
@@ -209,7 +239,8 @@ export function encodeAddrV1(w: PayloadWriter, entries: readonly AddrEntry[]): v
 }
 
 /** Writes an `addrv2` payload (any entry count; see encodeAddrV1). */
-export function encodeAddrV2(w: PayloadWriter, entries: readonly AddrEntry[]): void {
+export function encodeAddrV2(w: PayloadWriter, source: readonly AddrEntry[] | AddrList): void {
+  const entries = source instanceof AddrList ? source.toEntries() : source;
   w.compactSize(entries.length);
   for (const e of entries) {
     checkTime(e.time);

@@ -6,7 +6,7 @@
  */
 import { WireError } from '../errors.js';
 import { checkAddressShape, hasInternalPrefix, hasIpv4MappedPrefix, hasOnionCatPrefix } from './address.js';
-import type { NetAddress } from './types.js';
+import type { AddressNetwork, NetAddress } from './types.js';
 import { hashOnce } from './checksum.js';
 
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -85,16 +85,16 @@ function torV3Name(pubkey: Uint8Array): string {
  * becomes `::`. Built by concatenation: the crawler formats every address it
  * learns, so this runs per addr entry.
  */
-export function ipv6Text(b: Uint8Array): string {
+export function ipv6Text(b: Uint8Array, o = 0): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if ((b[2 * i]! | b[2 * i + 1]!) !== 0) {
+    if ((b[o + 2 * i]! | b[o + 2 * i + 1]!) !== 0) {
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < 8 && (b[2 * j]! | b[2 * j + 1]!) === 0) j++;
+    while (j < 8 && (b[o + 2 * j]! | b[o + 2 * j + 1]!) === 0) j++;
     if (j - i > bestLen) {
       bestStart = i;
       bestLen = j - i;
@@ -109,7 +109,7 @@ export function ipv6Text(b: Uint8Array): string {
       continue;
     }
     if (out.length > 0 && i !== bestStart + bestLen) out += ':';
-    out += ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16);
+    out += ((b[o + 2 * i]! << 8) | b[o + 2 * i + 1]!).toString(16);
   }
   return out;
 }
@@ -143,6 +143,31 @@ export function formatHost(addr: NetAddress): string {
       break;
   }
   throw unencodable(addr);
+}
+
+/**
+ * The host text of an address of `network` whose bytes sit at `o` in `b`
+ * (length already known to be right): AddrList formats straight from its
+ * column of bytes, without a NetAddress per entry.
+ */
+export function formatHostAt(network: AddressNetwork, b: Uint8Array, o: number): string {
+  switch (network) {
+    case 'ipv4':
+      return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+    case 'ipv6':
+    case 'cjdns':
+      return ipv6Text(b, o);
+    case 'onion':
+      return torV3Name(b.subarray(o, o + 32));
+    case 'i2p':
+      return base32Encode(b.subarray(o, o + 32)) + '.b32.i2p';
+  }
+}
+
+/** {@link formatAddress} for bytes at `o` in `b` (see formatHostAt). */
+export function formatAddressAt(network: AddressNetwork, b: Uint8Array, o: number, port: number): string {
+  const host = formatHostAt(network, b, o);
+  return network === 'ipv6' || network === 'cjdns' ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

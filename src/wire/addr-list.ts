@@ -1,0 +1,178 @@
+/**
+ * The decoded form of an addr / addrv2 message: one column per field
+ * (struct of arrays) instead of 1,000 entry objects.
+ *
+ * Why: building an `AddrEntry` object plus its own `Uint8Array` per entry
+ * costs about as much as hashing the whole message (~19 ns × 1,000), and a
+ * crawler only wants each address's text and network. Here a message costs a
+ * handful of allocations (one ArrayBuffer for the fixed-size columns, one for
+ * all the address bytes, a few views); entries are materialised only when
+ * someone asks (`get(i)`, iteration, `toEntries()`).
+ *
+ * The list owns its bytes: they are copied out of the payload, so a list
+ * never pins the socket chunk or frame it was decoded from.
+ */
+import { formatAddressAt, formatHostAt } from './address-text.js';
+import { u64FromHalves } from './bytes.js';
+import type { AddrEntry, AddressNetwork, NetAddress } from './types.js';
+
+/** Per-entry network codes in `kinds`. NULL_ADDRESS: Core keeps the entry as an invalid `::`. */
+export const NULL_ADDRESS = 0;
+export const KIND_IPV4 = 1;
+export const KIND_IPV6 = 2;
+export const KIND_ONION = 3;
+export const KIND_I2P = 4;
+export const KIND_CJDNS = 5;
+
+const NETWORK_OF_KIND: readonly (AddressNetwork | null)[] = [null, 'ipv4', 'ipv6', 'onion', 'i2p', 'cjdns'];
+
+/** Everything an AddrList holds; the decoder fills the columns in place. */
+export interface AddrColumns {
+  readonly times: Uint32Array;
+  /** Service flags as two uint32 halves, so every uint64 stays exact without a bigint per entry. */
+  readonly servicesLo: Uint32Array;
+  readonly servicesHi: Uint32Array;
+  /** BIP155 network id as sent (1 for v1 IPv4-mapped, 2 for other v1 entries). */
+  readonly networkIds: Uint8Array;
+  /** KIND_* code, NULL_ADDRESS where `get(i).address` is null. */
+  readonly kinds: Uint8Array;
+  readonly ports: Uint16Array;
+  /** Entry i's bytes are `bytes[offsets[i] .. offsets[i + 1])`: the address (4/16/32 bytes) or, for a null entry, the bytes as sent. */
+  readonly offsets: Uint32Array;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * One block for the fixed-size columns of `count` entries. Widest types first
+ * so every view is aligned; the address bytes come later (their total is only
+ * known after decoding).
+ */
+export function allocateColumns(count: number): Omit<AddrColumns, 'bytes'> {
+  const n4 = count * 4;
+  const buf = new ArrayBuffer(n4 * 3 + (count + 1) * 4 + count * 2 + count * 2);
+  let o = 0;
+  const times = new Uint32Array(buf, o, count);
+  o += n4;
+  const servicesLo = new Uint32Array(buf, o, count);
+  o += n4;
+  const servicesHi = new Uint32Array(buf, o, count);
+  o += n4;
+  const offsets = new Uint32Array(buf, o, count + 1);
+  o += (count + 1) * 4;
+  const ports = new Uint16Array(buf, o, count);
+  o += count * 2;
+  const networkIds = new Uint8Array(buf, o, count);
+  o += count;
+  const kinds = new Uint8Array(buf, o, count);
+  return { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds };
+}
+
+function copyRange(b: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  for (let i = start; i < end; i++) out[i - start] = b[i]!;
+  return out;
+}
+
+export class AddrList implements Iterable<AddrEntry> {
+  readonly length: number;
+  readonly times: Uint32Array;
+  readonly servicesLo: Uint32Array;
+  readonly servicesHi: Uint32Array;
+  readonly networkIds: Uint8Array;
+  readonly kinds: Uint8Array;
+  readonly ports: Uint16Array;
+  readonly offsets: Uint32Array;
+  readonly bytes: Uint8Array;
+
+  constructor(c: AddrColumns) {
+    this.length = c.times.length;
+    this.times = c.times;
+    this.servicesLo = c.servicesLo;
+    this.servicesHi = c.servicesHi;
+    this.networkIds = c.networkIds;
+    this.kinds = c.kinds;
+    this.ports = c.ports;
+    this.offsets = c.offsets;
+    this.bytes = c.bytes;
+  }
+
+  timeAt(i: number): number {
+    return this.times[i]!;
+  }
+
+  /** Exact uint64 service flags (shared small bigints: no allocation for the usual flag sets). */
+  servicesAt(i: number): bigint {
+    return u64FromHalves(this.servicesLo[i]!, this.servicesHi[i]!);
+  }
+
+  networkIdAt(i: number): number {
+    return this.networkIds[i]!;
+  }
+
+  /** The address's network, or null where `get(i).address` is null. */
+  networkAt(i: number): AddressNetwork | null {
+    return NETWORK_OF_KIND[this.kinds[i]!] ?? null;
+  }
+
+  /** The port (of the address, or as sent for a null entry). */
+  portAt(i: number): number {
+    return this.ports[i]!;
+  }
+
+  /** A fresh copy of entry i's bytes (the address, or the bytes as sent for a null entry). */
+  bytesAt(i: number): Uint8Array {
+    return copyRange(this.bytes, this.offsets[i]!, this.offsets[i + 1]!);
+  }
+
+  /**
+   * Core's text form of entry i's address incl. port, as formatAddress would
+   * print `get(i).address`, without building the NetAddress; null for a null
+   * entry.
+   */
+  textAt(i: number): string | null {
+    const kind = this.kinds[i]!;
+    return kind === NULL_ADDRESS ? null : formatAddressAt(NETWORK_OF_KIND[kind]!, this.bytes, this.offsets[i]!, this.ports[i]!);
+  }
+
+  /** Alias of {@link textAt}, named after formatAddress. */
+  formatAt(i: number): string | null {
+    return this.textAt(i);
+  }
+
+  /** The host part of {@link textAt} (no port, no brackets); null for a null entry. */
+  hostAt(i: number): string | null {
+    const kind = this.kinds[i]!;
+    return kind === NULL_ADDRESS ? null : formatHostAt(NETWORK_OF_KIND[kind]!, this.bytes, this.offsets[i]!);
+  }
+
+  /** Entry i's address with its own bytes, or null (see AddrEntry.address). */
+  addressAt(i: number): NetAddress | null {
+    const network = NETWORK_OF_KIND[this.kinds[i]!] ?? null;
+    return network === null ? null : { network, bytes: this.bytesAt(i), port: this.ports[i]! };
+  }
+
+  /** Materialises entry i exactly as the entry-per-object decoder built it. Out of range: RangeError. */
+  get(i: number): AddrEntry {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`AddrList index ${i} out of range (length ${this.length})`);
+    const time = this.times[i]!;
+    const services = u64FromHalves(this.servicesLo[i]!, this.servicesHi[i]!);
+    const networkId = this.networkIds[i]!;
+    const network = NETWORK_OF_KIND[this.kinds[i]!] ?? null;
+    const bytes = this.bytesAt(i);
+    const port = this.ports[i]!;
+    return network !== null
+      ? { time, services, address: { network, bytes, port }, networkId }
+      : { time, services, address: null, networkId, unparsed: { bytes, port } };
+  }
+
+  /** Every entry materialised, in order. */
+  toEntries(): AddrEntry[] {
+    const out = new Array<AddrEntry>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.get(i);
+    return out;
+  }
+
+  *[Symbol.iterator](): Iterator<AddrEntry> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+}
