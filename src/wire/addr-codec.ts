@@ -21,7 +21,6 @@ import {
   MAX_ADDR_PER_MESSAGE,
   MAX_ADDRV2_SIZE,
 } from './constants.js';
-import { u32le } from './bytes.js';
 import { AddrList, KIND_CJDNS, KIND_I2P, KIND_IPV4, KIND_IPV6, KIND_ONION, NULL_ADDRESS, allocateColumns } from './addr-list.js';
 import { readCompactSizeAt, type CompactSizeRead } from './compact-size.js';
 import { ADDRESS_LENGTH, NETWORK_ID, hasInternalPrefix, hasIpv4MappedPrefix, hasOnionCatPrefix, netAddressToV1 } from './address.js';
