@@ -75,6 +75,11 @@ describe('parseAddress', () => {
     expect(parseAddress('[::ffff:102:304]:1').network).toBe('ipv4');
   });
 
+  it('reads the IPv4 extremes and a zero port', () => {
+    expect(parseAddress('0.0.0.0:0')).toEqual({ network: 'ipv4', bytes: Uint8Array.of(0, 0, 0, 0), port: 0 });
+    expect(parseAddress('255.255.255.255:65535')).toEqual({ network: 'ipv4', bytes: Uint8Array.of(255, 255, 255, 255), port: 65535 });
+  });
+
   it('takes the default port for a bare host and refuses a bare host without one', () => {
     expect(parseAddress('1.2.3.4', 18444).port).toBe(18444);
     expect(parseAddress('2001:db8::1', 8333)).toMatchObject({ network: 'ipv6', port: 8333 });
@@ -119,6 +124,13 @@ describe('parseAddress', () => {
       '[fd87:d87e:eb43::1]:1',
       '[fd6b:88c0:8724::1]:1',
       '[fe80::1%eth0]:1',
+      '1.2.3.4.5:1',
+      '1..2.3:1',
+      '.1.2.3:1',
+      '1.2.3.:1',
+      '1.2.3.04:1',
+      '1.2.3.4:123456',
+      '1.2.3.4:8a',
     ]) {
       expect([text, badText(text)]).toEqual([text, 'ERR_BAD_ADDRESS_TEXT']);
     }

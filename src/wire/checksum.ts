@@ -10,6 +10,12 @@ import * as crypto from 'node:crypto';
 type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'buffer') => Buffer;
 const oneShot = (crypto as unknown as { hash?: OneShotHash }).hash;
 
+/** One digest of `data` with a node:crypto algorithm ('sha256', 'sha3-256', …). */
+export const hashOnce: (algorithm: string, data: Uint8Array) => Buffer =
+  typeof oneShot === 'function'
+    ? (algorithm, data) => oneShot(algorithm, data, 'buffer')
+    : (algorithm, data) => crypto.createHash(algorithm).update(data).digest();
+
 export const sha256: (data: Uint8Array) => Buffer =
   typeof oneShot === 'function'
     ? (data) => oneShot('sha256', data, 'buffer')
