@@ -133,7 +133,8 @@ describe('a worker thread dying mid-crawl', () => {
     });
     const done = crawler.start();
     // Wait until every peer is connected and waiting for its getaddr answer.
-    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    // Every peer has completed the handshake (it got our getaddr) and waits.
+    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker();
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(all.length);
@@ -154,7 +155,8 @@ describe('a worker thread dying mid-crawl', () => {
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
     const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
     const done = crawler.start();
-    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    // Every peer has completed the handshake (it got our getaddr) and waits.
+    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker();
     await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
     for (const p of peers) p.dropConnections();
