@@ -169,3 +169,24 @@ describe('a worker thread dying mid-crawl', () => {
     expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(all.length + held);
   });
 });
+
+describe('Crawler options', () => {
+  it('refuses to run without an allow-list unless allowAny is explicit', () => {
+    expect(() => new Crawler({ seeds: ['127.0.0.1:8333'] })).toThrow(/allow-list is required/);
+  });
+
+  it('rejects a bad seed with a typed error and ends the record stream', async () => {
+    const run = crawl({ seeds: ['not an address'], only: ['127.0.0.0/8'], workers: 1 });
+    const seen: unknown[] = [];
+    for await (const r of run) seen.push(r);
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+    expect(seen).toEqual([]);
+  });
+
+  it('finishes at once with an empty summary when there is nothing to dial', async () => {
+    const crawler = new Crawler({ seeds: [], only: ['127.0.0.0/8'], workers: 1 });
+    const s = await crawler.start();
+    expect(s.total).toBe(0);
+    expect(s.stopped).toBe(false);
+  });
+});
