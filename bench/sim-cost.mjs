@@ -28,6 +28,8 @@ const BASE = '127.150.0.0';
 const role = process.argv[2];
 if (role === '--child-size') await childSize(Number(process.argv[3]), process.argv[4] ?? 'auto');
 else if (role === '--child-client') await childClient(JSON.parse(process.argv[3]));
+else if (role === '--child-held') await childHeld(Number(process.argv[3]));
+else if (role === '--child-holder') await childHolder(JSON.parse(process.argv[3]));
 else await main();
 
 async function main() {
@@ -42,6 +44,7 @@ async function main() {
     const r = await runChild(['--child-size', String(nodes), listen]);
     startup.push(r);
   }
+  const held = await runChild(['--child-held', String(quick ? 1_000 : 5_000)]);
   const handshakes = await measureHandshakes({ nodes: 1_000, concurrency: quick ? 200 : 400, seconds: quick ? 2 : 5 });
 
   console.log('simulator start-up and memory (each size in a fresh process)');
@@ -53,16 +56,20 @@ async function main() {
   }
   console.log('');
   console.log(
+    `open connections held: ${held.connections} handshaken connections cost the simulator ` +
+      `${held.rssKBPerConn.toFixed(1)} KB RSS and ${held.heapKBPerConn.toFixed(1)} KB heap each`,
+  );
+  console.log(
     `handshakes served (simulator on one core, ${handshakes.concurrency} concurrent client connections from another process, ${handshakes.seconds.toFixed(1)}s): ` +
       `${handshakes.perSecond.toFixed(0)}/s (${handshakes.completed} completed, ${handshakes.failed} failed, sim accepted ${handshakes.accepted}, peak inbound ${handshakes.peakInbound}, CPU: simulator ${(handshakes.simCpu * 100).toFixed(0)} %, client ${(handshakes.clientCpu * 100).toFixed(0)} % of one core)`,
   );
-  const result = { bench: 'sim-cost', quick, startup, handshakes };
+  const result = { bench: 'sim-cost', quick, startup, held, handshakes };
   if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
 }
 
 function runChild(args) {
   return new Promise((resolve, reject) => {
-    const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
     let result;
     child.on('message', (m) => (result = m));
     child.on('error', reject);
@@ -161,5 +168,66 @@ async function childClient({ targets, concurrency, seconds }) {
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - t0;
   process.send({ completed, failed, seconds: wallMs / 1000, clientCpu: (cpu.user + cpu.system) / 1000 / wallMs });
+  process.disconnect();
+}
+
+/** Memory per open, handshaken inbound connection: the simulator holds N at once. */
+async function childHeld(connections) {
+  const { startSimNetwork } = await import(LIB);
+  const sim = await startSimNetwork({ nodes: 1_000, seed: 3, mix: { modern: 1 }, port: PORT, baseAddress: BASE });
+  const targets = sim.truth().reachable.map((r) => r.addr);
+  globalThis.gc?.();
+  const m0 = process.memoryUsage();
+  const holder = fork(SELF, ['--child-holder', JSON.stringify({ targets, connections })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((resolve, reject) => {
+    holder.once('message', resolve);
+    holder.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+  });
+  while (sim.stats().handshakes < connections) await new Promise((resolve) => setTimeout(resolve, 20));
+  globalThis.gc?.();
+  const m1 = process.memoryUsage();
+  const open = sim.stats().openInbound;
+  holder.send('done');
+  await new Promise((resolve) => holder.once('exit', resolve));
+  await sim.close();
+  process.send({
+    connections: open,
+    rssKBPerConn: (m1.rss - m0.rss) / 1024 / open,
+    heapKBPerConn: (m1.heapUsed - m0.heapUsed) / 1024 / open,
+  });
+  process.disconnect();
+}
+
+async function childHolder({ targets, connections }) {
+  const { encodeMessage, makeVersion, NETWORKS } = await import(WIRE);
+  const net = NETWORKS.regtest;
+  const version = encodeMessage(net, { command: 'version', payload: makeVersion({ version: 70016, userAgent: '/bitspread-bench:0.1/', startHeight: 0 }) });
+  const verack = encodeMessage(net, { command: 'verack' });
+  const VERACK_HEADER = verack.subarray(0, 16);
+  const sockets = [];
+  const open = (addr) =>
+    new Promise((resolve, reject) => {
+      const colon = addr.lastIndexOf(':');
+      const socket = connect({ host: addr.slice(0, colon), port: Number(addr.slice(colon + 1)) });
+      sockets.push(socket);
+      let seen = Buffer.alloc(0);
+      socket.on('connect', () => socket.write(version));
+      socket.on('error', reject);
+      socket.on('data', (chunk) => {
+        if (seen === null) return;
+        seen = Buffer.concat([seen, chunk]);
+        if (seen.includes(VERACK_HEADER)) {
+          seen = null;
+          socket.write(verack);
+          resolve();
+        }
+      });
+    });
+  for (let i = 0; i < connections; i += 200) {
+    await Promise.all(Array.from({ length: Math.min(200, connections - i) }, (_, k) => open(targets[(i + k) % targets.length])));
+  }
+  process.send('ready');
+  await new Promise((resolve) => process.once('message', resolve));
+  for (const s of sockets) s.resetAndDestroy();
   process.disconnect();
 }

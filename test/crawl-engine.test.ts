@@ -133,7 +133,8 @@ describe('a worker thread dying mid-crawl', () => {
     });
     const done = crawler.start();
     // Wait until every peer is connected and waiting for its getaddr answer.
-    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    // Every peer has completed the handshake (it got our getaddr) and waits.
+    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker();
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(all.length);
@@ -154,7 +155,8 @@ describe('a worker thread dying mid-crawl', () => {
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
     const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
     const done = crawler.start();
-    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    // Every peer has completed the handshake (it got our getaddr) and waits.
+    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker();
     await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
     for (const p of peers) p.dropConnections();
@@ -165,5 +167,26 @@ describe('a worker thread dying mid-crawl', () => {
     expect(crawler.stats().requeued).toBe(held);
     // The re-queued peers were dialled a second time.
     expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(all.length + held);
+  });
+});
+
+describe('Crawler options', () => {
+  it('refuses to run without an allow-list unless allowAny is explicit', () => {
+    expect(() => new Crawler({ seeds: ['127.0.0.1:8333'] })).toThrow(/allow-list is required/);
+  });
+
+  it('rejects a bad seed with a typed error and ends the record stream', async () => {
+    const run = crawl({ seeds: ['not an address'], only: ['127.0.0.0/8'], workers: 1 });
+    const seen: unknown[] = [];
+    for await (const r of run) seen.push(r);
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+    expect(seen).toEqual([]);
+  });
+
+  it('finishes at once with an empty summary when there is nothing to dial', async () => {
+    const crawler = new Crawler({ seeds: [], only: ['127.0.0.0/8'], workers: 1 });
+    const s = await crawler.start();
+    expect(s.total).toBe(0);
+    expect(s.stopped).toBe(false);
   });
 });

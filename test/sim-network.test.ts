@@ -81,6 +81,9 @@ describe('plan and truth', () => {
     expect(() => generatePlan({ ...opts, nodes: 0 })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(() => generatePlan({ ...opts, mix: { silent: 1 } })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(() => generatePlan({ ...opts, baseAddress: '10.0.0.0' })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => generatePlan({ ...opts, seedCount: 0 })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => generatePlan({ ...opts, mix: { modern: 0.5, old: 0.7 } })).not.toThrow(); // named modern: shares are normalized
+    expect(() => generatePlan({ ...opts, mix: { old: 0.7, silent: 0.7 } })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(() => parseMix('modern=0.5,bogus=0.5')).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(parseMix('modern=0.7, old=0.3')).toEqual({ modern: 0.7, old: 0.3 });
   });
@@ -116,6 +119,12 @@ describe('network', () => {
     }
     await sleep(20);
     expectNoLeak(before);
+  });
+
+  it('rejects bad options before listening', async () => {
+    await expect(startSimNetwork({ nodes: 5, listen: 'everywhere' as 'shared' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    await expect(startSimNetwork({ nodes: 5, latency: { medianMs: -1 } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    await expect(startSimNetwork({ nodes: 5, port: 70_000 })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
   });
 
   it('moves to the next free range when the default addresses are taken', async () => {

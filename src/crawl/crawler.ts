@@ -107,7 +107,16 @@ export class Crawler extends EventEmitter {
 
   /** Runs the crawl; resolves with the summary when it completes (crawl mode) or is stopped. */
   start(): Promise<CrawlSummary> {
-    this.started ??= this.run();
+    this.started ??= this.run().catch(async (err: unknown) => {
+      // Bad seeds, an unwritable snapshot…: end any iterator and free what was opened.
+      this.stopping = true;
+      if (this.pumpTimer !== null) clearInterval(this.pumpTimer);
+      if (this.progressTimer !== null) clearInterval(this.progressTimer);
+      await this.pool?.close().catch(() => undefined);
+      await this.snapshot?.close().catch(() => undefined);
+      for (const s of this.subscribers) s(null);
+      throw err;
+    });
     return this.started;
   }
 

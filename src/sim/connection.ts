@@ -251,8 +251,9 @@ function handleMessage(conn: SimConnection, msg: Message): void {
       answerGetaddr(conn);
       return;
     case 'ping':
-      // A pre-BIP31 ping (no nonce) expects no pong.
-      if (conn.mute || msg.empty === true) return;
+      // Before the client's verack Core processes only negotiation messages (FACTS §4.6);
+      // a pre-BIP31 ping (no nonce) expects no pong.
+      if (conn.mute || !conn.gotVerack || msg.empty === true) return;
       send(conn, encodeMessage(conn.sim.net, { command: 'pong', nonce: msg.nonce }), delay(conn));
       return;
     default:

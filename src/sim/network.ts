@@ -106,6 +106,9 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
   if (!Number.isInteger(seed)) throw new UsageError('ERR_BAD_OPTION', `seed: must be an integer, got ${seed}`);
   const port = opts.port ?? params.defaultPort;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('ERR_BAD_OPTION', `port: must be 1-65535, got ${port}`);
+  if (opts.listen !== undefined && !['auto', 'per-node', 'shared'].includes(opts.listen)) {
+    throw new UsageError('ERR_BAD_OPTION', `listen: expected 'auto', 'per-node' or 'shared', got '${String(opts.listen)}'`);
+  }
   const explicitBase = opts.baseAddress !== undefined;
   let base = opts.baseAddress ?? DEFAULT_BASE_ADDRESS;
 
@@ -113,11 +116,14 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
     const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base });
     const listening = plan.nodes.filter((n) => n.behaviour !== 'refused');
     const mode = opts.listen === undefined || opts.listen === 'auto' ? autoListenMode(listening.length) : opts.listen;
+    // Runtime draws (nonces, garbage, delays) come from their own stream, so
+    // serving traffic never changes what the plan stream generates.
+    const rng = new Prng(seed ^ 0x5eed5eed);
     const sim: SimRuntime = {
       net: params,
       plan,
-      rng: new Prng(seed ^ 0x5eed5eed),
-      latency: null,
+      rng,
+      latency: LatencyModel.from(opts.latency, rng),
       connections: new Set<SimConnection>(),
       openInbound: 0,
       peakInbound: 0,
@@ -129,7 +135,6 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       violationCount: 0,
       onAllSocketsClosed: null,
     };
-    (sim as { latency: LatencyModel | null }).latency = LatencyModel.from(opts.latency, sim.rng);
     const servers: Server[] = [];
     try {
       if (mode === 'per-node') await listenPerNode(sim, listening, servers);
