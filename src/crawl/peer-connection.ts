@@ -17,7 +17,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
-import type { Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
+import type { AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
 import type { CrawlMode, LearnedAddress, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
@@ -241,7 +241,7 @@ export class PeerConnection implements MessageSink, Tickable {
         return;
       case 'addr':
       case 'addrv2':
-        return this.onAddrs(msg.entries);
+        return this.onAddrs(msg);
       default:
         return;
     }
@@ -285,15 +285,27 @@ export class PeerConnection implements MessageSink, Tickable {
     this.send({ command: 'getaddr' });
   }
 
-  private onAddrs(entries: readonly { address: NetAddress | null }[]): void {
+  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null }[]; readonly list?: AddrList }): void {
     const learned: LearnedAddress[] = [];
-    for (const e of entries) {
-      if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+    const list = msg.list;
+    let count: number;
+    if (list !== undefined) {
+      // Decoded messages: text + network straight from the compact list, no entry objects.
+      count = list.length;
+      for (let i = 0; i < count; i++) {
+        const network = list.networkAt(i);
+        if (network !== null) learned.push([list.textAt(i)!, network]);
+      }
+    } else {
+      count = msg.entries.length;
+      for (const e of msg.entries) {
+        if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+      }
     }
     if (this.phase === 'getaddr') {
       this.addrsReturned += learned.length;
       // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
-      if (entries.length > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
+      if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
     this.log?.debug(`received ${learned.length} addresses from ${this.addr}`);
     if (learned.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, entries: learned });
