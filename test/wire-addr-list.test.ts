@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { WireError } from '../src/errors.js';
 import { AddrList, AddrMessage, decodePayload, encodePayload, formatAddress, type AddrEntry, type Message } from '../src/wire/index.js';
 import { addrEntryV1, addrEntryV2 } from './wire-arbitraries.js';
 
@@ -149,6 +150,21 @@ describe('AddrList (struct-of-arrays addr/addrv2)', () => {
     expect(hex(list.bytesAt(0))).toBe(mapped);
     expect(list.get(3).unparsed).toEqual({ bytes: new Uint8Array(10).fill(0x33), port: 0x208d });
     expect(list.textAt(5)).toBe('[5555:5555:5555:5555:5555:5555:5555:5555]:8333');
+  });
+
+  it('reports a too-short addrv2 whose first entry is long as ERR_TRUNCATED, as before (no RangeError from the sizing)', () => {
+    // count 2; entry 0: unknown id 0x80 with 100 address bytes (109 bytes in all); entry 1 missing.
+    const payload = Buffer.from('02' + '00000000' + '00' + '80' + '64' + 'ab'.repeat(100) + '208d', 'hex');
+    let caught: unknown;
+    try {
+      decodePayload('addrv2', payload);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(WireError);
+    expect((caught as WireError).code).toBe('ERR_TRUNCATED');
+    // The same with a 4-byte entry 1 tail: still truncated, inside the entry.
+    expect(() => decodePayload('addrv2', Buffer.concat([payload, Buffer.from('01020304', 'hex')]))).toThrow(/addrv2: entry at byte 110/);
   });
 
   it('refuses an index out of range', () => {

@@ -23,7 +23,7 @@ import {
 } from './constants.js';
 import { AddrList, KIND_CJDNS, KIND_I2P, KIND_IPV4, KIND_IPV6, KIND_ONION, NULL_ADDRESS, allocateColumns } from './addr-list.js';
 import { readCompactSizeAt, type CompactSizeRead } from './compact-size.js';
-import { ADDRESS_LENGTH, NETWORK_ID, hasInternalPrefix, hasIpv4MappedPrefix, hasOnionCatPrefix, netAddressToV1 } from './address.js';
+import { ADDRESS_LENGTH, NETWORK_ID, hasInternalPrefix, hasOnionCatPrefix, netAddressToV1 } from './address.js';
 import type { AddrEntry, AddressNetwork } from './types.js';
 import type { PayloadWriter } from './writer.js';
 
@@ -40,24 +40,6 @@ function truncated(command: string, what: string, o: number, end: number): WireE
 
 const BIP155_NAMES: Record<number, string> = { 1: 'IPv4', 2: 'IPv6', 4: 'TORv3', 5: 'I2P', 6: 'CJDNS' };
 
-/**
- * Address bytes are gathered here while decoding (their total is known only
- * at the end), then copied once into the list's own exact-size array. No
- * payload can need more than its own length; a larger payload than this
- * buffer (only addrv2 with long unknown-id addresses) gets a one-off buffer.
- */
-const SCRATCH_SIZE = 64 * 1024;
-const scratchBuffer = new Uint8Array(SCRATCH_SIZE);
-const scratchView = new DataView(scratchBuffer.buffer);
-
-function scratchFor(payloadLength: number): Uint8Array {
-  return payloadLength <= SCRATCH_SIZE ? scratchBuffer : new Uint8Array(payloadLength);
-}
-
-function viewOf(b: Uint8Array): DataView {
-  return b === scratchBuffer ? scratchView : new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
 /*
  * Reads and copies go through DataViews: TurboFan turns getUint32/setUint32
  * into single machine loads and stores, four times fewer bounds-checked
@@ -66,6 +48,11 @@ function viewOf(b: Uint8Array): DataView {
  * offset read has been proven in range by the length checks first, so no
  * RangeError can escape.
  */
+
+/** True when the 16 bytes at `a` are ::ffff:0:0/96 (read as three LE words: bytes 8-11 are 00 00 ff ff). */
+function isIpv4Mapped(pv: DataView, a: number): boolean {
+  return pv.getUint32(a + 8, true) === 0xffff0000 && pv.getUint32(a, true) === 0 && pv.getUint32(a + 4, true) === 0;
+}
 
 /** Decodes an `addr` payload: CompactSize count, then 30-byte v1 entries. */
 export function decodeAddrV1(p: Uint8Array): AddrList {
@@ -77,10 +64,13 @@ export function decodeAddrV1(p: Uint8Array): AddrList {
   const need = o + count * ADDR_V1_ENTRY_SIZE;
   if (end < need) throw new WireError('ERR_TRUNCATED', `addr: ${count} entries need ${need} bytes, payload has ${end}`);
   if (end > need) throw new WireError('ERR_TRAILING_BYTES', `addr: ${end - need} unexpected bytes after ${count} entries`);
-  const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = allocateColumns(count);
-  const out = scratchFor(end);
-  const ov = viewOf(out);
   const pv = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  // A cheap first pass sizes the address bytes exactly (4 per IPv4-mapped entry, else 16).
+  let mapped = 0;
+  for (let i = 0, a = o + 12; i < count; i++, a += ADDR_V1_ENTRY_SIZE) if (isIpv4Mapped(pv, a)) mapped++;
+  const c = allocateColumns(count, mapped * 4 + (count - mapped) * 16);
+  const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = c;
+  const ov = new DataView(c.buffer, c.bytesOffset, c.byteCapacity);
   let w = 0;
   for (let i = 0; i < count; i++, o += ADDR_V1_ENTRY_SIZE) {
     times[i] = pv.getUint32(o, true);
@@ -89,8 +79,7 @@ export function decodeAddrV1(p: Uint8Array): AddrList {
     ports[i] = pv.getUint16(o + 28);
     offsets[i] = w;
     const a = o + 12;
-    // ::ffff:0:0/96 read as three LE words: bytes 8-11 are 00 00 ff ff.
-    if (pv.getUint32(a + 8, true) === 0xffff0000 && pv.getUint32(a, true) === 0 && pv.getUint32(a + 4, true) === 0) {
+    if (isIpv4Mapped(pv, a)) {
       networkIds[i] = BIP155_IPV4;
       kinds[i] = KIND_IPV4;
       ov.setUint32(w, pv.getUint32(a + 12, true), true);
@@ -108,7 +97,7 @@ export function decodeAddrV1(p: Uint8Array): AddrList {
     }
   }
   offsets[count] = w;
-  return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: out.slice(0, w) });
+  return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: new Uint8Array(c.buffer, c.bytesOffset, w) });
 }
 
 /** Expected length of a known BIP155 id, or -1 for an id Core 31.x skips (including 3 and 7). */
@@ -137,9 +126,14 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
   // The smallest entry is 9 bytes (time 4, services 1, id 1, length 1, port 2):
   // a count the payload cannot hold fails before the columns are allocated.
   if (end - o < count * 9) throw new WireError('ERR_TRUNCATED', `addrv2: ${count} entries cannot fit in ${end - o} bytes`);
-  const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = allocateColumns(count);
-  const out = scratchFor(end);
-  const ov = viewOf(out);
+  // Every entry spends at least 9 bytes on other fields, so this many address
+  // bytes at most; the slack (a few bytes per entry with wider service flags)
+  // is the price of one allocation instead of two.
+  const cap = end - o - count * 9;
+  const c = allocateColumns(count, cap);
+  const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = c;
+  const out = new Uint8Array(c.buffer, c.bytesOffset, c.byteCapacity);
+  const ov = new DataView(c.buffer, c.bytesOffset, c.byteCapacity);
   const pv = new DataView(p.buffer, p.byteOffset, p.byteLength);
   let w = 0;
   for (let i = 0; i < count; i++) {
@@ -195,7 +189,7 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
         kind = KIND_IPV4;
         break;
       case BIP155_IPV6:
-        kind = hasIpv4MappedPrefix(p, o) || (p[o] === 0xfd && (hasOnionCatPrefix(p, o) || hasInternalPrefix(p, o))) ? NULL_ADDRESS : KIND_IPV6;
+        kind = isIpv4Mapped(pv, o) || (p[o] === 0xfd && (hasOnionCatPrefix(p, o) || hasInternalPrefix(p, o))) ? NULL_ADDRESS : KIND_IPV6;
         break;
       case BIP155_TORV3:
         kind = KIND_ONION;
@@ -211,16 +205,24 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
     }
     kinds[i] = kind;
     offsets[i] = w;
-    // Every known length is a multiple of 4 (4, 16, 32): copy by words, the odd tail (unknown ids) by bytes.
-    let k = 0;
-    for (; k + 4 <= len; k += 4) ov.setUint32(w + k, pv.getUint32(o + k, true), true);
-    for (; k < len; k++) out[w + k] = p[o + k]!;
+    // Past the capacity only when a later entry cannot fit (see allocateColumns
+    // above): the message is sure to fail, so stop copying and let the loop
+    // report the same error it always did.
+    if (w + len <= cap) {
+      // Every known length is a multiple of 4 (4, 16, 32): copy by words, the odd tail (unknown ids) by bytes.
+      let k = 0;
+      for (; k + 4 <= len; k += 4) ov.setUint32(w + k, pv.getUint32(o + k, true), true);
+      for (; k < len; k++) out[w + k] = p[o + k]!;
+    }
     w += len;
     o += len + 2;
   }
   if (o !== end) throw new WireError('ERR_TRAILING_BYTES', `addrv2: ${end - o} unexpected bytes after ${count} entries`);
+  // Unreachable when every entry parsed (each spent ≥ 9 bytes besides its address); kept so a
+  // list can never come back with bytes missing.
+  if (w > cap) throw new WireError('ERR_TRUNCATED', `addrv2: ${w} address bytes cannot fit in ${cap}`);
   offsets[count] = w;
-  return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: out.slice(0, w) });
+  return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: out.subarray(0, w) });
 }
 
 function checkTime(time: number): void {

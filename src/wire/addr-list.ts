@@ -45,29 +45,39 @@ export interface AddrColumns {
   readonly bytes: Uint8Array;
 }
 
+/** The columns being filled, plus where the address bytes go. */
+export interface ColumnsInProgress extends Omit<AddrColumns, 'bytes'> {
+  readonly buffer: ArrayBuffer;
+  /** Where the address bytes start in `buffer`; `byteCapacity` bytes are reserved there. */
+  readonly bytesOffset: number;
+  readonly byteCapacity: number;
+}
+
 /**
- * One block for the fixed-size columns of `count` entries. Widest types first
- * so every view is aligned; the address bytes come later (their total is only
- * known after decoding).
+ * ONE ArrayBuffer for a whole message: the fixed-size columns of `count`
+ * entries (widest types first, so every view is aligned) and then room for
+ * `byteCapacity` address bytes. Each ArrayBuffer is an off-heap allocation
+ * that costs ~1-2 µs whatever its size, so a list pays for exactly one.
  */
-export function allocateColumns(count: number): Omit<AddrColumns, 'bytes'> {
+export function allocateColumns(count: number, byteCapacity: number): ColumnsInProgress {
   const n4 = count * 4;
-  const buf = new ArrayBuffer(n4 * 3 + (count + 1) * 4 + count * 2 + count * 2);
+  const bytesOffset = n4 * 3 + (count + 1) * 4 + count * 2 + count * 2;
+  const buffer = new ArrayBuffer(bytesOffset + byteCapacity);
   let o = 0;
-  const times = new Uint32Array(buf, o, count);
+  const times = new Uint32Array(buffer, o, count);
   o += n4;
-  const servicesLo = new Uint32Array(buf, o, count);
+  const servicesLo = new Uint32Array(buffer, o, count);
   o += n4;
-  const servicesHi = new Uint32Array(buf, o, count);
+  const servicesHi = new Uint32Array(buffer, o, count);
   o += n4;
-  const offsets = new Uint32Array(buf, o, count + 1);
+  const offsets = new Uint32Array(buffer, o, count + 1);
   o += (count + 1) * 4;
-  const ports = new Uint16Array(buf, o, count);
+  const ports = new Uint16Array(buffer, o, count);
   o += count * 2;
-  const networkIds = new Uint8Array(buf, o, count);
+  const networkIds = new Uint8Array(buffer, o, count);
   o += count;
-  const kinds = new Uint8Array(buf, o, count);
-  return { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds };
+  const kinds = new Uint8Array(buffer, o, count);
+  return { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, buffer, bytesOffset, byteCapacity };
 }
 
 /**

@@ -79,6 +79,16 @@ function torV3Name(pubkey: Uint8Array): string {
   return base32Encode(raw) + '.onion';
 }
 
+/** Decimal text of every byte value: IPv4 text by concatenation, no number→string per octet. */
+const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+/** Hex of every byte value, without (HEX) and with (HEX2) a leading zero: IPv6 groups from two lookups. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16));
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function ipv4Text(b: Uint8Array, o: number): string {
+  return DECIMAL[b[o]!]! + '.' + DECIMAL[b[o + 1]!]! + '.' + DECIMAL[b[o + 2]!]! + '.' + DECIMAL[b[o + 3]!]!;
+}
+
 /**
  * RFC 5952 text, as Core's IPv6ToString: lowercase hex groups without leading
  * zeros; the longest run of two or more zero groups (the first on a tie)
@@ -109,7 +119,8 @@ export function ipv6Text(b: Uint8Array, o = 0): string {
       continue;
     }
     if (out.length > 0 && i !== bestStart + bestLen) out += ':';
-    out += ((b[o + 2 * i]! << 8) | b[o + 2 * i + 1]!).toString(16);
+    const hi = b[o + 2 * i]!;
+    out += hi === 0 ? HEX[b[o + 2 * i + 1]!]! : HEX[hi]! + HEX2[b[o + 2 * i + 1]!]!;
   }
   return out;
 }
@@ -129,7 +140,7 @@ export function formatHost(addr: NetAddress): string {
   const n = b instanceof Uint8Array ? b.length : -1;
   switch (addr?.network) {
     case 'ipv4':
-      if (n === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+      if (n === 4) return ipv4Text(b, 0);
       break;
     case 'ipv6':
     case 'cjdns':
@@ -153,7 +164,7 @@ export function formatHost(addr: NetAddress): string {
 export function formatHostAt(network: AddressNetwork, b: Uint8Array, o: number): string {
   switch (network) {
     case 'ipv4':
-      return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+      return ipv4Text(b, o);
     case 'ipv6':
     case 'cjdns':
       return ipv6Text(b, o);
