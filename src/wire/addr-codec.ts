@@ -209,10 +209,25 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
     // above): the message is sure to fail, so stop copying and let the loop
     // report the same error it always did.
     if (w + len <= cap) {
-      // Every known length is a multiple of 4 (4, 16, 32): copy by words, the odd tail (unknown ids) by bytes.
-      let k = 0;
-      for (; k + 4 <= len; k += 4) ov.setUint32(w + k, pv.getUint32(o + k, true), true);
-      for (; k < len; k++) out[w + k] = p[o + k]!;
+      // The known lengths (4, 16, 32) unrolled by words; anything else (unknown ids) by words then bytes.
+      if (len === 4) {
+        ov.setUint32(w, pv.getUint32(o, true), true);
+      } else if (len === 16 || len === 32) {
+        ov.setUint32(w, pv.getUint32(o, true), true);
+        ov.setUint32(w + 4, pv.getUint32(o + 4, true), true);
+        ov.setUint32(w + 8, pv.getUint32(o + 8, true), true);
+        ov.setUint32(w + 12, pv.getUint32(o + 12, true), true);
+        if (len === 32) {
+          ov.setUint32(w + 16, pv.getUint32(o + 16, true), true);
+          ov.setUint32(w + 20, pv.getUint32(o + 20, true), true);
+          ov.setUint32(w + 24, pv.getUint32(o + 24, true), true);
+          ov.setUint32(w + 28, pv.getUint32(o + 28, true), true);
+        }
+      } else {
+        let k = 0;
+        for (; k + 4 <= len; k += 4) ov.setUint32(w + k, pv.getUint32(o + k, true), true);
+        for (; k < len; k++) out[w + k] = p[o + k]!;
+      }
     }
     w += len;
     o += len + 2;
