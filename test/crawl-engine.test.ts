@@ -190,3 +190,24 @@ describe('Crawler options', () => {
     expect(s.stopped).toBe(false);
   });
 });
+
+describe('a cap shared with other users', () => {
+  it('waits for slots held elsewhere instead of dropping addresses, and never goes over', async () => {
+    const { PeerCap } = await import('../src/supervisor/peer-cap.js');
+    const hosts = [1, 2, 3, 4, 5].map((i) => `127.71.0.${i}`);
+    for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT }));
+    const cap = PeerCap.create(2);
+    // Someone else (slot 200) holds both slots for a while.
+    expect(cap.tryAcquire(200)).toBe(true);
+    expect(cap.tryAcquire(200)).toBe(true);
+    const crawler = new Crawler({ network: 'regtest', seeds: hosts.map((h) => `${h}:${PORT}`), only: ['127.71.0.0/16'], workers: 2, cap, timeoutMs: 1000, addrQuietMs: 30 });
+    const done = crawler.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(0);
+    cap.release(200);
+    const summary = await done.finally(() => cap.release(200));
+    expect(summary.byState).toEqual({ reachable: 5, failed: 0, skipped: 0 });
+    expect(cap.peak()).toBe(2);
+    expect(cap.open()).toBe(0);
+  });
+});
