@@ -116,7 +116,7 @@ describe('Crawler on a tiny loopback network', () => {
 });
 
 describe('a worker thread dying mid-crawl', () => {
-  it('loses only its own peers; the crawl completes with everything else intact', async () => {
+  it.each(['exception', 'terminate'] as const)('(%s) loses only its own peers; the crawl completes with everything else intact', async (how) => {
     const hosts = Array.from({ length: 24 }, (_, i) => `127.64.0.${i + 1}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
@@ -135,7 +135,7 @@ describe('a worker thread dying mid-crawl', () => {
     // Wait until every peer is connected and waiting for its getaddr answer.
     // Every peer has completed the handshake (it got our getaddr) and waits.
     await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
-    const held = await crawler.crashWorker();
+    const held = await crawler.crashWorker(how);
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(all.length);
     // The survivors' peers now hang up: a visit ended by the peer after the handshake is still reachable.

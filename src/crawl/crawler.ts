@@ -190,15 +190,18 @@ export class Crawler extends EventEmitter {
     };
   }
 
-  /** Test hook: kills the thread of the busiest worker session. Resolves with the peers it held. */
-  async crashWorker(): Promise<number> {
+  /**
+   * Test hook: kills the thread of the busiest worker session (an uncaught
+   * exception in it, or Worker.terminate()). Resolves with the peers it held.
+   */
+  async crashWorker(how: 'exception' | 'terminate' = 'exception'): Promise<number> {
     const pool = this.pool;
     if (pool === null) return 0;
     const sessions = [...pool.liveSessions()].sort((a, b) => b.peers.size - a.peers.size);
     const victim = sessions[0];
     if (victim === undefined) return 0;
     const held = victim.peers.size;
-    await pool.crashSession(victim);
+    await pool.crashSession(victim, how);
     return held;
   }
 
