@@ -183,8 +183,15 @@ export class PeerWorkerPool {
     }
   }
 
-  /** Test hook: kills one session's thread (by an uncaught exception inside it). */
-  async crashSession(session: Session): Promise<void> {
+  /**
+   * Test hook: kills one session's thread, by an uncaught exception inside it
+   * or by Worker.terminate() (which runs nothing in the thread).
+   */
+  async crashSession(session: Session, how: 'exception' | 'terminate' = 'exception'): Promise<void> {
+    if (how === 'terminate' && session.thread !== null) {
+      await session.thread.terminate();
+      return;
+    }
     // The reply may be lost with the thread: the session's end is the answer too.
     await Promise.race([session.control.crash().catch(() => undefined), this.ports.get(session)?.done]);
   }
