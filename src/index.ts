@@ -30,6 +30,14 @@ export type {
 export { Frontier } from './crawl/frontier.js';
 export type { FrontierState } from './crawl/frontier.js';
 export { AllowList } from './crawl/allow-list.js';
+export { Crawler, type CrawlStats } from './crawl/crawler.js';
+export { crawl, type CrawlRun } from './crawl/crawl.js';
+export { connectToNode, type ConnectOptions, type ConnectResult } from './crawl/connect-to-node.js';
+export type { CrawlOptions } from './crawl/options.js';
+export type { CrawlMode, PeerTimeouts, LearnedAddress } from './crawl/protocol.js';
+export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './crawl/record.js';
+export { SnapshotWriter } from './crawl/snapshot.js';
+export { pickWorker } from './crawl/balancer.js';
 export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './sim/index.js';
 export type {
   SimOptions,

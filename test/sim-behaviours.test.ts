@@ -89,15 +89,17 @@ describe('modern', () => {
     peer.close();
   });
 
-  it('ignores getaddr before verack and records the violation, then answers after verack', async () => {
+  it('ignores getaddr (and ping) before verack and records the violation, then answers after verack', async () => {
     const node = nodeOf('modern');
     const before = violationsOf(node.addr, 'getaddr-before-verack');
     const peer = await RawPeer.open(node.addr);
     peer.sendVersion();
     peer.send({ command: 'getaddr' });
+    peer.send({ command: 'ping', nonce: 1n });
     expect(await peer.waitFor(() => peer.find('verack').length === 1)).toBe(true);
     await sleep(50);
     expect(peer.find('addr')).toHaveLength(0);
+    expect(peer.find('pong')).toHaveLength(0);
     expect(violationsOf(node.addr, 'getaddr-before-verack')).toBe(before + 1);
     peer.send({ command: 'verack' });
     peer.send({ command: 'getaddr' });
@@ -147,6 +149,12 @@ describe('old', () => {
     expect(await peer.waitFor(() => peer.find('addr').length === 1)).toBe(true);
     expect(new Set(addrTexts(peer.find('addr')[0]?.entries ?? []))).toEqual(new Set(known?.peers));
     expect(peer.find('addrv2')).toHaveLength(0);
+    // sendaddrv2 is an unknown command to a 70015 node: a late one is recorded but does not cost the connection.
+    peer.send({ command: 'sendaddrv2' });
+    peer.send({ command: 'ping', nonce: 7n });
+    expect(await peer.waitFor(() => peer.find('pong').length === 1)).toBe(true);
+    expect(peer.closed).toBe(false);
+    expect(violationsOf(node.addr, 'sendaddrv2-after-verack')).toBe(1);
     peer.close();
   });
 });

@@ -12,6 +12,7 @@ import { startSimNetwork, parseMix, type SimNetwork } from '../src/sim/index.js'
 import { generatePlan } from '../src/sim/topology.js';
 import { computeTruth } from '../src/sim/truth.js';
 import { behaviourCounts, gossips, normalizeMix } from '../src/sim/behaviours.js';
+import { NETWORKS } from '../src/wire/index.js';
 import { RawPeer, sleep } from './helpers/raw-peer.js';
 
 /** Open sockets/servers, and timers (the test runner keeps a few of its own). */
@@ -68,10 +69,21 @@ describe('plan and truth', () => {
     expect(plan.nodes.filter((n) => gossips(n.behaviour)).length).toBeGreaterThan(400);
   });
 
+  it('builds tiny networks too: 10 nodes, 3 gossiping seeds, everyone discoverable', () => {
+    const truth = computeTruth(generatePlan({ ...opts, nodes: 10 }));
+    expect(truth.nodes).toHaveLength(10);
+    expect(truth.nodes.filter((n) => n.seed)).toHaveLength(3);
+    expect(truth.nodes.every((n) => n.discoverable)).toBe(true);
+    expect(computeTruth(generatePlan({ ...opts, nodes: 1 })).reachable).toHaveLength(1);
+  });
+
   it('rejects impossible options with a typed error', () => {
     expect(() => generatePlan({ ...opts, nodes: 0 })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(() => generatePlan({ ...opts, mix: { silent: 1 } })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(() => generatePlan({ ...opts, baseAddress: '10.0.0.0' })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => generatePlan({ ...opts, seedCount: 0 })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => generatePlan({ ...opts, mix: { modern: 0.5, old: 0.7 } })).not.toThrow(); // named modern: shares are normalized
+    expect(() => generatePlan({ ...opts, mix: { old: 0.7, silent: 0.7 } })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(() => parseMix('modern=0.5,bogus=0.5')).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
     expect(parseMix('modern=0.7, old=0.3')).toEqual({ modern: 0.7, old: 0.3 });
   });
@@ -109,6 +121,12 @@ describe('network', () => {
     expectNoLeak(before);
   });
 
+  it('rejects bad options before listening', async () => {
+    await expect(startSimNetwork({ nodes: 5, listen: 'everywhere' as 'shared' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    await expect(startSimNetwork({ nodes: 5, latency: { medianMs: -1 } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    await expect(startSimNetwork({ nodes: 5, port: 70_000 })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+  });
+
   it('moves to the next free range when the default addresses are taken', async () => {
     const first = await startSimNetwork({ nodes: 20, seed: 1 });
     const second = await startSimNetwork({ nodes: 20, seed: 1 });
@@ -116,6 +134,8 @@ describe('network', () => {
       expect(second.baseAddress).not.toBe(first.baseAddress);
       expect(second.seeds[0]).not.toBe(first.seeds[0]);
       expect(second.truth().reachable.length).toBe(first.truth().reachable.length);
+      // An explicit base is used as given: taken means a typed error, and nothing left listening.
+      await expect(startSimNetwork({ nodes: 20, seed: 1, baseAddress: first.baseAddress })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
@@ -124,7 +144,7 @@ describe('network', () => {
   it('shared listen mode serves every node from one wildcard listener per port; refused stays refused', async () => {
     let sim: SimNetwork | undefined;
     try {
-      sim = await startSimNetwork({ nodes: 60, seed: 4, listen: 'shared', port: 41_111, baseAddress: '127.184.0.0', mix: { refused: 0.2 } });
+      sim = await startSimNetwork({ nodes: 60, seed: 4, listen: 'shared', port: 24_111, baseAddress: '127.184.0.0', mix: { refused: 0.2 } });
       expect(sim.listenMode).toBe('shared');
       expect(sim.listeners).toBeLessThanOrEqual(3);
       const truth = sim.truth();
@@ -137,13 +157,31 @@ describe('network', () => {
       const refused = truth.failed.find((f) => f.behaviour === 'refused');
       await expect(RawPeer.open(refused?.addr ?? '')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       // An address on a served port that belongs to no node is cut off at once.
-      const stray = await RawPeer.open('127.184.250.1:41111').then(
+      const stray = await RawPeer.open('127.184.250.1:24111').then(
         (p) => p.waitFor(() => p.closed).then((closed) => (closed ? 'closed' : 'open')),
         (err: NodeJS.ErrnoException) => err.code,
       );
       expect(['closed', 'ECONNRESET']).toContain(stray);
     } finally {
       await sim?.close();
+    }
+  });
+});
+
+describe('other networks', () => {
+  it('serves mainnet with its magic and default port', async () => {
+    const sim = await startSimNetwork({ nodes: 12, seed: 2, network: 'mainnet', mix: { modern: 1 }, baseAddress: '127.187.0.0' });
+    try {
+      expect(sim.seeds[0]).toMatch(/^127\.187\.0\.1:(8333|9333|10333)$/);
+      const main = sim.truth().reachable.find((r) => r.addr.endsWith(':8333'));
+      const peer = await RawPeer.open(main?.addr ?? '', NETWORKS.mainnet);
+      peer.sendVersion();
+      expect(await peer.waitFor(() => peer.find('verack').length === 1)).toBe(true);
+      expect(Buffer.concat(peer.chunks).subarray(0, 4).toString('hex')).toBe('f9beb4d9');
+      expect(peer.find('version')[0]?.payload.startHeight).toBeGreaterThan(900_000);
+      peer.close();
+    } finally {
+      await sim.close();
     }
   });
 });

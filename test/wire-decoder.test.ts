@@ -168,4 +168,48 @@ describe('MessageDecoder', () => {
     frame.fill(0);
     expect(Array.from(bytes)).toEqual([10, 0, 0, 1]);
   });
+
+  it('streams past the body of a message with an invalid command without buffering it', () => {
+    const frame = frameMessage(net, 'ok', Buffer.alloc(50_000, 7));
+    frame[4 + 2] = 0x01; // "ok\x01": a control byte after the name
+    const bytes = Buffer.concat([frame, encodeMessage(net, { command: 'verack' })]);
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    let maxBuffered = 0;
+    for (let i = 0; i < bytes.length; i += 1448) {
+      d.push(bytes.subarray(i, i + 1448));
+      maxBuffered = Math.max(maxBuffered, d.bufferedBytes);
+    }
+    expect(sink.events[0]).toMatchObject({ kind: 'error', code: 'ERR_BAD_COMMAND', fatal: false });
+    expect(sink.events[1]!.msg).toEqual({ command: 'verack' });
+    expect(maxBuffered).toBeLessThan(HEADER_SIZE);
+  });
+
+  it('keeps an unknown payload assembled from several chunks intact after later pushes', () => {
+    const payload = Buffer.alloc(5000, 0xab);
+    const bytes = Buffer.concat([frameMessage(net, 'tx', payload), encodeMessage(net, { command: 'ping', nonce: 3n })]);
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    const scratch = Buffer.alloc(1000);
+    for (let i = 0; i < bytes.length; i += 1000) {
+      // Reuse one input buffer, as a socket reader with a fixed buffer would.
+      const n = bytes.copy(scratch, 0, i, i + 1000);
+      d.push(scratch.subarray(0, n));
+    }
+    const m = sink.events[0]!.msg!;
+    if (m.command !== 'unknown') throw new Error('expected the tx to pass through');
+    expect(Buffer.from(m.payload).equals(payload)).toBe(true);
+    expect(sink.events[1]!.msg).toEqual({ command: 'ping', nonce: 3n });
+  });
+
+  it('marks itself failed when a sink throws, so a half-processed chunk cannot desynchronise it', () => {
+    const d = new MessageDecoder(net, {
+      onMessage() {
+        throw new Error('sink bug');
+      },
+      onMessageError() {},
+    });
+    expect(() => d.push(encodeMessage(net, { command: 'verack' }))).toThrow('sink bug');
+    expect(d.failed).toBe(true);
+  });
 });

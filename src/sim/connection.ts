@@ -57,6 +57,9 @@ export interface SimRuntime {
   openInbound: number;
   peakInbound: number;
   connectionsAccepted: number;
+  /** Connections where the client's verack arrived after its version. */
+  handshakes: number;
+  getaddrAnswered: number;
   liveSockets: number;
   violations: SimViolation[];
   violationCount: number;
@@ -218,6 +221,7 @@ function handleMessage(conn: SimConnection, msg: Message): void {
     case 'verack':
       if (conn.gotVerack || conn.mute) return;
       conn.gotVerack = true;
+      conn.sim.handshakes++;
       afterVerack(conn);
       return;
     case 'sendaddrv2':
@@ -243,11 +247,13 @@ function handleMessage(conn: SimConnection, msg: Message): void {
       // Once per connection (Core: 'Ignoring repeated "getaddr"').
       if (conn.answeredGetaddr || conn.mute) return;
       conn.answeredGetaddr = true;
+      conn.sim.getaddrAnswered++;
       answerGetaddr(conn);
       return;
     case 'ping':
-      // A pre-BIP31 ping (no nonce) expects no pong.
-      if (conn.mute || msg.empty === true) return;
+      // Before the client's verack Core processes only negotiation messages (FACTS §4.6);
+      // a pre-BIP31 ping (no nonce) expects no pong.
+      if (conn.mute || !conn.gotVerack || msg.empty === true) return;
       send(conn, encodeMessage(conn.sim.net, { command: 'pong', nonce: msg.nonce }), delay(conn));
       return;
     default:

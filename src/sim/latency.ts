@@ -2,8 +2,10 @@
  * Delay model for the simulated network. Real crawls spend most of their
  * time waiting on far-away peers, so benchmarks need replies that take a
  * while, with a long tail. Log-normal: `medianMs` is the median, `tailMs`
- * the 99th percentile (default 10 × the median); draws are capped at 3 ×
- * the tail so one unlucky draw cannot stall a test for minutes.
+ * the 99th percentile (default 10 × the median); draws are capped at 2 ×
+ * the tail so one unlucky draw cannot stall a test, and a client whose step
+ * timeout exceeds 2 × `maxMs` (accept delay + reply delay) never times out
+ * on a node that works.
  */
 import { UsageError } from '../errors.js';
 import type { Prng } from './prng.js';
@@ -19,7 +21,8 @@ const Z99 = 2.326;
 
 export class LatencyModel {
   private readonly sigma: number;
-  private readonly capMs: number;
+  /** No draw exceeds this. */
+  readonly maxMs: number;
 
   constructor(
     readonly medianMs: number,
@@ -27,7 +30,7 @@ export class LatencyModel {
     private readonly rng: Prng,
   ) {
     this.sigma = tailMs > medianMs ? Math.log(tailMs / medianMs) / Z99 : 0;
-    this.capMs = Math.max(tailMs, medianMs) * 3;
+    this.maxMs = Math.max(tailMs, medianMs) * 2;
   }
 
   static from(opts: LatencyOptions | false | undefined, rng: Prng): LatencyModel | null {
@@ -42,6 +45,6 @@ export class LatencyModel {
   }
 
   sample(): number {
-    return Math.min(this.capMs, this.medianMs * Math.exp(this.sigma * this.rng.normal()));
+    return Math.min(this.maxMs, this.medianMs * Math.exp(this.sigma * this.rng.normal()));
   }
 }

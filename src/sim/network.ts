@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, NETWORKS } from '../wire/index.js';
 import type { NetworkName } from '../wire/types.js';
-import { UsageError } from '../errors.js';
+import { PeerError, UsageError } from '../errors.js';
 import { DEFAULT_BASE_ADDRESS, LoopbackRange } from './addresses.js';
 import type { SimBehaviour } from './behaviours.js';
 import { acceptConnection, releaseConnection, type SimConnection, type SimRuntime, type SimViolation } from './connection.js';
@@ -53,6 +53,10 @@ export interface SimStats {
   peakInbound: number;
   openInbound: number;
   connectionsAccepted: number;
+  /** Connections on which the client completed its side of the handshake (version, then verack). */
+  handshakes: number;
+  /** getaddr messages answered (at most one per connection; badchecksum nodes count but send nothing). */
+  getaddrAnswered: number;
   /** Protocol violations clients committed (the first 10,000 kept). */
   violations: SimViolation[];
   violationCount: number;
@@ -68,6 +72,12 @@ export interface SimNetwork {
   readonly baseAddress: string;
   /** Listening sockets (file descriptors) the network holds. */
   readonly listeners: number;
+  /**
+   * The longest single delay latency can add (0 without latency). A handshake
+   * waits at most two (accept + reply), a getaddr answer one (chatty: plus
+   * 20 ms). Step timeouts above 2 × this never fail a working node.
+   */
+  readonly maxDelayMs: number;
   truth(): SimTruth;
   /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
   knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
@@ -96,6 +106,9 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
   if (!Number.isInteger(seed)) throw new UsageError('ERR_BAD_OPTION', `seed: must be an integer, got ${seed}`);
   const port = opts.port ?? params.defaultPort;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('ERR_BAD_OPTION', `port: must be 1-65535, got ${port}`);
+  if (opts.listen !== undefined && !['auto', 'per-node', 'shared'].includes(opts.listen)) {
+    throw new UsageError('ERR_BAD_OPTION', `listen: expected 'auto', 'per-node' or 'shared', got '${String(opts.listen)}'`);
+  }
   const explicitBase = opts.baseAddress !== undefined;
   let base = opts.baseAddress ?? DEFAULT_BASE_ADDRESS;
 
@@ -103,33 +116,39 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
     const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base });
     const listening = plan.nodes.filter((n) => n.behaviour !== 'refused');
     const mode = opts.listen === undefined || opts.listen === 'auto' ? autoListenMode(listening.length) : opts.listen;
+    // Runtime draws (nonces, garbage, delays) come from their own stream, so
+    // serving traffic never changes what the plan stream generates.
+    const rng = new Prng(seed ^ 0x5eed5eed);
     const sim: SimRuntime = {
       net: params,
       plan,
-      rng: new Prng(seed ^ 0x5eed5eed),
-      latency: null,
+      rng,
+      latency: LatencyModel.from(opts.latency, rng),
       connections: new Set<SimConnection>(),
       openInbound: 0,
       peakInbound: 0,
       connectionsAccepted: 0,
+      handshakes: 0,
+      getaddrAnswered: 0,
       liveSockets: 0,
       violations: [],
       violationCount: 0,
       onAllSocketsClosed: null,
     };
-    (sim as { latency: LatencyModel | null }).latency = LatencyModel.from(opts.latency, sim.rng);
     const servers: Server[] = [];
     try {
       if (mode === 'per-node') await listenPerNode(sim, listening, servers);
       else await listenShared(sim, listening, servers);
     } catch (err) {
       await closeAll(sim, servers);
-      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-      if (inUse && !explicitBase && mode === 'per-node' && attempt < MAX_BASE_RETRIES) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' && !explicitBase && mode === 'per-node' && attempt < MAX_BASE_RETRIES) {
         base = new LoopbackRange(base, opts.nodes).nextBase();
+        // Two simulators racing for the same range would otherwise retry in lockstep.
+        await new Promise((resolve) => setTimeout(resolve, process.pid % 37));
         continue;
       }
-      throw err;
+      throw listenError(err, mode, base, port);
     }
     return makeHandle(sim, plan, mode, base, servers);
   }
@@ -137,6 +156,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
 
 function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: string, servers: Server[]): SimNetwork {
   let truth: SimTruth | null = null;
+  let byAddr: Map<string, SimNodePlan> | null = null;
   let closing: Promise<void> | null = null;
   return {
     seeds: plan.seeds.map((i) => (plan.nodes[i] as SimNodePlan).addr),
@@ -145,12 +165,14 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
     listenMode: mode,
     baseAddress: base,
     listeners: servers.length,
+    maxDelayMs: sim.latency?.maxMs ?? 0,
     truth() {
       truth ??= computeTruth(plan);
       return structuredClone(truth);
     },
     knownBy(addr) {
-      const node = plan.nodes.find((n) => n.addr === addr);
+      byAddr ??= new Map(plan.nodes.map((n) => [n.addr, n]));
+      const node = byAddr.get(addr);
       if (node === undefined) return undefined;
       return {
         peers: Array.from(node.peers, (p) => (plan.nodes[p] as SimNodePlan).addr),
@@ -162,6 +184,8 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
         peakInbound: sim.peakInbound,
         openInbound: sim.openInbound,
         connectionsAccepted: sim.connectionsAccepted,
+        handshakes: sim.handshakes,
+        getaddrAnswered: sim.getaddrAnswered,
         violations: sim.violations.map((v) => ({ ...v })),
         violationCount: sim.violationCount,
       };
@@ -171,6 +195,21 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
       return closing;
     },
   };
+}
+
+function listenError(err: unknown, mode: SimListenMode, base: string, port: number): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EMFILE' || e.code === 'ENFILE') {
+    return new PeerError('ERR_RESOURCE', `sim: out of file descriptors while listening (${mode} mode); use listen: 'shared', fewer nodes, or several processes`);
+  }
+  if (e.code === 'EADDRINUSE') {
+    const where =
+      mode === 'shared'
+        ? `ports ${port}, +1000, +2000 on every address (shared mode; keep them below the ephemeral range, 32768+ on Linux)`
+        : `addresses from ${base}`;
+    return new UsageError('ERR_BAD_OPTION', `sim: ${where} already in use (${e.message}); choose another baseAddress or port`);
+  }
+  return e instanceof Error ? e : new Error(String(err));
 }
 
 function autoListenMode(listeners: number): SimListenMode {

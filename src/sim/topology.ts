@@ -94,6 +94,9 @@ const TIP: Record<NetworkName, number> = { mainnet: 925_000, testnet3: 4_700_000
 export function generatePlan(opts: PlanOptions): SimPlan {
   const n = opts.nodes;
   if (!Number.isInteger(n) || n < MIN_NODES || n > MAX_NODES) throw new UsageError('ERR_BAD_OPTION', `nodes: must be a whole number from ${MIN_NODES} to ${MAX_NODES}, got ${n}`);
+  if (opts.seedCount !== undefined && (!Number.isInteger(opts.seedCount) || opts.seedCount < 1)) {
+    throw new UsageError('ERR_BAD_OPTION', `seedCount: must be a whole number >= 1, got ${opts.seedCount}`);
+  }
   const rng = new Prng(opts.seed);
   const ports = simPorts(opts.defaultPort);
   const range = new LoopbackRange(opts.baseAddress, n);

@@ -4,10 +4,10 @@
  * `<56 base32>.onion:8333`, `<52 base32>.b32.i2p:0`, `[fc00::1]:8333`, and
  * the parser that reads every one of those forms back.
  */
-import { createHash } from 'node:crypto';
 import { WireError } from '../errors.js';
 import { checkAddressShape, hasInternalPrefix, hasIpv4MappedPrefix, hasOnionCatPrefix } from './address.js';
 import type { NetAddress } from './types.js';
+import { hashOnce } from './checksum.js';
 
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const BASE32_VALUE = new Int8Array(128).fill(-1);
@@ -64,7 +64,11 @@ const ONION_CHECKSUM_PREFIX = Buffer.from('.onion checksum', 'latin1');
 
 /** Tor v3: SHA3-256(".onion checksum" ‖ pubkey ‖ version)[0..2] (rend-spec-v3, BIP155). */
 function onionChecksum(pubkey: Uint8Array): Buffer {
-  return createHash('sha3-256').update(ONION_CHECKSUM_PREFIX).update(pubkey).update(Uint8Array.of(TORV3_VERSION)).digest().subarray(0, 2);
+  const input = Buffer.allocUnsafe(ONION_CHECKSUM_PREFIX.length + 33);
+  ONION_CHECKSUM_PREFIX.copy(input, 0);
+  input.set(pubkey, ONION_CHECKSUM_PREFIX.length);
+  input[input.length - 1] = TORV3_VERSION;
+  return hashOnce('sha3-256', input).subarray(0, 2);
 }
 
 function torV3Name(pubkey: Uint8Array): string {
@@ -75,93 +79,110 @@ function torV3Name(pubkey: Uint8Array): string {
   return base32Encode(raw) + '.onion';
 }
 
-function ipv4Text(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
 /**
  * RFC 5952 text, as Core's IPv6ToString: lowercase hex groups without leading
  * zeros; the longest run of two or more zero groups (the first on a tie)
- * becomes `::`.
+ * becomes `::`. Built by concatenation: the crawler formats every address it
+ * learns, so this runs per addr entry.
  */
 export function ipv6Text(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
   let bestStart = -1;
-  let bestLen = 0;
+  let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
+    if ((b[2 * i]! | b[2 * i + 1]!) !== 0) {
       i++;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    let j = i + 1;
+    while (j < 8 && (b[2 * j]! | b[2 * j + 1]!) === 0) j++;
     if (j - i > bestLen) {
       bestStart = i;
       bestLen = j - i;
     }
     i = j;
   }
-  if (bestLen < 2) return groups.map((g) => g.toString(16)).join(':');
-  const head = groups.slice(0, bestStart).map((g) => g.toString(16)).join(':');
-  const tail = groups.slice(bestStart + bestLen).map((g) => g.toString(16)).join(':');
-  return `${head}::${tail}`;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out.length > 0 && i !== bestStart + bestLen) out += ':';
+    out += ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16);
+  }
+  return out;
 }
 
-/** The host part alone (no port, no brackets). */
+function unencodable(addr: NetAddress): WireError {
+  try {
+    checkAddressShape(addr);
+  } catch (err) {
+    return err as WireError;
+  }
+  return new WireError('ERR_UNENCODABLE', `malformed address of network '${String(addr?.network)}'`);
+}
+
+/** The host part alone (no port, no brackets). Throws ERR_UNENCODABLE for a malformed NetAddress. */
 export function formatHost(addr: NetAddress): string {
-  checkAddressShape(addr);
-  switch (addr.network) {
+  const b = addr?.bytes;
+  const n = b instanceof Uint8Array ? b.length : -1;
+  switch (addr?.network) {
     case 'ipv4':
-      return ipv4Text(addr.bytes);
+      if (n === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+      break;
     case 'ipv6':
     case 'cjdns':
-      return ipv6Text(addr.bytes);
+      if (n === 16) return ipv6Text(b);
+      break;
     case 'onion':
-      return torV3Name(addr.bytes);
+      if (n === 32) return torV3Name(b);
+      break;
     case 'i2p':
-      return base32Encode(addr.bytes) + '.b32.i2p';
+      if (n === 32) return base32Encode(b) + '.b32.i2p';
+      break;
   }
+  throw unencodable(addr);
 }
 
 /**
- * V8 builds concatenations and template literals of 13+ characters as trees
- * of cons strings (one 32-byte node per join), and base32 written a character
- * at a time is ~70 of them. A crawl keeps every address text as a Map key for
- * its whole life: as a tree an onion text costs ~1.5 KB instead of ~140 bytes,
- * an IPv4 text ~165 instead of ~105 (bench/memory.mjs). Copying the text
- * through a latin1 scratch buffer yields one flat string (every character of
- * an address text is ASCII).
+ * Core's CService::ToStringAddrPort text. Throws ERR_UNENCODABLE for a
+ * malformed NetAddress. Kept lean: a crawler calls it for every address learned.
  */
-const FLAT_SCRATCH = Buffer.allocUnsafe(256);
-function flatten(text: string): string {
-  if (text.length > FLAT_SCRATCH.length) return text; // longest address text is ~70 characters; never taken
-  const n = FLAT_SCRATCH.write(text, 0, 'latin1');
-  return FLAT_SCRATCH.toString('latin1', 0, n);
-}
-
-/** Core's CService::ToStringAddrPort text, as a flat string. Throws ERR_UNENCODABLE for a malformed NetAddress. */
 export function formatAddress(addr: NetAddress): string {
+  const port = addr?.port;
+  if (typeof port !== 'number' || (port & 0xffff) !== port) throw unencodable(addr);
   const host = formatHost(addr);
-  return flatten(addr.network === 'ipv6' || addr.network === 'cjdns' ? `[${host}]:${addr.port}` : `${host}:${addr.port}`);
+  return addr.network === 'ipv6' || addr.network === 'cjdns' ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function badText(text: string, why: string): WireError {
   return new WireError('ERR_BAD_ADDRESS_TEXT', `'${text.length > 100 ? text.slice(0, 100) + '…' : text}': ${why}`);
 }
 
-const IPV4_RE = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
+/** Dotted-quad IPv4, four decimal octets without leading zeros (no inet_aton octal surprises). */
 function parseIpv4(host: string): Uint8Array | null {
-  const m = IPV4_RE.exec(host);
-  if (m === null) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const v = Number(m[i + 1]);
-    if (v > 255) return null;
-    out[i] = v;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const c = i < host.length ? host.charCodeAt(i) : 0x2e; // a final '.' closes the last octet
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return null;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return null;
+      value = value * 10 + (c - 0x30);
+      digits++;
+      if (value > 255) return null;
+    } else {
+      return null;
+    }
   }
-  return out;
+  return part === 4 ? out : null;
 }
 
 const HEX_GROUP_RE = /^[0-9a-fA-F]{1,4}$/;
@@ -208,13 +229,24 @@ export function parseIpv6(host: string): Uint8Array | null {
 }
 
 function parsePort(text: string, portText: string): number {
-  if (!/^\d{1,5}$/.test(portText)) throw badText(text, `bad port '${portText}'`);
-  const port = Number(portText);
+  let port = 0;
+  for (let i = 0; i < portText.length; i++) {
+    const c = portText.charCodeAt(i);
+    if (c < 0x30 || c > 0x39 || i >= 5) throw badText(text, `bad port '${portText}'`);
+    port = port * 10 + (c - 0x30);
+  }
+  if (portText.length === 0) throw badText(text, 'empty port');
   if (port > 0xffff) throw badText(text, `port ${port} out of range`);
   return port;
 }
 
 function hostToAddress(text: string, host: string, port: number): NetAddress {
+  // IPv4 first: it is what a crawler parses most.
+  const c0 = host.charCodeAt(0);
+  if (c0 >= 0x30 && c0 <= 0x39 && host.length <= 15) {
+    const v4 = parseIpv4(host);
+    if (v4 !== null) return { network: 'ipv4', bytes: v4, port };
+  }
   const lower = host.toLowerCase();
   if (lower.endsWith('.onion')) {
     const label = lower.slice(0, -'.onion'.length);

@@ -27,9 +27,11 @@ export const NETWORK_ID: Readonly<Record<AddressNetwork, number>> = Object.freez
 
 /** ::ffff:0:0/96, how v1 carries IPv4. */
 export function hasIpv4MappedPrefix(b: Uint8Array, o = 0): boolean {
+  // The ff ff test first: it rejects a real IPv6 address in one compare.
   return (
-    b[o] === 0 && b[o + 1] === 0 && b[o + 2] === 0 && b[o + 3] === 0 && b[o + 4] === 0 && b[o + 5] === 0 &&
-    b[o + 6] === 0 && b[o + 7] === 0 && b[o + 8] === 0 && b[o + 9] === 0 && b[o + 10] === 0xff && b[o + 11] === 0xff
+    b[o + 10] === 0xff &&
+    b[o + 11] === 0xff &&
+    (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 4]! | b[o + 5]! | b[o + 6]! | b[o + 7]! | b[o + 8]! | b[o + 9]!) === 0
   );
 }
 

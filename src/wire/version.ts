@@ -108,9 +108,13 @@ export function encodeVersion(w: PayloadWriter, v: VersionPayload): void {
   if (hasRelay) w.bool(v.relay === true);
 }
 
-/** A version address field for `address` (or the all-zero one Core sends when it has none). */
+/**
+ * A version address field for `address`. null gives the all-zero field Core
+ * sends when it has no address; it reads back as the IPv6 `::` (port 0), which
+ * isAddressValid() rejects.
+ */
 export function versionAddress(address: NetAddress | null, services = 0n): VersionAddress {
-  if (address === null) return { services, address: null, raw: new Uint8Array(16), port: 0 };
+  if (address === null) return { services, address: { network: 'ipv6', bytes: new Uint8Array(16), port: 0 }, raw: new Uint8Array(16), port: 0 };
   return { services, address, raw: netAddressToV1(address), port: address.port };
 }
 

@@ -1,0 +1,119 @@
+/**
+ * Crawl options with their defaults, validated once on the main thread.
+ */
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { UsageError } from '../errors.js';
+import type { NetworkName } from '../wire/types.js';
+import type { PeerCap } from '../supervisor/peer-cap.js';
+import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
+import type { CrawlMode, PeerTimeouts } from './protocol.js';
+import { defaultWorkerCount } from './worker-pool.js';
+
+export interface CrawlOptions {
+  /** Seed addresses, `host:port` (IP literals; `[v6]:port`). */
+  readonly seeds?: readonly string[];
+  /** Default 'mainnet': sets the magic and the default port. */
+  readonly network?: NetworkName;
+  /** Allow-list CIDRs. Required unless `allowAny` is set explicitly. */
+  readonly only?: readonly string[];
+  readonly allowAny?: boolean;
+  /** Global cap on open connections (default 125, Core's default). */
+  readonly maxPeers?: number;
+  /** Worker threads (default: os.availableParallelism()). */
+  readonly workers?: number;
+  /** 'crawl' visits every address once; 'node' keeps long-lived peers until stopped. */
+  readonly mode?: CrawlMode;
+  /** Time allowed for each step (connect, handshake, getaddr answer); default 5000 ms. */
+  readonly timeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly getaddrTimeoutMs?: number;
+  /** Quiet period after a multi-entry addr answer before a visit ends (default 1000 ms). */
+  readonly addrQuietMs?: number;
+  /** Node mode keepalive (default 120 s, Core's PING_INTERVAL) and its timeout (default 20 min). */
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
+  /** Resolution of the per-worker deadline tick (default 100 ms). */
+  readonly tickMs?: number;
+  /** Snapshot destination: a file path or a stream (not closed by us). */
+  readonly out?: string | Writable;
+  /** Also resolve the network's DNS seeds. */
+  readonly dnsSeeds?: boolean;
+  /** DNS servers for the seeds, e.g. ['127.0.0.1:5353'] (default: the system's). */
+  readonly dnsServers?: readonly string[];
+  /** pino level for the main thread and the workers (default 'silent' for the library). */
+  readonly logLevel?: string;
+  readonly logger?: Logger;
+  /** Share a cap with other users (e.g. connectToNode); default: a new cap of maxPeers. */
+  readonly cap?: PeerCap;
+  readonly supervisor?: SupervisorOptions;
+  /** Crawl mode: re-queue (once) the peers a crashed worker held, instead of failing them. Default true. */
+  readonly retryCrashedPeers?: boolean;
+  /** Interval of 'progress' events (default 500 ms). */
+  readonly progressMs?: number;
+}
+
+export interface ResolvedOptions {
+  readonly seeds: readonly string[];
+  readonly network: NetworkName;
+  readonly only: readonly string[];
+  readonly allowAny: boolean;
+  readonly maxPeers: number;
+  readonly workers: number;
+  readonly mode: CrawlMode;
+  readonly timeouts: PeerTimeouts;
+  readonly tickMs: number;
+  readonly dnsSeeds: boolean;
+  readonly dnsServers: readonly string[];
+  readonly logLevel: string;
+  readonly retryCrashedPeers: boolean;
+  readonly progressMs: number;
+}
+
+export const DEFAULT_MAX_PEERS = 125;
+export const DEFAULT_STEP_TIMEOUT_MS = 5000;
+export const DEFAULT_ADDR_QUIET_MS = 1000;
+
+function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError('ERR_BAD_OPTION', `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  }
+  return value;
+}
+
+export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
+  const only = opts.only ?? [];
+  const allowAny = opts.allowAny === true;
+  if (only.length === 0 && !allowAny) {
+    throw new UsageError('ERR_BAD_OPTION', 'an allow-list is required: give `only` CIDRs (or set allowAny explicitly)');
+  }
+  const mode = opts.mode ?? 'crawl';
+  if (mode !== 'crawl' && mode !== 'node') throw new UsageError('ERR_BAD_OPTION', `mode must be 'crawl' or 'node', got ${String(mode)}`);
+  const step = positive('timeoutMs', opts.timeoutMs, DEFAULT_STEP_TIMEOUT_MS);
+  const addrQuietMs = opts.addrQuietMs === 0 ? 0 : positive('addrQuietMs', opts.addrQuietMs, DEFAULT_ADDR_QUIET_MS);
+  return {
+    seeds: opts.seeds ?? [],
+    network: opts.network ?? 'mainnet',
+    only,
+    allowAny,
+    maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? DEFAULT_MAX_PEERS, true),
+    workers: positive('workers', opts.workers, defaultWorkerCount(), true),
+    mode,
+    timeouts: {
+      connectMs: positive('connectTimeoutMs', opts.connectTimeoutMs, step),
+      handshakeMs: positive('handshakeTimeoutMs', opts.handshakeTimeoutMs, step),
+      getaddrMs: positive('getaddrTimeoutMs', opts.getaddrTimeoutMs, step),
+      addrQuietMs,
+      pingIntervalMs: positive('pingIntervalMs', opts.pingIntervalMs, 120_000),
+      pingTimeoutMs: positive('pingTimeoutMs', opts.pingTimeoutMs, 20 * 60_000),
+    },
+    tickMs: positive('tickMs', opts.tickMs, 100),
+    dnsSeeds: opts.dnsSeeds === true,
+    dnsServers: opts.dnsServers ?? [],
+    logLevel: opts.logLevel ?? opts.logger?.level ?? 'silent',
+    retryCrashedPeers: opts.retryCrashedPeers ?? true,
+    progressMs: positive('progressMs', opts.progressMs, 500),
+  };
+}

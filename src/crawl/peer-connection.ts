@@ -1,0 +1,436 @@
+/**
+ * One outbound peer connection: dial → version/verack handshake → getaddr →
+ * collect addr/addrv2 → finish (crawl mode) or stay up with keepalive pings
+ * (node mode).
+ *
+ * Thread-agnostic: a worker session runs thousands of these; connectToNode()
+ * runs one on the caller's thread. Written for many sockets per thread:
+ * - socket listeners are module-level functions that find their connection
+ *   through a symbol on the socket (no closures per connection);
+ * - deadlines are fields scanned by one shared coarse ticker (no timer per
+ *   socket);
+ * - every callback is wrapped, so an exception costs this connection only;
+ * - every outcome goes through one finish(), which releases the cap slot
+ *   exactly once.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
+import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
+import type { Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
+import type { AllowList } from './allow-list.js';
+import type { PeerCap } from '../supervisor/peer-cap.js';
+import type { CrawlMode, LearnedAddress, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
+import type { DeadlineTicker, Tickable } from './ticker.js';
+
+/** Bitcoin Core's PROTOCOL_VERSION; what we announce. */
+export const OUR_PROTOCOL_VERSION = 70016;
+/** MIN_PEER_PROTO_VERSION: Core disconnects anything older (FACTS §10). */
+export const MIN_PEER_PROTOCOL_VERSION = 31800;
+/** WTXID_RELAY_VERSION: wtxidrelay/sendaddrv2 are negotiated from here (FACTS §3). */
+const FEATURE_NEGOTIATION_VERSION = 70016;
+/** BIP31: pings carry a nonce above this version. */
+const BIP31_VERSION = 60000;
+export const USER_AGENT = '/bitspread:0.1.0/';
+
+type Phase = 'connecting' | 'handshaking' | 'getaddr' | 'established' | 'closed';
+
+/** What a connection needs from whoever runs it (a worker session or connectToNode). */
+export interface PeerHost {
+  readonly net: NetworkParams;
+  readonly cap: PeerCap;
+  readonly slot: number;
+  /** null = --allow-any, given explicitly by the user. */
+  readonly allow: AllowList | null;
+  readonly mode: CrawlMode;
+  readonly timeouts: PeerTimeouts;
+  readonly ticker: DeadlineTicker;
+  readonly log: Logger;
+  emit(ev: PeerEvent): void;
+  /** The connection has finished and released everything. */
+  closed(conn: PeerConnection): void;
+}
+
+const kPeer = Symbol('bitspread.peer');
+type PeerSocket = Socket & { [kPeer]?: PeerConnection };
+
+/** Socket error codes that mean we ran out of something (not the peer's fault). */
+const RESOURCE_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'EAGAIN']);
+
+/** Maps a socket errno to our stable code. */
+export function socketErrorCode(errno: string | undefined): PeerErrorCode {
+  switch (errno) {
+    case 'ECONNREFUSED':
+      return 'ERR_CONNECTION_REFUSED';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return 'ERR_CONNECTION_RESET';
+    case 'ETIMEDOUT':
+      return 'ERR_CONNECT_TIMEOUT';
+    default:
+      return errno !== undefined && RESOURCE_ERRNOS.has(errno) ? 'ERR_RESOURCE' : 'ERR_SOCKET';
+  }
+}
+
+/** Host part for net.connect from a dialable (ipv4/ipv6) address text. */
+function hostOf(text: string, addr: NetAddress): string {
+  if (addr.network === 'ipv6') return text.slice(1, text.lastIndexOf(']'));
+  return text.slice(0, text.lastIndexOf(':'));
+}
+
+function randomNonce(): bigint {
+  // Non-zero: a zero ping nonce means "no nonce" to Core.
+  return BigInt(Math.floor(Math.random() * 0xffffffff) + 1) * 0x100000000n + BigInt(Math.floor(Math.random() * 0xffffffff));
+}
+
+export class PeerConnection implements MessageSink, Tickable {
+  readonly addr: string;
+  private readonly host: PeerHost;
+  private readonly log: Logger | null;
+  private socket: PeerSocket | null = null;
+  private decoder: MessageDecoder | null = null;
+  private phase: Phase = 'connecting';
+  private holdsSlot = false;
+
+  private readonly startedAt = performance.now();
+  private connectedAt = 0;
+  /** Deadline of the current phase (performance.now() ms). */
+  private deadline = 0;
+  /** Set once a multi-entry addr arrived: the answer is complete when quiet until then. */
+  private quietAt = 0;
+  private nextPingAt = 0;
+  private pingSentAt = 0;
+  private pingNonce = 0n;
+
+  private version: VersionPayload | null = null;
+  private gotVerack = false;
+  private connectMs = 0;
+  private handshakeMs = 0;
+  private addrsReturned = 0;
+  private success: PeerSuccessInfo | null = null;
+
+  private constructor(host: PeerHost, addr: string) {
+    this.host = host;
+    this.addr = addr;
+    this.log = host.log.isLevelEnabled('debug') ? host.log.child({ peer: addr }) : null;
+  }
+
+  /**
+   * Dials `addrText`. Never throws: every outcome, including refusal before any
+   * socket exists (ERR_NOT_ALLOWED, ERR_MAX_PEERS), arrives as one 'end' event.
+   */
+  static dial(host: PeerHost, addrText: string): PeerConnection {
+    const conn = new PeerConnection(host, addrText);
+    conn.start();
+    return conn;
+  }
+
+  get isOpen(): boolean {
+    return this.phase !== 'closed';
+  }
+
+  get reached(): boolean {
+    return this.success !== null || (this.version !== null && this.gotVerack);
+  }
+
+  private start(): void {
+    let addr: NetAddress;
+    try {
+      addr = parseAddress(this.addr);
+    } catch (err) {
+      return this.finishEarly({ code: (err as WireError).code ?? 'ERR_BAD_ADDRESS_TEXT', message: String((err as Error).message) });
+    }
+    // The allow-list is checked here, at the only place a socket is created.
+    if ((addr.network !== 'ipv4' && addr.network !== 'ipv6') || (this.host.allow !== null && !this.host.allow.allows(addr))) {
+      return this.finishEarly({ code: 'ERR_NOT_ALLOWED', message: `${this.addr} is outside the allow-list` });
+    }
+    if (!this.host.cap.tryAcquire(this.host.slot)) {
+      return this.finishEarly({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
+    }
+    this.holdsSlot = true;
+    this.deadline = this.startedAt + this.host.timeouts.connectMs;
+    this.host.ticker.add(this);
+    let socket: PeerSocket;
+    try {
+      socket = netConnect({ host: hostOf(this.addr, addr), port: addr.port }) as PeerSocket;
+    } catch (err) {
+      const code = socketErrorCode((err as NodeJS.ErrnoException).code);
+      return this.finish({ code, message: (err as Error).message });
+    }
+    socket[kPeer] = this;
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', onSocketConnect);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  // ---- socket events (called through the module-level handlers) ----
+
+  handleConnect(): void {
+    const now = performance.now();
+    this.connectedAt = now;
+    this.connectMs = Math.round(now - this.startedAt);
+    this.phase = 'handshaking';
+    this.deadline = now + this.host.timeouts.handshakeMs;
+    this.decoder = new MessageDecoder(this.host.net, this);
+    this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
+    // FACTS §4: Core waits for the inbound peer's version first.
+    this.send({
+      command: 'version',
+      payload: makeVersion({ version: OUR_PROTOCOL_VERSION, services: 0n, userAgent: USER_AGENT, relay: false, startHeight: 0, nonce: randomNonce() }),
+    });
+  }
+
+  handleData(chunk: Buffer): void {
+    this.decoder?.push(chunk);
+  }
+
+  handleEnd(): void {
+    // A peer closing after the handshake ends a crawl visit normally: we keep what it sent.
+    if (this.phase === 'getaddr') return this.complete();
+    this.finish({ code: 'ERR_PEER_CLOSED', message: `peer closed during ${this.phase}` });
+  }
+
+  handleError(err: NodeJS.ErrnoException): void {
+    this.finish({ code: socketErrorCode(err.code), message: err.message });
+  }
+
+  handleClose(): void {
+    if (this.phase === 'getaddr') return this.complete();
+    this.finish({ code: 'ERR_PEER_CLOSED', message: `connection closed during ${this.phase}` });
+  }
+
+  /** A callback threw: that costs this connection, never the thread. */
+  internalError(err: unknown): void {
+    this.finish({ code: 'ERR_SOCKET', message: `internal error: ${err instanceof Error ? err.message : String(err)}` });
+  }
+
+  // ---- MessageSink ----
+
+  onMessage(msg: Message): void {
+    if (this.phase === 'closed') return;
+    switch (msg.command) {
+      case 'version':
+        return this.onVersion(msg.payload);
+      case 'verack':
+        this.gotVerack = true;
+        if (this.version !== null) this.onReachable();
+        return;
+      case 'ping':
+        // Pre-BIP31 pings have no nonce and expect no pong.
+        if (this.version !== null && this.version.version > BIP31_VERSION) this.send({ command: 'pong', nonce: msg.nonce });
+        return;
+      case 'pong':
+        if (msg.nonce === this.pingNonce) this.pingSentAt = 0;
+        return;
+      case 'addr':
+      case 'addrv2':
+        return this.onAddrs(msg.entries);
+      default:
+        return;
+    }
+  }
+
+  onMessageError(err: WireError, command: string | null, fatal: boolean): void {
+    if (fatal) {
+      this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}` });
+    } else {
+      this.log?.debug({ code: err.code, command }, 'dropped a malformed message');
+    }
+  }
+
+  private onVersion(v: VersionPayload): void {
+    if (this.version !== null) return; // Core ignores a redundant version too
+    if (v.version < MIN_PEER_PROTOCOL_VERSION) {
+      return this.finish({ code: 'ERR_VERSION_TOO_OLD', message: `peer protocol version ${v.version} < ${MIN_PEER_PROTOCOL_VERSION}` });
+    }
+    this.version = v;
+    // BIP155/BIP339: after the peer's version, before our verack.
+    if (v.version >= FEATURE_NEGOTIATION_VERSION) {
+      this.send({ command: 'wtxidrelay' });
+      this.send({ command: 'sendaddrv2' });
+    }
+    this.send({ command: 'verack' });
+    if (this.gotVerack) this.onReachable();
+  }
+
+  private onReachable(): void {
+    if (this.phase !== 'handshaking') return;
+    const now = performance.now();
+    this.handshakeMs = Math.round(now - this.connectedAt);
+    this.phase = 'getaddr';
+    this.deadline = now + this.host.timeouts.getaddrMs;
+    this.host.emit({ kind: 'reachable', addr: this.addr });
+    // Only after our verack: Core drops a getaddr that comes before it (FACTS §4.6).
+    this.send({ command: 'getaddr' });
+  }
+
+  private onAddrs(entries: readonly { address: NetAddress | null }[]): void {
+    const learned: LearnedAddress[] = [];
+    for (const e of entries) {
+      if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+    }
+    if (this.phase === 'getaddr') {
+      this.addrsReturned += learned.length;
+      // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
+      if (entries.length > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
+    }
+    this.log?.debug(`received ${learned.length} addresses from ${this.addr}`);
+    if (learned.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, entries: learned });
+  }
+
+  // ---- deadlines ----
+
+  tick(now: number): void {
+    switch (this.phase) {
+      case 'connecting':
+        if (now >= this.deadline) this.finish({ code: 'ERR_CONNECT_TIMEOUT', message: `no connection within ${this.host.timeouts.connectMs} ms` });
+        return;
+      case 'handshaking':
+        if (now >= this.deadline) this.finish({ code: 'ERR_HANDSHAKE_TIMEOUT', message: `no version/verack within ${this.host.timeouts.handshakeMs} ms` });
+        return;
+      case 'getaddr':
+        // A reachable node that never answers getaddr is still reachable, with 0 addresses.
+        if (now >= this.deadline || (this.quietAt !== 0 && now >= this.quietAt)) this.complete();
+        return;
+      case 'established':
+        if (this.pingSentAt !== 0 && now - this.pingSentAt >= this.host.timeouts.pingTimeoutMs) {
+          this.finish({ code: 'ERR_PING_TIMEOUT', message: `no pong within ${this.host.timeouts.pingTimeoutMs} ms` });
+        } else if (this.pingSentAt === 0 && now >= this.nextPingAt) {
+          this.pingNonce = randomNonce();
+          this.pingSentAt = now;
+          this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
+          this.send({ command: 'ping', nonce: this.pingNonce });
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- outcomes ----
+
+  /** The getaddr phase is over: crawl mode closes, node mode keeps the peer. */
+  private complete(): void {
+    if (this.phase !== 'getaddr' || this.version === null) return;
+    this.success = this.successInfo(this.version);
+    if (this.host.mode === 'node' && this.socket !== null && !this.socket.destroyed && this.socket.readable) {
+      this.phase = 'established';
+      this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
+      this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
+      return;
+    }
+    this.finish(null);
+  }
+
+  private successInfo(v: VersionPayload): PeerSuccessInfo {
+    return {
+      protocolVersion: v.version,
+      userAgent: v.userAgent ?? '',
+      services: Number(v.services),
+      startHeight: v.startHeight ?? 0,
+      relay: v.relay ?? true,
+      connectMs: this.connectMs,
+      handshakeMs: this.handshakeMs,
+      addrsReturned: this.addrsReturned,
+    };
+  }
+
+  /** Closes from our side with ERR_STOPPED (drop / drain / shutdown). */
+  stop(): void {
+    this.finish({ code: 'ERR_STOPPED', message: 'stopped' });
+  }
+
+  /** Refused before a socket existed: nothing to release. */
+  private finishEarly(error: PlainError): void {
+    this.phase = 'closed';
+    this.host.emit({ kind: 'end', addr: this.addr, error });
+    this.host.closed(this);
+  }
+
+  /**
+   * The single exit: removes the listeners, leaves the ticker, closes the
+   * socket, releases the cap slot once, reports once. `error` null = a
+   * completed crawl visit.
+   */
+  private finish(error: PlainError | null): void {
+    if (this.phase === 'closed') return;
+    // Reachable means the handshake completed, whatever ends the connection afterwards.
+    if (this.success === null && this.phase === 'getaddr' && this.version !== null) this.success = this.successInfo(this.version);
+    this.phase = 'closed';
+    this.host.ticker.delete(this);
+    const socket = this.socket;
+    if (socket !== null) {
+      this.socket = null;
+      socket.removeListener('connect', onSocketConnect);
+      socket.removeListener('data', onSocketData);
+      socket.removeListener('end', onSocketEnd);
+      socket.removeListener('error', onSocketError);
+      socket.removeListener('close', onSocketClose);
+      // A late error on a socket we are done with must not become uncaught.
+      socket.on('error', ignoreError);
+      socket[kPeer] = undefined;
+      if (error === null) socket.destroy();
+      else if (!socket.destroyed) socket.resetAndDestroy();
+    }
+    this.decoder = null;
+    if (this.holdsSlot) {
+      this.holdsSlot = false;
+      this.host.cap.release(this.host.slot);
+    }
+    const info = this.success ?? undefined;
+    if (error !== null && this.log !== null) this.log.debug({ code: error.code }, error.message);
+    this.host.emit(error === null ? { kind: 'end', addr: this.addr, info } : { kind: 'end', addr: this.addr, info, error });
+    this.host.closed(this);
+  }
+
+  private send(msg: Message): void {
+    const socket = this.socket;
+    if (socket === null || socket.destroyed) return;
+    socket.write(encodeMessage(this.host.net, msg));
+  }
+}
+
+function ignoreError(): void {}
+
+function guarded(sock: PeerSocket, method: 'handleConnect' | 'handleEnd' | 'handleClose'): void {
+  const conn = sock[kPeer];
+  if (conn === undefined) return;
+  try {
+    conn[method]();
+  } catch (err) {
+    conn.internalError(err);
+  }
+}
+
+function onSocketConnect(this: PeerSocket): void {
+  guarded(this, 'handleConnect');
+}
+function onSocketData(this: PeerSocket, chunk: Buffer): void {
+  const conn = this[kPeer];
+  if (conn === undefined) return;
+  try {
+    conn.handleData(chunk);
+  } catch (err) {
+    conn.internalError(err);
+  }
+}
+function onSocketEnd(this: PeerSocket): void {
+  guarded(this, 'handleEnd');
+}
+function onSocketError(this: PeerSocket, err: NodeJS.ErrnoException): void {
+  const conn = this[kPeer];
+  if (conn === undefined) return;
+  try {
+    conn.handleError(err);
+  } catch (e) {
+    conn.internalError(e);
+  }
+}
+function onSocketClose(this: PeerSocket): void {
+  guarded(this, 'handleClose');
+}

@@ -1,0 +1,119 @@
+/**
+ * Everything that crosses the main-thread / worker-thread boundary, as types,
+ * in one place. A structured clone drops class identity and custom error
+ * fields, so every value here is plain data (errors as {@link PlainError}).
+ *
+ * Two channels per worker session:
+ * - the control plane (comlink over a MessagePort): {@link SessionControl},
+ *   one round trip per command;
+ * - the data plane (a second, plain MessagePort): arrays of {@link PeerEvent},
+ *   batched per event-loop turn, never one postMessage per address.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { PlainError } from '../errors.js';
+import type { AddressNetwork, NetworkName } from '../wire/types.js';
+
+export type CrawlMode = 'crawl' | 'node';
+
+/** Per-step deadlines of one peer connection, in milliseconds. */
+export interface PeerTimeouts {
+  /** TCP connect (net.connect has none of its own). */
+  readonly connectMs: number;
+  /** From connect until both the peer's version and verack arrived. */
+  readonly handshakeMs: number;
+  /** From getaddr sent until we stop waiting for the answer. */
+  readonly getaddrMs: number;
+  /**
+   * After a multi-entry addr/addrv2 arrives, wait this long for more before
+   * calling the answer complete. Core answers getaddr with one message, but a
+   * one-entry self-announcement may precede it (FACTS §6), so one entry never
+   * ends the wait.
+   */
+  readonly addrQuietMs: number;
+  /** Node mode: keepalive ping interval once established. */
+  readonly pingIntervalMs: number;
+  /** Node mode: an unanswered ping older than this drops the peer. */
+  readonly pingTimeoutMs: number;
+}
+
+/** The task data of the one long-lived session task each worker runs. */
+export interface SessionInit {
+  /** PeerCap worker slot of this session (the cap counts per slot, so a dead worker's sockets can be reclaimed). */
+  readonly slot: number;
+  readonly capBuffer: SharedArrayBuffer;
+  readonly control: MessagePort;
+  readonly data: MessagePort;
+  readonly network: NetworkName;
+  /** CIDRs; every dial is checked against them inside the worker. */
+  readonly allow: readonly string[];
+  /** Explicit opt-out of the allow-list (never the default). */
+  readonly allowAny: boolean;
+  readonly mode: CrawlMode;
+  readonly timeouts: PeerTimeouts;
+  /** Coarse deadline tick: one interval per worker serves every socket. */
+  readonly tickMs: number;
+  readonly logLevel: string;
+}
+
+/** What the session task resolves with once drained. */
+export interface SessionResult {
+  readonly dialled: number;
+}
+
+export interface SessionStats {
+  readonly slot: number;
+  readonly open: number;
+  readonly dialled: number;
+  readonly reachable: number;
+  readonly failed: number;
+  readonly addrsReceived: number;
+}
+
+/** The control plane a worker session exposes over comlink. */
+export interface SessionControl {
+  /** Starts a dial; the outcome arrives on the data plane. False once draining. */
+  connect(addr: string): boolean;
+  /** Closes that peer (outcome ERR_STOPPED). False if unknown. */
+  drop(addr: string): boolean;
+  /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task. */
+  drain(): Promise<void>;
+  stats(): SessionStats;
+  /** Test hook: throws an uncaught exception in the worker, killing the thread. */
+  crash(): void;
+}
+
+/** The version fields recorded for a reachable node. */
+export interface PeerVersionInfo {
+  readonly protocolVersion: number;
+  readonly userAgent: string;
+  /** Service bits as a number (the defined bits are all below 2^53). */
+  readonly services: number;
+  readonly startHeight: number;
+  readonly relay: boolean;
+}
+
+export interface PeerSuccessInfo extends PeerVersionInfo {
+  readonly connectMs: number;
+  readonly handshakeMs: number;
+  readonly addrsReturned: number;
+}
+
+/** One learned address: Core text form and its network. */
+export type LearnedAddress = readonly [text: string, network: AddressNetwork];
+
+export type PeerEvent =
+  | { readonly kind: 'connected'; readonly addr: string; readonly connectMs: number }
+  /** Both version and verack arrived: the node is reachable; getaddr was sent. */
+  | { readonly kind: 'reachable'; readonly addr: string }
+  | { readonly kind: 'addrs'; readonly addr: string; readonly entries: readonly LearnedAddress[] }
+  /** Node mode: the getaddr phase is over, the connection stays up. */
+  | { readonly kind: 'ready'; readonly addr: string; readonly info: PeerSuccessInfo }
+  /**
+   * The connection is gone (exactly one per connect()). `info` is present when
+   * the full handshake completed; `error` when it ended for any reason other
+   * than a completed crawl visit.
+   */
+  | { readonly kind: 'end'; readonly addr: string; readonly info?: PeerSuccessInfo; readonly error?: PlainError };
+
+/** Error codes that are our problem, not the peer's: the address goes back in the queue. */
+export const REQUEUE_CODES: ReadonlySet<string> = new Set(['ERR_MAX_PEERS', 'ERR_RESOURCE']);

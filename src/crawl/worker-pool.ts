@@ -1,0 +1,183 @@
+/**
+ * Main-thread side of the worker pool: a Piscina pool of N threads, each
+ * running ONE session task that holds many sockets. Each session gets two
+ * MessageChannels through the task's transferList: a comlink control plane
+ * and a plain data plane for batched peer events.
+ *
+ * When a thread dies (uncaught exception, terminate), its session task
+ * rejects: we reclaim its cap slots, report every peer it held as lost
+ * (ERR_WORKER_CRASHED) and start a replacement session, which Piscina places
+ * on the replacement thread.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from './comlink-node.js';
+import { Piscina } from 'piscina';
+import type { PeerCap } from '../supervisor/peer-cap.js';
+import { pickWorker } from './balancer.js';
+import type { PeerEvent, SessionControl, SessionInit, SessionResult } from './protocol.js';
+
+/**
+ * PeerCap worker slots sessions cycle through: 0..254 of the cap's default
+ * 256. Slot 255 is MAIN_THREAD_CAP_SLOT (connectToNode on the caller's thread).
+ */
+const CAP_WORKER_SLOTS = 255;
+
+/** Locates dist/workers/peer-worker.js from src/ (vitest) or dist/src/ (built). */
+export function peerWorkerUrl(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) return pathToFileURL(join(dir, 'dist', 'workers', 'peer-worker.js')).href;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the package root to locate dist/workers/peer-worker.js');
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export interface Session {
+  readonly slot: number;
+  readonly control: Comlink.Remote<SessionControl>;
+  /** Peers dispatched to this session and not yet ended. */
+  readonly peers: Set<string>;
+  alive: boolean;
+}
+
+export interface PoolOptions {
+  readonly workers: number;
+  readonly cap: PeerCap;
+  /** Everything in SessionInit except the per-session fields. */
+  readonly session: Omit<SessionInit, 'slot' | 'capBuffer' | 'control' | 'data'>;
+  /** A batch of peer events from one session. */
+  onEvents(session: Session, events: readonly PeerEvent[]): void;
+  /** A session's thread died; `lost` are the peers it held (already removed from it). */
+  onCrash(session: Session, lost: readonly string[], error: unknown): void;
+}
+
+export class PeerWorkerPool {
+  private readonly piscina: Piscina;
+  private readonly opts: PoolOptions;
+  private readonly sessions: Session[] = [];
+  private readonly ports = new Map<Session, { control: MessagePort; data: MessagePort; done: Promise<unknown>; dataClosed: Promise<unknown> }>();
+  private nextSlot = 0;
+  private rotate = 0;
+  private closing = false;
+  crashes = 0;
+
+  constructor(opts: PoolOptions) {
+    this.opts = opts;
+    this.piscina = new Piscina({
+      filename: peerWorkerUrl(),
+      minThreads: opts.workers,
+      maxThreads: opts.workers,
+      // One session per thread: the session multiplexes sockets itself.
+      concurrentTasksPerWorker: 1,
+      // 'sync' would park a worker in Atomics.wait between tasks, freezing its sockets.
+      atomics: 'disabled',
+      idleTimeout: Infinity,
+    });
+    for (let i = 0; i < opts.workers; i++) this.startSession();
+  }
+
+  get size(): number {
+    return this.sessions.filter((s) => s.alive).length;
+  }
+
+  /** Least-loaded live session, or null when none is alive. */
+  pick(): Session | null {
+    const loads = this.sessions.map((s) => (s.alive ? s.peers.size : Infinity));
+    const i = pickWorker(loads, this.rotate++ % Math.max(1, loads.length));
+    return i < 0 ? null : (this.sessions[i] ?? null);
+  }
+
+  liveSessions(): readonly Session[] {
+    return this.sessions.filter((s) => s.alive);
+  }
+
+  private allocateSlot(): number {
+    // A fresh slot per session: a dead session's slot is reclaimed, never reused while its count may still be settling.
+    for (let k = 0; k < CAP_WORKER_SLOTS; k++) {
+      const slot = (this.nextSlot + k) % CAP_WORKER_SLOTS;
+      if (!this.sessions.some((s) => s.slot === slot)) {
+        this.nextSlot = slot + 1;
+        return slot;
+      }
+    }
+    throw new Error('no free peer-cap worker slot');
+  }
+
+  private startSession(): void {
+    const control = new MessageChannel();
+    const data = new MessageChannel();
+    const slot = this.allocateSlot();
+    const session: Session = {
+      slot,
+      control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
+      peers: new Set(),
+      alive: true,
+    };
+    data.port1.on('message', (events: PeerEvent[]) => {
+      if (session.alive) this.opts.onEvents(session, events);
+    });
+    // The worker closes its end after the last batch, so 'close' here means every event was delivered.
+    const dataClosed = new Promise((resolve) => data.port1.once('close', resolve));
+    const init: SessionInit = { ...this.opts.session, slot, capBuffer: this.opts.cap.buffer, control: control.port2, data: data.port2 };
+    const done = (this.piscina.run(init, { transferList: [control.port2, data.port2] as never }) as Promise<SessionResult>).then(
+      () => this.sessionEnded(session, null),
+      (err: unknown) => this.sessionEnded(session, err ?? new Error('session failed')),
+    );
+    this.sessions.push(session);
+    this.ports.set(session, { control: control.port1, data: data.port1, done, dataClosed });
+  }
+
+  private sessionEnded(session: Session, err: unknown): void {
+    const idx = this.sessions.indexOf(session);
+    if (idx >= 0) this.sessions.splice(idx, 1);
+    // A drained session closes its own data port once its last batch is out.
+    if (err === null) return;
+    const wasAlive = session.alive;
+    session.alive = false;
+    const ports = this.ports.get(session);
+    ports?.data.close();
+    ports?.control.close();
+    if (!wasAlive) return;
+    // The thread died: its sockets are gone with it, so are its cap slots.
+    this.crashes++;
+    this.opts.cap.reclaimWorker(session.slot);
+    const lost = [...session.peers];
+    session.peers.clear();
+    if (!this.closing) this.startSession();
+    this.opts.onCrash(session, lost, err);
+  }
+
+  /** Test hook: kills one session's thread (by an uncaught exception inside it). */
+  async crashSession(session: Session): Promise<void> {
+    await session.control.crash();
+  }
+
+  /** Drains every session (closing their sockets) and destroys the threads. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const live = [...this.sessions];
+    await Promise.all(
+      live.map(async (s) => {
+        const ports = this.ports.get(s);
+        // A thread that dies meanwhile never answers drain(): its task settling is the answer.
+        await Promise.race([s.control.drain().catch(() => undefined), ports?.done]);
+        await ports?.done;
+        if (s.alive) await ports?.dataClosed;
+        s.alive = false;
+        ports?.control.close();
+      }),
+    );
+    this.ports.clear();
+    await this.piscina.destroy();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * What runs inside a worker thread: one long-lived session that owns many
+ * peer sockets. The Piscina task that started it stays pending until the
+ * session drains, so Piscina never treats the worker as idle while it holds
+ * sockets (and the pool uses atomics:'disabled', so an idle worker is never
+ * parked in Atomics.wait either).
+ *
+ * Commands arrive over comlink on the control port; peer events leave on the
+ * data port, batched per event-loop turn.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from './comlink-node.js';
+import { pino, type Logger } from 'pino';
+import { NETWORKS } from '../wire/index.js';
+import { PeerCap } from '../supervisor/peer-cap.js';
+import { AllowList } from './allow-list.js';
+import { PeerConnection, type PeerHost } from './peer-connection.js';
+import type { PeerEvent, SessionControl, SessionInit, SessionResult, SessionStats } from './protocol.js';
+import { DeadlineTicker } from './ticker.js';
+
+/** Flush early when a turn produces this many events, to bound one message's size. */
+const MAX_EVENTS_PER_BATCH = 512;
+
+export class WorkerSession implements PeerHost {
+  readonly net;
+  readonly cap: PeerCap;
+  readonly slot: number;
+  readonly allow: AllowList | null;
+  readonly mode;
+  readonly timeouts;
+  readonly ticker: DeadlineTicker;
+  readonly log: Logger;
+
+  private readonly conns = new Map<string, PeerConnection>();
+  private readonly dataPort: MessagePort;
+  private batch: PeerEvent[] = [];
+  private flushScheduled = false;
+  private draining = false;
+  private endSession: (() => void) | null = null;
+  readonly ended: Promise<void>;
+
+  private dialled = 0;
+  private reachableCount = 0;
+  private failedCount = 0;
+  private addrsReceived = 0;
+
+  constructor(init: SessionInit, log: Logger) {
+    const net = NETWORKS[init.network];
+    this.net = net;
+    this.cap = PeerCap.attach(init.capBuffer);
+    this.slot = init.slot;
+    this.allow = init.allowAny ? null : AllowList.parse(init.allow);
+    this.mode = init.mode;
+    this.timeouts = init.timeouts;
+    this.ticker = new DeadlineTicker(init.tickMs);
+    this.log = log;
+    this.dataPort = init.data;
+    this.ended = new Promise<void>((resolve) => {
+      this.endSession = resolve;
+    });
+  }
+
+  readonly control: SessionControl = {
+    connect: (addr: string): boolean => {
+      if (this.draining) return false;
+      if (this.conns.has(addr)) {
+        // The main thread never dials one address twice at once; refuse rather than leak.
+        this.emit({ kind: 'end', addr, error: { code: 'ERR_SUPERVISOR', message: `${addr} is already open on this worker` } });
+        return true;
+      }
+      this.dialled++;
+      const conn = PeerConnection.dial(this, addr);
+      if (conn.isOpen) this.conns.set(addr, conn);
+      return true;
+    },
+    drop: (addr: string): boolean => {
+      const conn = this.conns.get(addr);
+      if (conn === undefined) return false;
+      conn.stop();
+      return true;
+    },
+    drain: async (): Promise<void> => {
+      this.draining = true;
+      for (const conn of [...this.conns.values()]) conn.stop();
+      this.ticker.stop();
+      this.flush();
+      this.endSession?.();
+    },
+    stats: (): SessionStats => ({
+      slot: this.slot,
+      open: this.conns.size,
+      dialled: this.dialled,
+      reachable: this.reachableCount,
+      failed: this.failedCount,
+      addrsReceived: this.addrsReceived,
+    }),
+    crash: (): void => {
+      setImmediate(() => {
+        throw new Error('simulated worker crash');
+      });
+    },
+  };
+
+  emit(ev: PeerEvent): void {
+    if (ev.kind === 'addrs') this.addrsReceived += ev.entries.length;
+    else if (ev.kind === 'end') {
+      if (ev.error === undefined) this.reachableCount++;
+      else this.failedCount++;
+    }
+    this.batch.push(ev);
+    if (this.batch.length >= MAX_EVENTS_PER_BATCH) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(flushSession, this);
+    }
+  }
+
+  closed(conn: PeerConnection): void {
+    if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.batch.length === 0) return;
+    const out = this.batch;
+    this.batch = [];
+    this.dataPort.postMessage(out);
+  }
+}
+
+function flushSession(s: WorkerSession): void {
+  s.flush();
+}
+
+/** Worker-side logger: synchronous to fd 1 (async output is lost when a thread is terminated). */
+function workerLogger(level: string, slot: number): Logger {
+  return pino({ level, base: { worker: slot } }, pino.destination({ dest: 1, sync: true }));
+}
+
+/** The body of the session task: serve until drained. */
+export async function runSession(init: SessionInit): Promise<SessionResult> {
+  const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
+  Comlink.expose(session.control, nodeEndpoint(init.control));
+  await session.ended;
+  const stats = session.control.stats();
+  // Let the last batch and the drain() reply leave before the ports close.
+  await new Promise((r) => setImmediate(r));
+  init.data.close();
+  init.control.close();
+  return { dialled: stats.dialled };
+}

@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCrawlArgs } from '../src/cli/commands/crawl.js';
+import { resolveDnsSeeds } from '../src/crawl/dns-seeds.js';
+import type { NodeRecord } from '../src/crawl/record.js';
+import { startDnsServer, type TestDnsServer } from './helpers/dns-server.js';
+import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
+
+const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
+
+const peers: LoopbackPeer[] = [];
+let dns: TestDnsServer | null = null;
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.close()));
+  await dns?.close();
+  dns = null;
+});
+
+describe('crawl CLI arguments', () => {
+  it.each([
+    [['--network', 'regtest', '--seed', '127.0.0.1:1'], /--only CIDR is required/],
+    [['--only', '127.0.0.0/8', '--network', 'moon', '--seed', '127.0.0.1:1'], /--network/],
+    [['--only', '127.0.0.0/8'], /--seed/],
+    [['--only', '127.0.0.0/8', '--seed', '127.0.0.1:1', '--max-peers', '0'], /--max-peers/],
+    [['--only', '127.0.0.0/8', '--seed', '127.0.0.1:1', '--timeout', 'soon'], /--timeout/],
+    [['--only', '127.0.0.0/8', '--seed', '127.0.0.1:1', '--mode', 'seeder'], /--mode/],
+    [['--only', '127.0.0.0/8', '--seed', 'not-an-address'], /--seed/],
+    [['--only', '127.0.0.0/8', '--seed', '127.0.0.1:1', '--bogus'], /bogus/],
+  ])('rejects %j with a clear UsageError', (argv, message) => {
+    expect(() => parseCrawlArgs(argv)).toThrow(message);
+  });
+
+  it('accepts the documented example', () => {
+    const opts = parseCrawlArgs('--network regtest --seed 127.100.0.2:18444 --only 127.0.0.0/8 --max-peers 40 --timeout 3s --out crawl.ndjson'.split(' '));
+    expect(opts).toMatchObject({ network: 'regtest', seeds: ['127.100.0.2:18444'], only: ['127.0.0.0/8'], maxPeers: 40, timeoutMs: 3000, out: 'crawl.ndjson', mode: 'crawl' });
+  });
+});
+
+describe('bitspread crawl (built CLI)', () => {
+  it('exits 2 with a message on bad arguments', async () => {
+    const r = await runCli(['crawl', '--seed', '127.0.0.1:1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--only CIDR is required/);
+  });
+
+  it('crawls DNS-seeded loopback peers into a snapshot and prints a summary', async () => {
+    // regtest's DNS seed name, answered by a local DNS server; the peers listen on regtest's default port.
+    peers.push(await startLoopbackPeer({ host: '127.68.0.1', port: 18444, addrs: ['127.68.0.2:18444'] }));
+    peers.push(await startLoopbackPeer({ host: '127.68.0.2', port: 18444 }));
+    dns = await startDnsServer({ 'dummyseed.invalid': ['127.68.0.1', '10.1.2.3'] });
+    const out = join(mkdtempSync(join(tmpdir(), 'bitspread-cli-')), 'crawl.ndjson');
+    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--dns-server', dns.address, '--only', '127.68.0.0/16', '--timeout', '1s', '--addr-quiet', '50ms', '--workers', '1', '--out', out, '--log-level', 'warn']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/reachable 2, failed 0, skipped 1/);
+    const recs = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as NodeRecord);
+    const states = Object.fromEntries(recs.map((x) => [x.addr, `${x.state}:${x.reason ?? x.error ?? ''}`]));
+    // 10.1.2.3 came from DNS but is outside --only: never dialled.
+    expect(states).toEqual({ '127.68.0.1:18444': 'reachable:', '127.68.0.2:18444': 'reachable:', '10.1.2.3:18444': 'skipped:not-allowed' });
+    expect(dns.queries.some((q) => q.startsWith('dummySeed.invalid') || q.startsWith('dummyseed.invalid'))).toBe(true);
+  });
+
+  it('resolveDnsSeeds reports a name that does not resolve', async () => {
+    dns = await startDnsServer({});
+    const res = await resolveDnsSeeds(['nothing.invalid.'], 8333, { servers: [dns.address] });
+    expect(res.addresses).toEqual([]);
+    expect(res.failures).toHaveLength(1);
+  });
+});

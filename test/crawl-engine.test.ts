@@ -1,0 +1,169 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Crawler } from '../src/crawl/crawler.js';
+import { crawl } from '../src/crawl/crawl.js';
+import type { NodeRecord } from '../src/crawl/record.js';
+import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
+
+const peers: LoopbackPeer[] = [];
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.close()));
+});
+
+/** Handles that a finished crawl must not leave behind. */
+function liveHandles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) {
+    if (r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout' || r === 'Immediate' || r === 'MessagePort' || r === 'Worker') {
+      counts[r] = (counts[r] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+const PORT = 18561;
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const ONION = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:8333';
+
+describe('Crawler on a tiny loopback network', () => {
+  it('visits every address once and writes a complete snapshot', async () => {
+    const before = liveHandles();
+    const hosts = [1, 2, 3, 4, 5, 6].map((i) => `127.62.0.${i}`);
+    const all = hosts.map((h) => `${h}:${PORT}`);
+    const refused = `127.62.0.50:${PORT}`;
+    const outside = `127.99.0.1:${PORT}`;
+    // A chain: each peer knows the next two, the last one also a dead address, an onion, one outside the allow-list.
+    for (let i = 0; i < hosts.length; i++) {
+      const addrs = [all[(i + 1) % all.length], all[(i + 2) % all.length]] as string[];
+      if (i === hosts.length - 1) addrs.push(refused, ONION, outside);
+      peers.push(await startLoopbackPeer({ host: hosts[i] as string, port: PORT, addrs, userAgent: `/peer:${i}/`, startHeight: 1000 + i }));
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'bitspread-crawl-'));
+    const out = join(dir, 'crawl.ndjson');
+    const crawler = new Crawler({
+      network: 'regtest',
+      seeds: [all[0] as string],
+      only: ['127.62.0.0/16'],
+      workers: 2,
+      maxPeers: 3,
+      timeoutMs: 1000,
+      addrQuietMs: 50,
+      out,
+    });
+    let peakInFlight = 0;
+    crawler.on('node', () => (peakInFlight = Math.max(peakInFlight, crawler.countPeers().inFlight)));
+    const summary = await crawler.start();
+
+    const recs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as NodeRecord);
+    const byAddr = new Map(recs.map((r) => [r.addr, r]));
+    expect(recs).toHaveLength(byAddr.size); // exactly once each
+    expect(byAddr.size).toBe(9);
+    for (let i = 0; i < hosts.length; i++) {
+      expect(byAddr.get(all[i] as string)).toMatchObject({ state: 'reachable', network: 'ipv4', userAgent: `/peer:${i}/`, startHeight: 1000 + i, protocolVersion: 70016, services: 1033, relay: true });
+    }
+    expect(byAddr.get(refused)).toMatchObject({ state: 'failed', error: 'ERR_CONNECTION_REFUSED' });
+    expect(byAddr.get(ONION)).toMatchObject({ state: 'skipped', network: 'onion', reason: 'non-ip' });
+    expect(byAddr.get(outside)).toMatchObject({ state: 'skipped', reason: 'not-allowed' });
+    expect(summary.byState).toEqual({ reachable: 6, failed: 1, skipped: 2 });
+    expect(summary.stopped).toBe(false);
+    expect(summary.peakOpen).toBeLessThanOrEqual(3);
+    expect(peakInFlight).toBeLessThanOrEqual(3);
+    expect(crawler.cap.open()).toBe(0);
+    // Each peer was dialled exactly once.
+    for (const p of peers) expect(p.accepted()).toBe(1);
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+    await new Promise((r) => setTimeout(r, 20));
+    const after = liveHandles();
+    for (const kind of Object.keys(after)) expect(after[kind]).toBeLessThanOrEqual(before[kind] ?? 0);
+    expect(after.TCPSocketWrap ?? 0).toBe(0);
+    expect(after.Worker ?? 0).toBe(0);
+  });
+
+  it('streams records through crawl() and stops early with every address recorded once', async () => {
+    const hosts = Array.from({ length: 12 }, (_, i) => `127.63.0.${i + 1}`);
+    const all = hosts.map((h) => `${h}:${PORT}`);
+    for (const h of hosts) {
+      // Slow answers keep peers open so stop() finds some in flight.
+      peers.push(await startLoopbackPeer({ host: h, port: PORT, addrs: all, answerDelayMs: 800 }));
+    }
+    const run = crawl({ network: 'regtest', seeds: [all[0] as string], only: ['127.63.0.0/16'], workers: 1, maxPeers: 4, timeoutMs: 3000, addrQuietMs: 2000 });
+    const seen: NodeRecord[] = [];
+    setTimeout(() => run.stop(), 1200);
+    for await (const rec of run) seen.push(rec);
+    const summary = await run.done;
+    expect(summary.stopped).toBe(true);
+    const addrs = seen.map((r) => r.addr);
+    expect(new Set(addrs).size).toBe(addrs.length);
+    expect(new Set(addrs)).toEqual(new Set(all));
+    // Stopped peers: reachable if their handshake completed, else failed ERR_STOPPED; never dialled: skipped 'stopped'.
+    expect(seen.some((r) => r.state === 'skipped' && r.reason === 'stopped')).toBe(true);
+    for (const r of seen) expect(['reachable', 'skipped', 'failed']).toContain(r.state);
+    for (const r of seen.filter((x) => x.state === 'failed')) expect(r.error).toBe('ERR_STOPPED');
+    expect(run.crawler.cap.open()).toBe(0);
+  });
+});
+
+describe('a worker thread dying mid-crawl', () => {
+  it('loses only its own peers; the crawl completes with everything else intact', async () => {
+    const hosts = Array.from({ length: 24 }, (_, i) => `127.64.0.${i + 1}`);
+    const all = hosts.map((h) => `${h}:${PORT}`);
+    for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
+    const crawler = new Crawler({
+      network: 'regtest',
+      seeds: all,
+      only: ['127.64.0.0/16'],
+      workers: 2,
+      maxPeers: 50,
+      timeoutMs: 3000,
+      // Long enough that every peer is still waiting for its getaddr answer when the worker dies.
+      getaddrTimeoutMs: 6000,
+      retryCrashedPeers: false,
+    });
+    const done = crawler.start();
+    // Wait until every peer is connected and waiting for its getaddr answer.
+    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    const held = await crawler.crashWorker();
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(all.length);
+    // The survivors' peers now hang up: a visit ended by the peer after the handshake is still reachable.
+    await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
+    for (const p of peers) p.dropConnections();
+    const summary = await done;
+    expect(summary.workerCrashes).toBe(1);
+    expect(summary.byError).toEqual({ ERR_WORKER_CRASHED: held });
+    expect(summary.byState.reachable).toBe(all.length - held);
+    expect(summary.total).toBe(all.length);
+    expect(crawler.cap.open()).toBe(0);
+  });
+
+  it('re-queues the lost peers once by default, so nothing is lost', async () => {
+    const hosts = Array.from({ length: 10 }, (_, i) => `127.65.0.${i + 1}`);
+    const all = hosts.map((h) => `${h}:${PORT}`);
+    for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
+    const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
+    const done = crawler.start();
+    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    const held = await crawler.crashWorker();
+    await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
+    for (const p of peers) p.dropConnections();
+    const summary = await done;
+    expect(held).toBeGreaterThan(0);
+    expect(summary.workerCrashes).toBe(1);
+    expect(summary.byState).toEqual({ reachable: all.length, failed: 0, skipped: 0 });
+    expect(crawler.stats().requeued).toBe(held);
+    // The re-queued peers were dialled a second time.
+    expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(all.length + held);
+  });
+});

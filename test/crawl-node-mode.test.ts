@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Crawler } from '../src/crawl/crawler.js';
+import type { NodeRecord } from '../src/crawl/record.js';
+import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
+
+const peers: LoopbackPeer[] = [];
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.close()));
+});
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('node mode', () => {
+  it('keeps long-lived peers with ping keepalive and restarts one that drops (transient)', async () => {
+    const PORT = 18562;
+    const all = [1, 2, 3].map((i) => `127.67.0.${i}:${PORT}`);
+    for (let i = 0; i < 3; i++) {
+      peers.push(await startLoopbackPeer({ host: `127.67.0.${i + 1}`, port: PORT, addrs: all }));
+    }
+    const crawler = new Crawler({
+      network: 'regtest',
+      mode: 'node',
+      seeds: [all[0] as string],
+      only: ['127.67.0.0/16'],
+      workers: 2,
+      maxPeers: 10,
+      timeoutMs: 2000,
+      addrQuietMs: 30,
+      pingIntervalMs: 100,
+      supervisor: { maxRestarts: 3, maxSeconds: 5, backoff: { initialMs: 20, maxMs: 100, factor: 2 } },
+    });
+    const records: NodeRecord[] = [];
+    crawler.on('node', (r: NodeRecord) => records.push(r));
+    const done = crawler.start();
+    await until(() => crawler.countPeers().open === 3 && records.length === 3, 'three established peers');
+    expect(records.map((r) => r.state)).toEqual(['reachable', 'reachable', 'reachable']);
+    // Keepalive: every peer gets pinged while it stays connected.
+    await until(() => peers.every((p) => p.sessions[0]?.includes('ping') === true), 'pings');
+    for (const p of peers) expect(p.open()).toBe(1);
+
+    // One peer drops us: the transient child is restarted and reconnects.
+    (peers[1] as LoopbackPeer).dropConnections();
+    await until(() => (peers[1] as LoopbackPeer).accepted() === 2 && crawler.countPeers().open === 3, 'the restart');
+
+    await crawler.stop();
+    const summary = await done;
+    expect(summary.byState.reachable).toBe(3);
+    expect(summary.total).toBe(3);
+    expect(crawler.cap.open()).toBe(0);
+    for (const p of peers) expect(p.accepted()).toBe(p === peers[1] ? 2 : 1);
+  });
+});

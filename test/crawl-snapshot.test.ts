@@ -1,0 +1,87 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { failedRecord, formatSummary, reachableRecord, skippedRecord, SummaryCollector } from '../src/crawl/record.js';
+import { recordToLine, SnapshotWriter } from '../src/crawl/snapshot.js';
+
+const info = {
+  protocolVersion: 70016,
+  userAgent: '/Satoshi:27.0.0/',
+  services: 1033,
+  startHeight: 812345,
+  relay: true,
+  connectMs: 3,
+  handshakeMs: 7,
+  addrsReturned: 250,
+};
+
+describe('snapshot writer', () => {
+  it('writes one complete JSON object per line with the documented fields', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitspread-snap-'));
+    const file = join(dir, 'crawl.ndjson');
+    const w = new SnapshotWriter(file);
+    w.write(reachableRecord('127.0.0.1:18444', 'ipv4', info));
+    w.write(failedRecord('[::1]:18444', 'ipv6', 'ERR_CONNECTION_REFUSED'));
+    w.write(skippedRecord('a'.repeat(56) + '.onion:8333', 'onion', 'non-ip'));
+    await w.close();
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines.at(-1)).toBe('');
+    const recs = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(recs).toEqual([
+      { addr: '127.0.0.1:18444', network: 'ipv4', state: 'reachable', ...info },
+      { addr: '[::1]:18444', network: 'ipv6', state: 'failed', error: 'ERR_CONNECTION_REFUSED' },
+      { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip' },
+    ]);
+    expect(w.lines).toBe(3);
+  });
+
+  it('keeps a fixed key order whatever order the record was built in', () => {
+    const line = recordToLine({ state: 'failed', error: 'ERR_PROTOCOL', network: 'ipv4', addr: '127.0.0.9:1' });
+    expect(line).toBe('{"addr":"127.0.0.9:1","network":"ipv4","state":"failed","error":"ERR_PROTOCOL"}\n');
+  });
+
+  it('leaves a stream it did not open open, and ignores writes after close', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    const w = new SnapshotWriter(out);
+    w.write(failedRecord('127.0.0.1:1', 'ipv4', 'ERR_CONNECT_TIMEOUT'));
+    await w.close();
+    w.write(failedRecord('127.0.0.1:2', 'ipv4', 'ERR_CONNECT_TIMEOUT'));
+    expect(out.writableEnded).toBe(false);
+    expect(text.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('reports an unwritable path from close() instead of crashing', async () => {
+    const w = new SnapshotWriter('/nonexistent-dir-bitspread/x.ndjson');
+    w.write(failedRecord('127.0.0.1:1', 'ipv4', 'ERR_CONNECT_TIMEOUT'));
+    await expect(w.close()).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('crawl summary', () => {
+  it('counts by state, failure code, network, user agent and version', () => {
+    const c = new SummaryCollector();
+    c.add(reachableRecord('127.0.0.1:1', 'ipv4', info));
+    c.add(reachableRecord('127.0.0.2:1', 'ipv4', { ...info, userAgent: '/btcd:0.24.0/', protocolVersion: 70015 }));
+    c.add(reachableRecord('127.0.0.3:1', 'ipv4', info));
+    c.add(failedRecord('127.0.0.4:1', 'ipv4', 'ERR_CONNECTION_REFUSED'));
+    c.add(skippedRecord('b'.repeat(52) + '.b32.i2p:0', 'i2p', 'non-ip'));
+    const s = c.finish({ durationMs: 2000, peakOpen: 3, workerCrashes: 0, stopped: false });
+    expect(s.total).toBe(5);
+    expect(s.byState).toEqual({ reachable: 3, failed: 1, skipped: 1 });
+    expect(s.byError).toEqual({ ERR_CONNECTION_REFUSED: 1 });
+    expect(s.byNetwork).toEqual({ ipv4: 4, i2p: 1 });
+    expect(s.topUserAgents[0]).toEqual(['/Satoshi:27.0.0/', 2]);
+    expect(s.protocolVersions).toEqual([
+      [70016, 2],
+      [70015, 1],
+    ]);
+    expect(s.visitsPerSecond).toBe(2);
+    const text = formatSummary(s);
+    expect(text).toContain('reachable 3, failed 1, skipped 1');
+    expect(text).toContain('ERR_CONNECTION_REFUSED 1');
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * A tiny hand-written Bitcoin peer on loopback, built on the codec, with one
+ * chosen behaviour per listener. It records the commands each connection sent
+ * in order, so tests can check the crawler's side of the handshake.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { encodeMessage, makeVersion, MessageDecoder, NETWORKS, parseAddress } from '../../src/wire/index.js';
+import type { AddrEntry, Message, NetworkParams } from '../../src/wire/index.js';
+
+export type PeerBehaviour = 'normal' | 'silent' | 'garbage' | 'old' | 'close-after-version' | 'no-getaddr';
+
+export interface LoopbackPeerOptions {
+  host: string;
+  port?: number;
+  behaviour?: PeerBehaviour;
+  network?: NetworkParams;
+  userAgent?: string;
+  version?: number;
+  services?: bigint;
+  startHeight?: number;
+  relay?: boolean;
+  /** Addresses (text forms) returned for getaddr, after a one-entry self-announcement. */
+  addrs?: readonly string[];
+  /** Delay of the big answer after the self-announcement. */
+  answerDelayMs?: number;
+}
+
+export interface LoopbackPeer {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+  /** Commands received, per accepted connection, in order. */
+  readonly sessions: string[][];
+  readonly accepted: () => number;
+  /** Connections open right now. */
+  readonly open: () => number;
+  /** Closes every accepted connection, keeps listening. */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+function entry(text: string): AddrEntry {
+  const address = parseAddress(text);
+  return { time: Math.floor(Date.now() / 1000) - 3600, services: 1033n, address, networkId: 0 };
+}
+
+export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<LoopbackPeer> {
+  const net = opts.network ?? NETWORKS.regtest;
+  const behaviour = opts.behaviour ?? 'normal';
+  const sessions: string[][] = [];
+  const sockets = new Set<Socket>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  let accepted = 0;
+  let selfAddress = '';
+
+  const server: Server = createServer((sock) => {
+    accepted++;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    const log: string[] = [];
+    sessions.push(log);
+    const send = (m: Message): void => {
+      if (!sock.destroyed) sock.write(encodeMessage(net, m));
+    };
+    if (behaviour === 'garbage') {
+      sock.write(Buffer.alloc(24, 0xab));
+      return;
+    }
+    let wantsV2 = false;
+    const decoder = new MessageDecoder(net, {
+      onMessage(msg: Message): void {
+        log.push(msg.command === 'unknown' ? msg.name : msg.command);
+        if (behaviour === 'silent') return;
+        if (msg.command === 'version') {
+          if (behaviour === 'close-after-version') return void sock.destroy();
+          const version = behaviour === 'old' ? 31000 : (opts.version ?? 70016);
+          send({
+            command: 'version',
+            payload: makeVersion({
+              version,
+              services: opts.services ?? 1033n,
+              userAgent: opts.userAgent ?? '/Satoshi:27.0.0/',
+              startHeight: opts.startHeight ?? 100,
+              relay: opts.relay ?? true,
+            }),
+          });
+          if (version >= 70016) {
+            send({ command: 'wtxidrelay' });
+            send({ command: 'sendaddrv2' });
+          }
+          send({ command: 'verack' });
+        } else if (msg.command === 'sendaddrv2') {
+          wantsV2 = true;
+        } else if (msg.command === 'getaddr' && behaviour === 'normal') {
+          const cmd = wantsV2 ? 'addrv2' : 'addr';
+          send({ command: cmd, entries: [entry(selfAddress)] });
+          const t = setTimeout(() => {
+            timers.delete(t);
+            if ((opts.addrs ?? []).length > 0) send({ command: cmd, entries: (opts.addrs ?? []).map(entry) });
+          }, opts.answerDelayMs ?? 20);
+          timers.add(t);
+        } else if (msg.command === 'ping') {
+          send({ command: 'pong', nonce: msg.nonce });
+        }
+      },
+      onMessageError(): void {},
+    });
+    sock.on('data', (c) => decoder.push(c));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  selfAddress = opts.host.includes(':') ? `[${opts.host}]:${port}` : `${opts.host}:${port}`;
+  return {
+    host: opts.host,
+    port,
+    address: selfAddress,
+    sessions,
+    accepted: () => accepted,
+    open: () => sockets.size,
+    dropConnections: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
