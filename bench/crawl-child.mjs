@@ -18,6 +18,7 @@ const { values: a } = parseArgs({
     timeouts: { type: 'string', default: '{}' },
     'max-peers': { type: 'string', default: '125' },
     'deadline-seconds': { type: 'string', default: '600' },
+    'engine-options': { type: 'string', default: '{}' },
   },
 });
 const seeds = a.seeds.split(',');
@@ -39,6 +40,7 @@ const runners = {
       handshakeTimeoutMs: timeouts.handshakeMs,
       getaddrTimeoutMs: timeouts.firstAddrMs,
       addrQuietMs: timeouts.quietMs,
+      ...JSON.parse(a['engine-options']),
     });
     // Bounded like every benchmark: stop the crawl if it outlives the deadline.
     const stopper = setTimeout(() => run.stop(), deadlineMs);
