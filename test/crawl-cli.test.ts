@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,5 +77,35 @@ describe('bitspread crawl (built CLI)', () => {
     const res = await resolveDnsSeeds(['nothing.invalid.'], 8333, { servers: [dns.address] });
     expect(res.addresses).toEqual([]);
     expect(res.failures).toHaveLength(1);
+  });
+});
+
+describe('bitspread crawl, interrupted', () => {
+  it('on SIGINT stops dialling, closes sockets and leaves a complete snapshot (exit 0)', async () => {
+    const hosts = [1, 2, 3, 4].map((i) => `127.69.0.${i}`);
+    for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: 18444, behaviour: 'no-getaddr' }));
+    const out = join(mkdtempSync(join(tmpdir(), 'bitspread-int-')), 'crawl.ndjson');
+    const args = ['crawl', '--network', 'regtest', '--only', '127.69.0.0/16', '--max-peers', '2', '--timeout', '20s', '--workers', '1', '--out', out, '--log-level', 'silent'];
+    for (const h of hosts) args.push('--seed', `${h}:18444`);
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Two peers (the cap) complete their handshake and wait for a getaddr answer that never comes.
+    const end = Date.now() + 20_000;
+    while (peers.filter((p) => p.sessions[0]?.includes('getaddr') === true).length < 2) {
+      if (Date.now() > end) throw new Error('the crawl never reached two peers');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stdout).toMatch(/^stopped: 4 addresses/m);
+    const recs = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as NodeRecord);
+    expect(recs.map((r) => r.addr).sort()).toEqual(hosts.map((h) => `${h}:18444`).sort());
+    const states = recs.map((r) => `${r.state}:${r.reason ?? r.error ?? ''}`).sort();
+    expect(states).toEqual(['reachable:', 'reachable:', 'skipped:stopped', 'skipped:stopped']);
+    // Every connection was closed by the crawler.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const p of peers) expect(p.open()).toBe(0);
   });
 });

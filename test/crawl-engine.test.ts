@@ -116,7 +116,7 @@ describe('Crawler on a tiny loopback network', () => {
 });
 
 describe('a worker thread dying mid-crawl', () => {
-  it('loses only its own peers; the crawl completes with everything else intact', async () => {
+  it.each(['exception', 'terminate'] as const)('(%s) loses only its own peers; the crawl completes with everything else intact', async (how) => {
     const hosts = Array.from({ length: 24 }, (_, i) => `127.64.0.${i + 1}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
@@ -133,8 +133,9 @@ describe('a worker thread dying mid-crawl', () => {
     });
     const done = crawler.start();
     // Wait until every peer is connected and waiting for its getaddr answer.
-    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
-    const held = await crawler.crashWorker();
+    // Every peer has completed the handshake (it got our getaddr) and waits.
+    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
+    const held = await crawler.crashWorker(how);
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(all.length);
     // The survivors' peers now hang up: a visit ended by the peer after the handshake is still reachable.
@@ -154,7 +155,8 @@ describe('a worker thread dying mid-crawl', () => {
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
     const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
     const done = crawler.start();
-    await until(() => crawler.countPeers().open === all.length, 'every peer connected');
+    // Every peer has completed the handshake (it got our getaddr) and waits.
+    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker();
     await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
     for (const p of peers) p.dropConnections();
@@ -165,5 +167,47 @@ describe('a worker thread dying mid-crawl', () => {
     expect(crawler.stats().requeued).toBe(held);
     // The re-queued peers were dialled a second time.
     expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(all.length + held);
+  });
+});
+
+describe('Crawler options', () => {
+  it('refuses to run without an allow-list unless allowAny is explicit', () => {
+    expect(() => new Crawler({ seeds: ['127.0.0.1:8333'] })).toThrow(/allow-list is required/);
+  });
+
+  it('rejects a bad seed with a typed error and ends the record stream', async () => {
+    const run = crawl({ seeds: ['not an address'], only: ['127.0.0.0/8'], workers: 1 });
+    const seen: unknown[] = [];
+    for await (const r of run) seen.push(r);
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+    expect(seen).toEqual([]);
+  });
+
+  it('finishes at once with an empty summary when there is nothing to dial', async () => {
+    const crawler = new Crawler({ seeds: [], only: ['127.0.0.0/8'], workers: 1 });
+    const s = await crawler.start();
+    expect(s.total).toBe(0);
+    expect(s.stopped).toBe(false);
+  });
+});
+
+describe('a cap shared with other users', () => {
+  it('waits for slots held elsewhere instead of dropping addresses, and never goes over', async () => {
+    const { PeerCap } = await import('../src/supervisor/peer-cap.js');
+    const hosts = [1, 2, 3, 4, 5].map((i) => `127.71.0.${i}`);
+    for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT }));
+    const cap = PeerCap.create(2);
+    // Someone else (slot 200) holds both slots for a while.
+    expect(cap.tryAcquire(200)).toBe(true);
+    expect(cap.tryAcquire(200)).toBe(true);
+    const crawler = new Crawler({ network: 'regtest', seeds: hosts.map((h) => `${h}:${PORT}`), only: ['127.71.0.0/16'], workers: 2, cap, timeoutMs: 1000, addrQuietMs: 30 });
+    const done = crawler.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(0);
+    cap.release(200);
+    const summary = await done.finally(() => cap.release(200));
+    expect(summary.byState).toEqual({ reachable: 5, failed: 0, skipped: 0 });
+    expect(cap.peak()).toBe(2);
+    expect(cap.open()).toBe(0);
   });
 });

@@ -107,3 +107,15 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
     await expect(connectToNode('127.0.0.1:1', { network: 'regtest' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
   });
 });
+
+describe('connectToNode over IPv6 loopback', () => {
+  it('handshakes with a peer on [::1] and reports it as ipv6', async () => {
+    const p = await peer('::1', 'normal', { addrs: ['[::1]:18444', '127.61.0.20:18444'] });
+    expect(p.address).toMatch(/^\[::1\]:\d+$/);
+    const rec = await connectToNode(p.address, { ...base, only: ['::1/128'] });
+    expect(rec).toMatchObject({ addr: p.address, network: 'ipv6', state: 'reachable', addrsReturned: 3 });
+    // The same peer is outside an IPv4-only allow-list.
+    await expect(connectToNode(p.address, { ...base, only: ['127.0.0.0/8'] })).rejects.toMatchObject({ code: 'ERR_NOT_ALLOWED' });
+    expect(p.accepted()).toBe(1);
+  });
+});

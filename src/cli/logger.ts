@@ -3,14 +3,25 @@
  * otherwise. pino-pretty runs in-process as a stream (not pino.transport(),
  * which would start one more thread).
  */
+import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** On a terminal each log line first erases the live progress line it would otherwise run into. */
+function terminalOut(): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback): void {
+      process.stdout.write('\r\x1b[K');
+      process.stdout.write(chunk, () => callback());
+    },
+  });
+}
+
 export function cliLogger(level: string): Logger {
   if (process.stdout.isTTY) {
-    return pino({ level }, pretty({ colorize: true, sync: true, destination: 1, ignore: 'pid,hostname' }));
+    return pino({ level }, pretty({ colorize: true, singleLine: true, destination: terminalOut(), ignore: 'pid,hostname' }));
   }
   return pino({ level }, pino.destination({ dest: 1, sync: true }));
 }

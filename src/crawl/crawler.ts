@@ -69,6 +69,8 @@ interface InFlight {
 }
 
 const DIALABLE: ReadonlySet<AddressNetwork> = new Set(['ipv4', 'ipv6']);
+/** Dispatch pause after a worker refused a dial for our own limits (EMFILE, full shared cap). */
+const REQUEUE_PAUSE_MS = 50;
 
 export class Crawler extends EventEmitter {
   private readonly opts: ResolvedOptions;
@@ -87,6 +89,8 @@ export class Crawler extends EventEmitter {
   private snapshot: SnapshotWriter | null = null;
   private startedAt = 0;
   private requeued = 0;
+  /** No dispatch before this (performance.now() ms): set after a resource/cap refusal. */
+  private pauseUntil = 0;
   private stopping = false;
   private started: Promise<CrawlSummary> | null = null;
   private finished: (() => void) | null = null;
@@ -107,7 +111,16 @@ export class Crawler extends EventEmitter {
 
   /** Runs the crawl; resolves with the summary when it completes (crawl mode) or is stopped. */
   start(): Promise<CrawlSummary> {
-    this.started ??= this.run();
+    this.started ??= this.run().catch(async (err: unknown) => {
+      // Bad seeds, an unwritable snapshot…: end any iterator and free what was opened.
+      this.stopping = true;
+      if (this.pumpTimer !== null) clearInterval(this.pumpTimer);
+      if (this.progressTimer !== null) clearInterval(this.progressTimer);
+      await this.pool?.close().catch(() => undefined);
+      await this.snapshot?.close().catch(() => undefined);
+      for (const s of this.subscribers) s(null);
+      throw err;
+    });
     return this.started;
   }
 
@@ -177,15 +190,18 @@ export class Crawler extends EventEmitter {
     };
   }
 
-  /** Test hook: kills the thread of the busiest worker session. Resolves with the peers it held. */
-  async crashWorker(): Promise<number> {
+  /**
+   * Test hook: kills the thread of the busiest worker session (an uncaught
+   * exception in it, or Worker.terminate()). Resolves with the peers it held.
+   */
+  async crashWorker(how: 'exception' | 'terminate' = 'exception'): Promise<number> {
     const pool = this.pool;
     if (pool === null) return 0;
     const sessions = [...pool.liveSessions()].sort((a, b) => b.peers.size - a.peers.size);
     const victim = sessions[0];
     if (victim === undefined) return 0;
     const held = victim.peers.size;
-    await pool.crashSession(victim);
+    await pool.crashSession(victim, how);
     return held;
   }
 
@@ -309,6 +325,7 @@ export class Crawler extends EventEmitter {
   /** Dials queued addresses while the cap has room. */
   private pump(): void {
     if (this.stopping || this.pool === null || this.supervisor === null) return;
+    if (this.pauseUntil !== 0 && performance.now() < this.pauseUntil) return;
     const max = this.cap.max;
     while (this.inFlight.size < max && this.cap.open() < max) {
       const addr = this.frontier.next();
@@ -385,6 +402,8 @@ export class Crawler extends EventEmitter {
     if (error !== undefined && REQUEUE_CODES.has(error.code) && !this.stopping) {
       this.requeued++;
       this.frontier.requeue(addr);
+      // Out of descriptors, or the shared cap is full: redialling at once would spin.
+      this.pauseUntil = performance.now() + REQUEUE_PAUSE_MS;
       p.resolve({ kind: 'normal' });
       return;
     }

@@ -17,7 +17,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
-import type { Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
+import type { AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
 import type { CrawlMode, LearnedAddress, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
@@ -33,7 +33,17 @@ const FEATURE_NEGOTIATION_VERSION = 70016;
 const BIP31_VERSION = 60000;
 export const USER_AGENT = '/bitspread:0.1.0/';
 
-type Phase = 'connecting' | 'handshaking' | 'getaddr' | 'established' | 'closed';
+type Phase = 'connecting' | 'handshaking' | 'getaddr' | 'established' | 'closing' | 'lingering' | 'closed';
+
+/** After our FIN, how long the peer gets to close its side before we reset. */
+const CLOSE_GRACE_MS = 500;
+/**
+ * After a reset (ours or the peer's), the slot is held this much longer
+ * (served by the next coarse tick): the peer's event loop notices a reset
+ * asynchronously, and until it has, it still counts the connection. Without
+ * this a busy peer process can briefly see cap+1 connections from us.
+ */
+const RESET_LINGER_MS = 20;
 
 /** What a connection needs from whoever runs it (a worker session or connectToNode). */
 export interface PeerHost {
@@ -109,6 +119,7 @@ export class PeerConnection implements MessageSink, Tickable {
   private handshakeMs = 0;
   private addrsReturned = 0;
   private success: PeerSuccessInfo | null = null;
+  private outcome: PlainError | null = null;
 
   private constructor(host: PeerHost, addr: string) {
     this.host = host;
@@ -126,6 +137,7 @@ export class PeerConnection implements MessageSink, Tickable {
     return conn;
   }
 
+  /** Not yet released (may still be closing). */
   get isOpen(): boolean {
     return this.phase !== 'closed';
   }
@@ -229,7 +241,7 @@ export class PeerConnection implements MessageSink, Tickable {
         return;
       case 'addr':
       case 'addrv2':
-        return this.onAddrs(msg.entries);
+        return this.onAddrs(msg);
       default:
         return;
     }
@@ -240,6 +252,10 @@ export class PeerConnection implements MessageSink, Tickable {
       this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}` });
     } else {
       this.log?.debug({ code: err.code, command }, 'dropped a malformed message');
+      // An unusable answer (e.g. 1,001 entries) is still the answer: Core sends one per getaddr.
+      if (this.phase === 'getaddr' && (command === 'addr' || command === 'addrv2') && this.quietAt === 0) {
+        this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
+      }
     }
   }
 
@@ -269,15 +285,27 @@ export class PeerConnection implements MessageSink, Tickable {
     this.send({ command: 'getaddr' });
   }
 
-  private onAddrs(entries: readonly { address: NetAddress | null }[]): void {
+  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null }[]; readonly list?: AddrList }): void {
     const learned: LearnedAddress[] = [];
-    for (const e of entries) {
-      if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+    const list = msg.list;
+    let count: number;
+    if (list !== undefined) {
+      // Decoded messages: text + network straight from the compact list, no entry objects.
+      count = list.length;
+      for (let i = 0; i < count; i++) {
+        const network = list.networkAt(i);
+        if (network !== null) learned.push([list.textAt(i)!, network]);
+      }
+    } else {
+      count = msg.entries.length;
+      for (const e of msg.entries) {
+        if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+      }
     }
     if (this.phase === 'getaddr') {
       this.addrsReturned += learned.length;
       // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
-      if (entries.length > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
+      if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
     this.log?.debug(`received ${learned.length} addresses from ${this.addr}`);
     if (learned.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, entries: learned });
@@ -296,6 +324,12 @@ export class PeerConnection implements MessageSink, Tickable {
       case 'getaddr':
         // A reachable node that never answers getaddr is still reachable, with 0 addresses.
         if (now >= this.deadline || (this.quietAt !== 0 && now >= this.quietAt)) this.complete();
+        return;
+      case 'closing':
+        if (now >= this.deadline) this.abortClosing(true);
+        return;
+      case 'lingering':
+        if (now >= this.deadline) this.release();
         return;
       case 'established':
         if (this.pingSentAt !== 0 && now - this.pingSentAt >= this.host.timeouts.pingTimeoutMs) {
@@ -340,9 +374,11 @@ export class PeerConnection implements MessageSink, Tickable {
     };
   }
 
-  /** Closes from our side with ERR_STOPPED (drop / drain / shutdown). */
-  stop(): void {
-    this.finish({ code: 'ERR_STOPPED', message: 'stopped' });
+  /** Closes from our side with ERR_STOPPED (drop / drain / shutdown); `abortive` resets at once. */
+  stop(abortive = false): void {
+    if (this.phase === 'closing' && abortive) return this.abortClosing(false);
+    if (this.phase === 'lingering' && abortive) return this.release();
+    this.finish({ code: 'ERR_STOPPED', message: 'stopped' }, abortive);
   }
 
   /** Refused before a socket existed: nothing to release. */
@@ -353,37 +389,82 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   /**
-   * The single exit: removes the listeners, leaves the ticker, closes the
-   * socket, releases the cap slot once, reports once. `error` null = a
-   * completed crawl visit.
+   * The single exit. Every outcome comes here once; the cap slot is released
+   * and the 'end' event emitted exactly once, in release().
+   *
+   * The slot stays held until the peer has closed its side too: we send FIN
+   * and wait (at most CLOSE_GRACE_MS) for the peer's FIN, then reset. So the
+   * peer has always torn the connection down before we reuse its slot, and
+   * the peer never sees more than `max` connections from us at once. A
+   * socket the peer already closed or reset is released at once; `abortive`
+   * (stop/drain) resets at once.
    */
-  private finish(error: PlainError | null): void {
-    if (this.phase === 'closed') return;
+  private finish(error: PlainError | null, abortive = false): void {
+    if (this.phase === 'closed' || this.phase === 'closing' || this.phase === 'lingering') return;
     // Reachable means the handshake completed, whatever ends the connection afterwards.
     if (this.success === null && this.phase === 'getaddr' && this.version !== null) this.success = this.successInfo(this.version);
+    this.outcome = error;
+    this.decoder = null;
+    if (error !== null && this.log !== null) this.log.debug({ code: error.code }, error.message);
+    const socket = this.socket;
+    if (socket === null) return this.release();
+    socket.removeListener('connect', onSocketConnect);
+    socket.removeListener('data', onSocketData);
+    socket.removeListener('end', onSocketEnd);
+    socket.removeListener('error', onSocketError);
+    socket.removeListener('close', onSocketClose);
+    // A late error on a socket we are done with must not become uncaught.
+    socket.on('error', ignoreError);
+    // Only a peer that is still talking to us gets the graceful close: an
+    // unresponsive or misbehaving one is reset at once (it may never read our
+    // FIN, and a reset after a FIN can go unnoticed by a peer that stopped reading).
+    if (socket.destroyed || abortive || socket.connecting || (error !== null && error.code !== 'ERR_STOPPED')) {
+      const wasConnected = this.connectedAt !== 0 && !socket.connecting;
+      if (!socket.destroyed) socket.resetAndDestroy();
+      if (abortive || !wasConnected) return this.release();
+      this.phase = 'lingering';
+      this.deadline = performance.now() + RESET_LINGER_MS;
+      return;
+    }
+    this.phase = 'closing';
+    this.deadline = performance.now() + CLOSE_GRACE_MS;
+    socket.on('close', onClosingSocketClose);
+    socket.resume(); // keep reading (and discarding) so the peer's FIN is seen
+    socket.end();
+  }
+
+  /** The thread is dying: send RST now, nothing else (no events, no cap release; the pool reclaims). */
+  resetSocket(): void {
+    const socket = this.socket;
+    if (socket !== null && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
+  }
+
+  /** The grace period ran out: the peer never closed its side. */
+  private abortClosing(linger: boolean): void {
+    const socket = this.socket;
+    if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
+    if (!linger) return this.release();
+    this.phase = 'lingering';
+    this.deadline = performance.now() + RESET_LINGER_MS;
+  }
+
+  /** Both sides are closed (or reset): free the slot, report once. */
+  release(): void {
+    if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.host.ticker.delete(this);
     const socket = this.socket;
     if (socket !== null) {
       this.socket = null;
-      socket.removeListener('connect', onSocketConnect);
-      socket.removeListener('data', onSocketData);
-      socket.removeListener('end', onSocketEnd);
-      socket.removeListener('error', onSocketError);
-      socket.removeListener('close', onSocketClose);
-      // A late error on a socket we are done with must not become uncaught.
-      socket.on('error', ignoreError);
+      socket.removeListener('close', onClosingSocketClose);
       socket[kPeer] = undefined;
-      if (error === null) socket.destroy();
-      else if (!socket.destroyed) socket.resetAndDestroy();
     }
-    this.decoder = null;
     if (this.holdsSlot) {
       this.holdsSlot = false;
       this.host.cap.release(this.host.slot);
     }
+    const error = this.outcome;
     const info = this.success ?? undefined;
-    if (error !== null && this.log !== null) this.log.debug({ code: error.code }, error.message);
     this.host.emit(error === null ? { kind: 'end', addr: this.addr, info } : { kind: 'end', addr: this.addr, info, error });
     this.host.closed(this);
   }
@@ -433,4 +514,7 @@ function onSocketError(this: PeerSocket, err: NodeJS.ErrnoException): void {
 }
 function onSocketClose(this: PeerSocket): void {
   guarded(this, 'handleClose');
+}
+function onClosingSocketClose(this: PeerSocket): void {
+  this[kPeer]?.release();
 }

@@ -102,6 +102,8 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
 export type LearnedAddress = readonly [text: string, network: AddressNetwork];
 
 export type PeerEvent =
+  /** First event of every session: which thread it runs on (to watch that thread's exit). */
+  | { readonly kind: 'hello'; readonly addr: ''; readonly threadId: number }
   | { readonly kind: 'connected'; readonly addr: string; readonly connectMs: number }
   /** Both version and verack arrived: the node is reachable; getaddr was sent. */
   | { readonly kind: 'reachable'; readonly addr: string }

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import { Piscina } from 'piscina';
@@ -26,6 +26,9 @@ import type { PeerEvent, SessionControl, SessionInit, SessionResult } from './pr
  * 256. Slot 255 is MAIN_THREAD_CAP_SLOT (connectToNode on the caller's thread).
  */
 const CAP_WORKER_SLOTS = 255;
+
+/** Longest wait for a crashed thread to exit before its cap slots are reclaimed anyway. */
+const THREAD_EXIT_WAIT_MS = 2000;
 
 /** Locates dist/workers/peer-worker.js from src/ (vitest) or dist/src/ (built). */
 export function peerWorkerUrl(): string {
@@ -48,6 +51,8 @@ export interface Session {
   /** Peers dispatched to this session and not yet ended. */
   readonly peers: Set<string>;
   alive: boolean;
+  /** The thread it runs on, once its 'hello' arrived (to wait for its exit after a crash). */
+  thread: Worker | null;
 }
 
 export interface PoolOptions {
@@ -122,8 +127,11 @@ export class PeerWorkerPool {
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
       peers: new Set(),
       alive: true,
+      thread: null,
     };
     data.port1.on('message', (events: PeerEvent[]) => {
+      const first = events[0];
+      if (first?.kind === 'hello') session.thread = this.piscina.threads.find((t) => t.threadId === first.threadId) ?? null;
       if (session.alive) this.opts.onEvents(session, events);
     });
     // The worker closes its end after the last batch, so 'close' here means every event was delivered.
@@ -148,18 +156,44 @@ export class PeerWorkerPool {
     ports?.data.close();
     ports?.control.close();
     if (!wasAlive) return;
-    // The thread died: its sockets are gone with it, so are its cap slots.
     this.crashes++;
-    this.opts.cap.reclaimWorker(session.slot);
-    const lost = [...session.peers];
-    session.peers.clear();
     if (!this.closing) this.startSession();
-    this.opts.onCrash(session, lost, err);
+    // The thread's sockets close only as the thread tears down, after the
+    // error that failed its task: reclaim its cap slots (and let its peers be
+    // dialled again) once it has exited, so no peer ever sees our old and new
+    // connections at once beyond the cap.
+    const reclaim = (): void => {
+      this.opts.cap.reclaimWorker(session.slot);
+      const lost = [...session.peers];
+      session.peers.clear();
+      this.opts.onCrash(session, lost, err);
+    };
+    const thread = session.thread;
+    if (thread === null || thread.threadId === -1) return reclaim();
+    const timer = setTimeout(finish, THREAD_EXIT_WAIT_MS);
+    thread.once('exit', finish);
+    let finished = false;
+    function finish(): void {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      thread?.removeListener('exit', finish);
+      // One more moment for the peers to notice the closed sockets.
+      setTimeout(reclaim, 20);
+    }
   }
 
-  /** Test hook: kills one session's thread (by an uncaught exception inside it). */
-  async crashSession(session: Session): Promise<void> {
-    await session.control.crash();
+  /**
+   * Test hook: kills one session's thread, by an uncaught exception inside it
+   * or by Worker.terminate() (which runs nothing in the thread).
+   */
+  async crashSession(session: Session, how: 'exception' | 'terminate' = 'exception'): Promise<void> {
+    if (how === 'terminate' && session.thread !== null) {
+      await session.thread.terminate();
+      return;
+    }
+    // The reply may be lost with the thread: the session's end is the answer too.
+    await Promise.race([session.control.crash().catch(() => undefined), this.ports.get(session)?.done]);
   }
 
   /** Drains every session (closing their sockets) and destroys the threads. */

@@ -8,7 +8,7 @@
  * Commands arrive over comlink on the control port; peer events leave on the
  * data port, batched per event-loop turn.
  */
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import { pino, type Logger } from 'pino';
@@ -59,6 +59,7 @@ export class WorkerSession implements PeerHost {
     this.ended = new Promise<void>((resolve) => {
       this.endSession = resolve;
     });
+    this.emit({ kind: 'hello', addr: '', threadId });
   }
 
   readonly control: SessionControl = {
@@ -82,7 +83,7 @@ export class WorkerSession implements PeerHost {
     },
     drain: async (): Promise<void> => {
       this.draining = true;
-      for (const conn of [...this.conns.values()]) conn.stop();
+      for (const conn of [...this.conns.values()]) conn.stop(true);
       this.ticker.stop();
       this.flush();
       this.endSession?.();
@@ -116,6 +117,16 @@ export class WorkerSession implements PeerHost {
     }
   }
 
+  /**
+   * Last act of a thread dying from an uncaught exception: reset every socket
+   * now. Left to the thread's teardown they would get a FIN instead, which a
+   * peer that stopped reading never acts on, so it would keep counting a
+   * connection whose cap slot we reclaim.
+   */
+  resetAll(): void {
+    for (const conn of this.conns.values()) conn.resetSocket();
+  }
+
   closed(conn: PeerConnection): void {
     if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
   }
@@ -141,6 +152,8 @@ function workerLogger(level: string, slot: number): Logger {
 /** The body of the session task: serve until drained. */
 export async function runSession(init: SessionInit): Promise<SessionResult> {
   const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
+  // A monitor runs before the thread dies and does not stop it from dying.
+  process.on('uncaughtExceptionMonitor', () => session.resetAll());
   Comlink.expose(session.control, nodeEndpoint(init.control));
   await session.ended;
   const stats = session.control.stats();

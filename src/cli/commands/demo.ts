@@ -1,0 +1,153 @@
+/**
+ * `bitspread demo`: start the simulated network in-process, crawl it through
+ * the real engine (worker threads, loopback sockets, --only 127.0.0.0/8), and
+ * compare the result with the simulator's ground truth.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../errors.js';
+import { startSimNetwork, type SimNetwork } from '../../sim/index.js';
+import { Crawler } from '../../crawl/crawler.js';
+import { formatSummary, type CrawlSummary, type NodeRecord } from '../../crawl/record.js';
+import { parseDuration, parseInteger } from '../args.js';
+import { cliLogger, LOG_LEVELS } from '../logger.js';
+import { runCrawler } from './crawl.js';
+
+const HELP = `usage: bitspread demo [options]
+
+Starts a simulated Bitcoin network on 127.x.y.z loopback addresses and crawls it.
+
+  --nodes N           simulated nodes (default 3000)
+  --seed N            simulator PRNG seed (default 1)
+  --max-peers N       global cap on open connections (default 125)
+  --workers N         worker threads (default: available parallelism)
+  --timeout DURATION  time allowed for each step (default 1s)
+  --addr-quiet DURATION  quiet period that ends a getaddr answer (default 150ms)
+  --latency DURATION  median simulated reply latency (default none)
+  --out FILE          NDJSON snapshot
+  --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
+`;
+
+export interface DemoComparison {
+  readonly reachableFound: number;
+  readonly reachableTruth: number;
+  /** Reachable in the truth and reported reachable with exactly the same version fields. */
+  readonly exactFields: number;
+  readonly failedFound: number;
+  readonly failedTruth: number;
+  readonly nonIpFound: number;
+  readonly nonIpTruth: number;
+  readonly peakInbound: number;
+  readonly violations: number;
+}
+
+/** Compares crawl records with the simulator's ground truth. */
+export function compareWithTruth(sim: SimNetwork, records: ReadonlyMap<string, NodeRecord>): DemoComparison {
+  const truth = sim.truth();
+  let reachableFound = 0;
+  let exactFields = 0;
+  for (const t of truth.reachable) {
+    const r = records.get(t.addr);
+    if (r?.state !== 'reachable') continue;
+    reachableFound++;
+    if (r.userAgent === t.userAgent && r.protocolVersion === t.protocolVersion && r.services === t.services && r.startHeight === t.startHeight) exactFields++;
+  }
+  const failedFound = truth.failed.filter((f) => records.get(f.addr)?.state === 'failed').length;
+  const nonIpFound = truth.nonIp.filter((a) => records.get(a)?.state === 'skipped').length;
+  const stats = sim.stats();
+  return {
+    reachableFound,
+    reachableTruth: truth.reachable.length,
+    exactFields,
+    failedFound,
+    failedTruth: truth.failed.length,
+    nonIpFound,
+    nonIpTruth: truth.nonIp.length,
+    peakInbound: stats.peakInbound,
+    violations: stats.violationCount,
+  };
+}
+
+export function formatComparison(c: DemoComparison, cap: number): string {
+  return (
+    `ground truth: found ${c.reachableFound} of ${c.reachableTruth} reachable (${c.exactFields} with exact version fields), ` +
+    `${c.failedFound} of ${c.failedTruth} failed, ${c.nonIpFound} of ${c.nonIpTruth} non-IP skipped; ` +
+    `sim peak inbound ${c.peakInbound} (cap ${cap}); protocol violations ${c.violations}`
+  );
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        nodes: { type: 'string' },
+        seed: { type: 'string' },
+        'max-peers': { type: 'string' },
+        workers: { type: 'string' },
+        timeout: { type: 'string' },
+        'addr-quiet': { type: 'string' },
+        latency: { type: 'string' },
+        out: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+    if (values['log-level'] !== undefined && !(LOG_LEVELS as readonly string[]).includes(values['log-level'])) {
+      throw new UsageError('ERR_BAD_OPTION', `--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
+    }
+  } catch (err) {
+    process.stderr.write(`bitspread demo: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let nodes: number, seed: number, maxPeers: number, timeoutMs: number, addrQuietMs: number;
+  let workers: number | undefined;
+  let latencyMs: number | undefined;
+  try {
+    nodes = values.nodes === undefined ? 3000 : parseInteger(values.nodes, '--nodes', 1, 200_000);
+    seed = values.seed === undefined ? 1 : parseInteger(values.seed, '--seed', 0, 2 ** 31);
+    maxPeers = values['max-peers'] === undefined ? 125 : parseInteger(values['max-peers'], '--max-peers', 1, 100_000);
+    workers = values.workers === undefined ? undefined : parseInteger(values.workers, '--workers', 1, 254);
+    timeoutMs = values.timeout === undefined ? 1000 : parseDuration(values.timeout, '--timeout');
+    addrQuietMs = values['addr-quiet'] === undefined ? 150 : parseDuration(values['addr-quiet'], '--addr-quiet');
+    latencyMs = values.latency === undefined ? undefined : parseDuration(values.latency, '--latency');
+  } catch (err) {
+    process.stderr.write(`bitspread demo: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+
+  const logger = cliLogger(values['log-level'] ?? 'info');
+  const sim = await startSimNetwork({ nodes, seed, ...(latencyMs === undefined ? {} : { latency: { medianMs: latencyMs } }) });
+  logger.info({ nodes: sim.size, seeds: sim.seeds, base: sim.baseAddress }, 'simulated network up');
+  let summary: CrawlSummary;
+  const records = new Map<string, NodeRecord>();
+  try {
+    const crawler = new Crawler({
+      network: sim.network,
+      seeds: sim.seeds,
+      only: ['127.0.0.0/8'],
+      maxPeers,
+      timeoutMs,
+      addrQuietMs,
+      logger,
+      logLevel: values['log-level'] ?? 'info',
+      ...(workers === undefined ? {} : { workers }),
+      ...(values.out === undefined ? {} : { out: values.out }),
+    });
+    crawler.on('node', (r: NodeRecord) => records.set(r.addr, r));
+    summary = await runCrawler(crawler);
+    process.stdout.write(formatSummary(summary) + '\n');
+    const cmp = compareWithTruth(sim, records);
+    process.stdout.write(formatComparison(cmp, maxPeers) + '\n');
+    const exact = !summary.stopped && cmp.exactFields === cmp.reachableTruth && cmp.violations === 0 && cmp.peakInbound <= maxPeers;
+    return exact || summary.stopped ? 0 : 1;
+  } finally {
+    await sim.close();
+  }
+}

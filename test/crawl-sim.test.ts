@@ -1,0 +1,164 @@
+/**
+ * The engine against the simulated network: every answer is compared with the
+ * simulator's ground truth, the simulator watches our side of the protocol
+ * (violations) and counts our connections (peakInbound vs the cap).
+ */
+import { describe, expect, it } from 'vitest';
+import { Crawler } from '../src/crawl/crawler.js';
+import type { CrawlOptions } from '../src/crawl/options.js';
+import type { CrawlSummary, NodeRecord } from '../src/crawl/record.js';
+import { startSimNetwork, type SimBehaviour, type SimNetwork, type SimOptions } from '../src/sim/index.js';
+
+/** What a correct crawler records for each failing behaviour. */
+const EXPECTED_FAILURE: Partial<Record<SimBehaviour, string>> = {
+  silent: 'ERR_HANDSHAKE_TIMEOUT',
+  refused: 'ERR_CONNECTION_REFUSED',
+  garbage: 'ERR_PROTOCOL',
+  oversized: 'ERR_PROTOCOL',
+  dropafterversion: 'ERR_PEER_CLOSED',
+  // Its version never decodes (bad checksum), so the handshake never completes.
+  badchecksum: 'ERR_HANDSHAKE_TIMEOUT',
+};
+
+function liveHandles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) {
+    if (r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'MessagePort' || r === 'Worker') counts[r] = (counts[r] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Run {
+  sim: SimNetwork;
+  crawler: Crawler;
+  records: Map<string, NodeRecord>;
+  duplicates: number;
+  summary: CrawlSummary;
+}
+
+async function crawlSim(simOpts: SimOptions, opts: Partial<CrawlOptions>, during?: (c: Crawler) => Promise<void>): Promise<Run> {
+  const sim = await startSimNetwork(simOpts);
+  const records = new Map<string, NodeRecord>();
+  let duplicates = 0;
+  const crawler = new Crawler({ network: sim.network, seeds: sim.seeds, only: ['127.0.0.0/8'], timeoutMs: 1000, addrQuietMs: 100, ...opts });
+  crawler.on('node', (r: NodeRecord) => {
+    if (records.has(r.addr)) duplicates++;
+    records.set(r.addr, r);
+  });
+  try {
+    const done = crawler.start();
+    if (during !== undefined) await during(crawler);
+    const summary = await done;
+    return { sim, crawler, records, duplicates, summary };
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
+}
+
+/** Checks a finished run against the truth; `lost` addresses may instead be ERR_WORKER_CRASHED. */
+function expectMatchesTruth(run: Run, cap: number, lost: ReadonlySet<string> = new Set()): void {
+  const { sim, records } = run;
+  const truth = sim.truth();
+  expect(run.duplicates).toBe(0);
+  const nodes = new Map(truth.nodes.map((n) => [n.addr, n]));
+  for (const t of truth.reachable) {
+    const r = records.get(t.addr);
+    if (lost.has(t.addr) && r?.error === 'ERR_WORKER_CRASHED') continue;
+    expect(r, t.addr).toMatchObject({
+      state: 'reachable',
+      network: 'ipv4',
+      userAgent: t.userAgent,
+      protocolVersion: t.protocolVersion,
+      services: t.services,
+      startHeight: t.startHeight,
+      relay: nodes.get(t.addr)?.relay,
+    });
+  }
+  for (const f of truth.failed) {
+    const r = records.get(f.addr);
+    if (lost.has(f.addr) && r?.error === 'ERR_WORKER_CRASHED') continue;
+    expect(r, `${f.addr} (${f.behaviour})`).toMatchObject({ state: 'failed', error: EXPECTED_FAILURE[f.behaviour] });
+  }
+  for (const a of truth.nonIp) expect(records.get(a), a).toMatchObject({ state: 'skipped', reason: 'non-ip' });
+  // Nothing else was learned: the snapshot is exactly the discoverable network.
+  expect(records.size).toBe(truth.reachable.length + truth.failed.length + truth.nonIp.length);
+  const stats = sim.stats();
+  expect(stats.peakInbound).toBeLessThanOrEqual(cap);
+  expect(stats.violationCount).toBe(0);
+  expect(run.crawler.cap.open()).toBe(0);
+  expect(run.crawler.countPeers().inFlight).toBe(0);
+}
+
+describe('crawling the simulated network', () => {
+  it.each([
+    [1, 400, 30],
+    [2, 600, 60],
+  ])('sim seed %i, %i nodes, cap %i: every node recorded as the truth says', async (seed, nodes, cap) => {
+    const run = await crawlSim({ nodes, seed }, { maxPeers: cap, workers: 2 });
+    try {
+      expectMatchesTruth(run, cap);
+      expect(run.summary.stopped).toBe(false);
+      expect(run.summary.peakOpen).toBeLessThanOrEqual(cap);
+    } finally {
+      await run.sim.close();
+    }
+  });
+
+  it('crawls 5,000 nodes exactly, within the cap, leaving no sockets, ports or threads behind', async () => {
+    const before = liveHandles();
+    const run = await crawlSim({ nodes: 5000, seed: 11 }, { maxPeers: 125 });
+    try {
+      expectMatchesTruth(run, 125);
+      expect(run.sim.truth().reachable.length).toBeGreaterThan(4000);
+      expect(run.summary.peakOpen).toBe(125);
+    } finally {
+      await run.sim.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const after = liveHandles();
+    for (const kind of Object.keys(after)) expect(after[kind], kind).toBeLessThanOrEqual(before[kind] ?? 0);
+  });
+});
+
+describe('a worker thread killed mid-crawl of the simulated network', () => {
+  it('loses only the peers it held (recorded ERR_WORKER_CRASHED); everything else is intact', async () => {
+    const lost = new Set<string>();
+    const run = await crawlSim({ nodes: 1000, seed: 5 }, { maxPeers: 60, workers: 2, retryCrashedPeers: false }, async (crawler) => {
+      await until(() => crawler.stats().done >= 300, '300 records');
+      const held = await crawler.crashWorker();
+      expect(held).toBeGreaterThan(0);
+    });
+    try {
+      for (const r of run.records.values()) if (r.error === 'ERR_WORKER_CRASHED') lost.add(r.addr);
+      expect(run.summary.workerCrashes).toBe(1);
+      expect(lost.size).toBeGreaterThan(0);
+      expect(lost.size).toBeLessThanOrEqual(60);
+      expectMatchesTruth(run, 60, lost);
+    } finally {
+      await run.sim.close();
+    }
+  });
+
+  it('by default re-queues the lost peers once, so the result equals the truth', async () => {
+    const run = await crawlSim({ nodes: 800, seed: 6 }, { maxPeers: 60, workers: 2 }, async (crawler) => {
+      await until(() => crawler.stats().done >= 200, '200 records');
+      await crawler.crashWorker();
+    });
+    try {
+      expect(run.summary.workerCrashes).toBe(1);
+      expect(run.crawler.stats().requeued).toBeGreaterThan(0);
+      expectMatchesTruth(run, 60);
+    } finally {
+      await run.sim.close();
+    }
+  });
+});
