@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WireError } from '../src/errors.js';
-import { AddrList, AddrMessage, decodePayload, encodePayload, formatAddress, type AddrEntry, type Message } from '../src/wire/index.js';
+import { AddrList, AddrMessage, decodePayload, encodePayload, formatAddress, messageToJson, type AddrEntry, type Message } from '../src/wire/index.js';
 import { addrEntryV1, addrEntryV2 } from './wire-arbitraries.js';
 
 type AddrCommand = 'addr' | 'addrv2';
@@ -63,6 +63,19 @@ describe('AddrList (struct-of-arrays addr/addrv2)', () => {
         expect([...list]).toEqual(materialised);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('prints the same JSON from the list as from the entries (bitspread decode reads the list)', () => {
+    fc.assert(
+      fc.property(addrMessages, ({ command, entries }) => {
+        const msg = decodeAddr(command, encodePayload({ command, entries }));
+        const fromList = messageToJson(msg);
+        expect(msg.materialised).toBe(false);
+        expect(JSON.stringify(fromList)).toBe(JSON.stringify(messageToJson({ command, entries: msg.entries })));
+        expect(JSON.stringify(fromList)).toBe(JSON.stringify(messageToJson({ command, entries })));
+      }),
+      { numRuns: 100 },
     );
   });
 
