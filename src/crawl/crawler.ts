@@ -331,9 +331,10 @@ export class Crawler extends EventEmitter {
       const addr = this.frontier.next();
       if (addr === undefined) break;
       if (this.written.has(addr)) continue;
-      const network = this.networkOf(addr);
+      const parsed = parseAddress(addr);
+      const network = parsed.network;
       if (!DIALABLE.has(network)) continue; // recorded skipped when learned
-      if (this.allow !== null && !this.allow.allows(parseAddress(addr))) {
+      if (this.allow !== null && !this.allow.allows(parsed)) {
         this.writeOnce(skippedRecord(addr, network, 'not-allowed'));
         continue;
       }
@@ -361,12 +362,9 @@ export class Crawler extends EventEmitter {
       }
       this.inFlight.set(addr, { addr, network, session, resolve });
       session.peers.add(addr);
-      session.control.connect(addr).then(
-        (accepted) => {
-          if (!accepted) this.endPeer(session, addr, undefined, { code: 'ERR_STOPPED', message: 'worker is draining' });
-        },
-        () => undefined, // a dead worker: onCrash handles its peers
-      );
+      pool?.dial(session, addr, (refused) => {
+        for (const a of refused) this.endPeer(session, a, undefined, { code: 'ERR_STOPPED', message: 'worker is draining' });
+      });
       signal.addEventListener('abort', () => void session.control.drop(addr).catch(() => undefined), { once: true });
     });
   }

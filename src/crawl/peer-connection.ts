@@ -224,7 +224,8 @@ export class PeerConnection implements MessageSink, Tickable {
   // ---- MessageSink ----
 
   onMessage(msg: Message): void {
-    if (this.phase === 'closed') return;
+    // Messages still queued in the chunk being decoded when we finished are ignored.
+    if (this.phase === 'closed' || this.phase === 'closing' || this.phase === 'lingering') return;
     switch (msg.command) {
       case 'version':
         return this.onVersion(msg.payload);

@@ -73,6 +73,8 @@ export interface SessionStats {
 export interface SessionControl {
   /** Starts a dial; the outcome arrives on the data plane. False once draining. */
   connect(addr: string): boolean;
+  /** connect() for several addresses in one round trip (what the crawler uses). False once draining (none started). */
+  connectMany(addrs: readonly string[]): boolean;
   /** Closes that peer (outcome ERR_STOPPED). False if unknown. */
   drop(addr: string): boolean;
   /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task. */
