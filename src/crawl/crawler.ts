@@ -33,7 +33,7 @@ import { Frontier } from './frontier.js';
 import { AllowList } from './allow-list.js';
 import { resolveDnsSeeds } from './dns-seeds.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
-import { REQUEUE_CODES, type LearnedAddress, type PeerEvent, type PeerSuccessInfo } from './protocol.js';
+import { REQUEUE_CODES, type PeerEvent, type PeerSuccessInfo } from './protocol.js';
 import { failedRecord, reachableRecord, skippedRecord, SummaryCollector, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
 import { PeerWorkerPool, type Session } from './worker-pool.js';
@@ -373,7 +373,7 @@ export class Crawler extends EventEmitter {
     for (const ev of events) {
       switch (ev.kind) {
         case 'addrs':
-          this.learnBatch(ev.entries);
+          for (let i = 0; i < ev.texts.length; i++) this.learn(ev.texts[i] as string, ev.networks[i] as AddressNetwork);
           break;
         case 'ready':
           this.writeOnce(reachableRecord(ev.addr, this.inFlight.get(ev.addr)?.network ?? this.networkOf(ev.addr), ev.info));
@@ -386,10 +386,6 @@ export class Crawler extends EventEmitter {
       }
     }
     this.schedulePump();
-  }
-
-  private learnBatch(entries: readonly LearnedAddress[]): void {
-    for (const [text, network] of entries) this.learn(text, network);
   }
 
   private endPeer(session: Session, addr: string, info: PeerSuccessInfo | undefined, error: PlainError | undefined): void {

@@ -17,10 +17,10 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
-import type { Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
+import type { AddressNetwork, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
-import type { CrawlMode, LearnedAddress, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
+import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
 import type { DeadlineTicker, Tickable } from './ticker.js';
 
 /** Bitcoin Core's PROTOCOL_VERSION; what we announce. */
@@ -287,17 +287,20 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   private onAddrs(entries: readonly { address: NetAddress | null }[]): void {
-    const learned: LearnedAddress[] = [];
+    const texts: string[] = [];
+    const networks: AddressNetwork[] = [];
     for (const e of entries) {
-      if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+      if (e.address === null) continue;
+      texts.push(formatAddress(e.address));
+      networks.push(e.address.network);
     }
     if (this.phase === 'getaddr') {
-      this.addrsReturned += learned.length;
+      this.addrsReturned += texts.length;
       // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
       if (entries.length > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
-    this.log?.debug(`received ${learned.length} addresses from ${this.addr}`);
-    if (learned.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, entries: learned });
+    this.log?.debug(`received ${texts.length} addresses from ${this.addr}`);
+    if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks });
   }
 
   // ---- deadlines ----

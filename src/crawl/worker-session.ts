@@ -113,7 +113,7 @@ export class WorkerSession implements PeerHost {
   }
 
   emit(ev: PeerEvent): void {
-    if (ev.kind === 'addrs') this.addrsReceived += ev.entries.length;
+    if (ev.kind === 'addrs') this.addrsReceived += ev.texts.length;
     else if (ev.kind === 'end') {
       if (ev.error === undefined) this.reachableCount++;
       else this.failedCount++;
