@@ -36,8 +36,9 @@ const LATENCY_MIX = { silent: 0.1, refused: 0.2, old: 0.1, chatty: 0.05, slow: 0
 /** Without latency we measure CPU: silent nodes would only add timeout waits, so they are refused instead. */
 const CPU_MIX = { refused: 0.3, old: 0.1, chatty: 0.05, slow: 0.02 };
 const SCENARIOS = [
-  { name: 'latency', latency: { medianMs: 100, tailMs: 1000 }, mix: LATENCY_MIX },
-  { name: 'cpu-bound', latency: null, mix: CPU_MIX },
+  { name: 'latency', latency: { medianMs: 100, tailMs: 1000 }, mix: LATENCY_MIX, timeouts: TIMEOUTS },
+  // Replies arrive within milliseconds, so a short quiet period loses nothing and the crawl is bound by CPU, not by waiting.
+  { name: 'cpu-bound', latency: null, mix: CPU_MIX, timeouts: { ...TIMEOUTS, quietMs: 100 } },
 ];
 const DEFAULT_WORKERS = os.availableParallelism();
 
@@ -73,10 +74,11 @@ function startSim(scenario) {
   };
 }
 
-function runCrawler(crawler, workers, seeds) {
+function runCrawler(crawler, workers, seeds, timeouts, engineOptions) {
   const out = tmp(`crawl-${crawler}`);
-  const childArgs = [here('./crawl-child.mjs'), '--crawler', crawler, '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(TIMEOUTS), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
+  const childArgs = [here('./crawl-child.mjs'), '--crawler', crawler, '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
   if (workers) childArgs.push('--workers', String(workers));
+  if (engineOptions) childArgs.push('--engine-options', JSON.stringify(engineOptions));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, childArgs, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
     const killer = setTimeout(() => child.kill('SIGKILL'), (quick ? 180 : 900) * 1000);
@@ -102,11 +104,19 @@ const simThere = await (async () => {
 })();
 
 const notes = [];
+/** [crawler, workers, engine options, only in this scenario] */
 const crawlers = [];
+/**
+ * The engine checks deadlines on a coarse per-worker tick (tickMs, default
+ * 100 ms), so a 100 ms quiet period really lasts 100-200 ms. This extra row
+ * shows what a finer tick buys when replies are instant.
+ */
+const FINE_TICK = { tickMs: 10 };
 if (engineThere) {
   crawlers.push(['bitspread', 1], ['bitspread', 2]);
   if (DEFAULT_WORKERS !== 1 && DEFAULT_WORKERS !== 2) crawlers.push(['bitspread', null]);
   else notes.push(`bitspread's default worker count is os.availableParallelism() = ${DEFAULT_WORKERS} here, so the ${DEFAULT_WORKERS}-worker row is the default`);
+  crawlers.push(['bitspread', null, FINE_TICK, 'cpu-bound']);
 } else {
   notes.push('bitspread rows skipped: the engine (crawl() in dist/src/index.js) is not built yet');
 }
@@ -117,12 +127,13 @@ if (!simThere) {
   notes.push('skipped: startSimNetwork is not in dist/src/index.js yet');
 } else {
   for (const scenario of SCENARIOS) {
-    for (const [crawler, workers] of crawlers) {
+    for (const [crawler, workers, engineOptions, onlyIn] of crawlers) {
       if (only && !only.has(crawler)) continue;
+      if (onlyIn && onlyIn !== scenario.name) continue;
       const sim = startSim(scenario);
       try {
         const { seeds } = await sim.ready;
-        const r = await runCrawler(crawler, workers, seeds);
+        const r = await runCrawler(crawler, workers, seeds, scenario.timeouts, engineOptions);
         const truth = await sim.truth();
         const truthSet = new Set(truth.reachable);
         const found = r.reachable.filter((x) => truthSet.has(x)).length;
@@ -131,12 +142,14 @@ if (!simThere) {
           scenario: scenario.name,
           crawler,
           workers: crawler === 'bitspread' ? (workers ?? DEFAULT_WORKERS) : 1,
+          engineOptions: engineOptions ?? null,
           nodes: NODES,
           seconds: r.ms / 1000,
           reachableFound: r.reachable.length,
           truthReachable: truthSet.size,
           completeness: truthSet.size ? found / truthSet.size : null,
           failed: r.failed,
+          failureCodes: r.failureCodes,
           nodesPerSec: r.reachable.length / (r.ms / 1000),
           cpuMs,
           cpuMsPerNode: r.reachable.length ? cpuMs / r.reachable.length : null,
@@ -148,7 +161,7 @@ if (!simThere) {
           simViolations: truth.stats.violations,
         });
         const x = runs.at(-1);
-        console.log(`  ${scenario.name.padEnd(9)} ${label(x).padEnd(26)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms`);
+        console.log(`  ${scenario.name.padEnd(9)} ${label(x).padEnd(38)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms`);
       } catch (err) {
         notes.push(`${scenario.name} ${crawler}${workers ? ` ×${workers}` : ''}: ${err.message}`);
         console.log(`  ${scenario.name} ${crawler}: FAILED ${err.message}`);
@@ -160,13 +173,14 @@ if (!simThere) {
 }
 
 function label(r) {
-  if (r.crawler === 'bitspread') return `bitspread, ${r.workers} worker${r.workers === 1 ? '' : 's'}`;
+  if (r.crawler === 'bitspread') return `bitspread, ${r.workers} worker${r.workers === 1 ? '' : 's'}${r.engineOptions ? `, tickMs ${r.engineOptions.tickMs}` : ''}`;
   return r.crawler === 'baseline' ? 'baseline (node:net + codec)' : 'established (bcoin Peer)';
 }
 function fmt(x, d = 1) {
   return x == null ? 'n/a' : x.toFixed(d);
 }
-const pick = (scenario, crawler, workers) => runs.find((r) => r.scenario === scenario && r.crawler === crawler && (workers === undefined || r.workers === workers));
+const pick = (scenario, crawler, workers) => runs.find((r) => r.scenario === scenario && r.crawler === crawler && r.engineOptions === null && (workers === undefined || r.workers === workers));
+const oursFineTick = runs.find((r) => r.scenario === 'cpu-bound' && r.crawler === 'bitspread' && r.engineOptions !== null);
 
 const ours = pick('latency', 'bitspread', DEFAULT_WORKERS);
 const oursCpu = pick('cpu-bound', 'bitspread', DEFAULT_WORKERS);
@@ -180,6 +194,7 @@ const results = {
   nodes: NODES,
   maxPeers: MAX_PEERS,
   timeouts: TIMEOUTS,
+  cpuBoundTimeouts: SCENARIOS[1].timeouts,
   latency: SCENARIOS[0].latency,
   latencyMix: LATENCY_MIX,
   cpuBoundMix: CPU_MIX,
@@ -197,6 +212,8 @@ const results = {
   establishedPeerCpuMsPerNode: estCpu?.cpuMsPerNode ?? null,
   establishedPeerMainLoopP99Ms: est?.loopP99Ms ?? null,
   cpuBoundNodesPerSec: oursCpu?.nodesPerSec ?? null,
+  cpuBoundFineTickNodesPerSec: oursFineTick?.nodesPerSec ?? null,
+  cpuBoundFineTickCpuMsPerNode: oursFineTick?.cpuMsPerNode ?? null,
   cpuBoundBaselineNodesPerSec: baseCpu?.nodesPerSec ?? null,
   cpuBoundEstablishedPeerNodesPerSec: estCpu?.nodesPerSec ?? null,
   ratioNodesPerSecVsBaseline: ratio(ours?.nodesPerSec, base?.nodesPerSec),
@@ -207,10 +224,10 @@ const results = {
   notes,
 };
 
-console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)}`);
-console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(28)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(8)} ${'cpu ms/node'.padStart(12)} ${'loop p50/p99/max ms'.padStart(20)} ${'peak RSS MB'.padStart(12)}`);
+console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)} (cpu-bound: quietMs ${SCENARIOS[1].timeouts.quietMs})`);
+console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(38)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(8)} ${'cpu ms/node'.padStart(12)} ${'loop lag p50/p99/max ms'.padStart(24)} ${'peak RSS MB'.padStart(12)}`);
 for (const r of runs) {
-  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(28)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${r.nodesPerSec.toFixed(0).padStart(8)} ${fmt(r.cpuMsPerNode, 3).padStart(12)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(20)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)}`);
+  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(38)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${r.nodesPerSec.toFixed(0).padStart(8)} ${fmt(r.cpuMsPerNode, 3).padStart(12)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(24)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)}`);
 }
 for (const [k, v] of Object.entries(results)) if (k.startsWith('ratio') && v != null) console.log(`${k}: ${v.toFixed(2)}`);
 for (const n of notes) console.log(`note: ${n}`);

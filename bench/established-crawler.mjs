@@ -9,6 +9,12 @@ import { crawlWith } from './crawl-loop.mjs';
 const bcoin = loadBcoin();
 const Peer = bcoin.loadPeer();
 
+function failureCode(err, fallback) {
+  if (!err) return fallback;
+  if (err.code === 'ECONNREFUSED') return 'ERR_CONNECTION_REFUSED';
+  return `${fallback}: ${err.code ?? String(err.message).replace(/ \(.*\)$/, "")}`;
+}
+
 function visitPeer(peerOptions, target, t) {
   return new Promise((resolve) => {
     const started = performance.now();
@@ -33,8 +39,9 @@ function visitPeer(peerOptions, target, t) {
     }
 
     // bcoin reports protocol trouble as 'error' events; a crawler only cares whether the peer ends up open.
-    peer.on('error', () => {});
-    peer.on('close', () => finish(info !== null, 'ERR_CLOSED_BEFORE_HANDSHAKE'));
+    let lastError = null;
+    peer.on('error', (err) => { lastError = err; });
+    peer.on('close', () => finish(info !== null, failureCode(lastError, 'ERR_CLOSED_BEFORE_HANDSHAKE')));
     peer.on('packet', (packet) => {
       if (info === null || (packet.cmd !== 'addr' && packet.cmd !== 'addrv2')) return;
       for (const item of packet.items) addrs.push(item.hostname);
@@ -50,7 +57,7 @@ function visitPeer(peerOptions, target, t) {
         peer.sendGetAddr();
         phase(t.firstAddrMs, () => finish(true));
       },
-      (err) => finish(false, /refused/i.test(String(err?.message)) || err?.code === 'ECONNREFUSED' ? 'ERR_CONNECTION_REFUSED' : 'ERR_HANDSHAKE'),
+      (err) => finish(false, failureCode(err, 'ERR_HANDSHAKE')),
     );
   });
 }

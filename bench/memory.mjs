@@ -8,7 +8,8 @@
 //     cancels fixed costs (worker threads, code).
 //  2. bytes per known address: synthetic addrv2 floods of 100,000 and
 //     1,000,000 unique addresses through the real path (MessageDecoder →
-//     formatAddress → Frontier.add), heap growth after a full GC / known.
+//     AddrList.textAt → structured clone → Frontier.add, as the engine's
+//     worker and main thread do), heap growth after a full GC / known.
 //
 //   node bench/memory.mjs [--quick] [--json out.json]
 import { spawn } from 'node:child_process';
@@ -158,8 +159,18 @@ async function childFrontier(size) {
   };
   const frontier = new Frontier();
   const decoder = new wire.MessageDecoder(params, {
+    // The engine's path: a worker turns each addr message into [text, network]
+    // pairs (src/crawl/peer-connection.ts) and posts them to the main thread,
+    // whose Frontier keeps them. The structured clone matters: it hands the
+    // main thread fresh flat strings, whatever shape the worker built.
     onMessage(msg) {
-      for (const e of msg.entries) if (e.address) frontier.add(wire.formatAddress(e.address), e.address.network);
+      const list = msg.list;
+      const learned = [];
+      for (let i = 0; i < list.length; i++) {
+        const network = list.networkAt(i);
+        if (network !== null) learned.push([list.textAt(i), network]);
+      }
+      for (const [text, network] of globalThis.structuredClone(learned)) frontier.add(text, network);
     },
     onMessageError(err) { throw err; },
   });
@@ -307,7 +318,7 @@ async function parent() {
     console.log(`${(c.impl === 'plain' ? 'net.Socket + MessageDecoder (floor)' : 'bitspread engine, node mode').padEnd(34)} ${String(c.open).padStart(6)} ${kb(c.rssPerConnection).padStart(11)} ${kb(c.heapPerConnection).padStart(11)} ${(c.after.rss / 2 ** 20).toFixed(0).padStart(12)}`);
   }
   console.log(`marginal 1,000→5,000: bitspread ${kb(oursMarginal?.rss)} RSS/conn, floor ${kb(plainMarginal?.rss)} RSS/conn (goal < 20 KB)`);
-  console.log('\nMemory per known address (addrv2 flood → MessageDecoder → formatAddress → Frontier.add; heap growth after full GC)');
+  console.log('\nMemory per known address (addrv2 flood → MessageDecoder → AddrList.textAt → structured clone → Frontier.add; heap growth after full GC)');
   for (const f of fr) {
     console.log(`${f.size.toLocaleString('en-US').padStart(10)} addresses: ${f.heapPerAddress.toFixed(0)} B heap/address, ${f.rssPerAddress.toFixed(0)} B RSS/address, ${f.addressesPerSec.toFixed(0)} addresses/s (goal < 200 B)`);
   }

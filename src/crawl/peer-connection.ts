@@ -17,7 +17,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
-import type { AddressNetwork, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
+import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
 import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
@@ -242,7 +242,7 @@ export class PeerConnection implements MessageSink, Tickable {
         return;
       case 'addr':
       case 'addrv2':
-        return this.onAddrs(msg.entries);
+        return this.onAddrs(msg);
       default:
         return;
     }
@@ -286,18 +286,34 @@ export class PeerConnection implements MessageSink, Tickable {
     this.send({ command: 'getaddr' });
   }
 
-  private onAddrs(entries: readonly { address: NetAddress | null }[]): void {
+  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null }[]; readonly list?: AddrList }): void {
     const texts: string[] = [];
     const networks: AddressNetwork[] = [];
-    for (const e of entries) {
-      if (e.address === null) continue;
-      texts.push(formatAddress(e.address));
-      networks.push(e.address.network);
+    const list = msg.list;
+    let count: number;
+    if (list !== undefined) {
+      // Decoded messages: text + network straight from the compact list, no entry objects.
+      count = list.length;
+      for (let i = 0; i < count; i++) {
+        const network = list.networkAt(i);
+        if (network !== null) {
+          texts.push(list.textAt(i)!);
+          networks.push(network);
+        }
+      }
+    } else {
+      count = msg.entries.length;
+      for (const e of msg.entries) {
+        if (e.address !== null) {
+          texts.push(formatAddress(e.address));
+          networks.push(e.address.network);
+        }
+      }
     }
     if (this.phase === 'getaddr') {
       this.addrsReturned += texts.length;
       // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
-      if (entries.length > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
+      if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
     this.log?.debug(`received ${texts.length} addresses from ${this.addr}`);
     if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks });

@@ -6,7 +6,7 @@
  */
 import { WireError } from '../errors.js';
 import { checkAddressShape, hasInternalPrefix, hasIpv4MappedPrefix, hasOnionCatPrefix } from './address.js';
-import type { NetAddress } from './types.js';
+import type { AddressNetwork, NetAddress } from './types.js';
 import { hashOnce } from './checksum.js';
 
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -79,22 +79,32 @@ function torV3Name(pubkey: Uint8Array): string {
   return base32Encode(raw) + '.onion';
 }
 
+/** Decimal text of every byte value: IPv4 text by concatenation, no number→string per octet. */
+const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+/** Hex of every byte value, without (HEX) and with (HEX2) a leading zero: IPv6 groups from two lookups. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16));
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function ipv4Text(b: Uint8Array, o: number): string {
+  return DECIMAL[b[o]!]! + '.' + DECIMAL[b[o + 1]!]! + '.' + DECIMAL[b[o + 2]!]! + '.' + DECIMAL[b[o + 3]!]!;
+}
+
 /**
  * RFC 5952 text, as Core's IPv6ToString: lowercase hex groups without leading
  * zeros; the longest run of two or more zero groups (the first on a tie)
  * becomes `::`. Built by concatenation: the crawler formats every address it
  * learns, so this runs per addr entry.
  */
-export function ipv6Text(b: Uint8Array): string {
+export function ipv6Text(b: Uint8Array, o = 0): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if ((b[2 * i]! | b[2 * i + 1]!) !== 0) {
+    if ((b[o + 2 * i]! | b[o + 2 * i + 1]!) !== 0) {
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < 8 && (b[2 * j]! | b[2 * j + 1]!) === 0) j++;
+    while (j < 8 && (b[o + 2 * j]! | b[o + 2 * j + 1]!) === 0) j++;
     if (j - i > bestLen) {
       bestStart = i;
       bestLen = j - i;
@@ -109,7 +119,8 @@ export function ipv6Text(b: Uint8Array): string {
       continue;
     }
     if (out.length > 0 && i !== bestStart + bestLen) out += ':';
-    out += ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16);
+    const hi = b[o + 2 * i]!;
+    out += hi === 0 ? HEX[b[o + 2 * i + 1]!]! : HEX[hi]! + HEX2[b[o + 2 * i + 1]!]!;
   }
   return out;
 }
@@ -129,7 +140,7 @@ export function formatHost(addr: NetAddress): string {
   const n = b instanceof Uint8Array ? b.length : -1;
   switch (addr?.network) {
     case 'ipv4':
-      if (n === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+      if (n === 4) return ipv4Text(b, 0);
       break;
     case 'ipv6':
     case 'cjdns':
@@ -143,6 +154,31 @@ export function formatHost(addr: NetAddress): string {
       break;
   }
   throw unencodable(addr);
+}
+
+/**
+ * The host text of an address of `network` whose bytes sit at `o` in `b`
+ * (length already known to be right): AddrList formats straight from its
+ * column of bytes, without a NetAddress per entry.
+ */
+export function formatHostAt(network: AddressNetwork, b: Uint8Array, o: number): string {
+  switch (network) {
+    case 'ipv4':
+      return ipv4Text(b, o);
+    case 'ipv6':
+    case 'cjdns':
+      return ipv6Text(b, o);
+    case 'onion':
+      return torV3Name(b.subarray(o, o + 32));
+    case 'i2p':
+      return base32Encode(b.subarray(o, o + 32)) + '.b32.i2p';
+  }
+}
+
+/** {@link formatAddress} for bytes at `o` in `b` (see formatHostAt). */
+export function formatAddressAt(network: AddressNetwork, b: Uint8Array, o: number, port: number): string {
+  const host = formatHostAt(network, b, o);
+  return network === 'ipv6' || network === 'cjdns' ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

@@ -53,7 +53,9 @@ export { encodeCompactSize, decodeCompactSize, compactSizeLength } from './compa
 export { encodePayload, decodePayload, KNOWN_COMMANDS, isKnownCommand } from './payloads.js';
 export { frameMessage, encodeMessage, maxPayloadLength, MAX_PAYLOAD_LENGTH } from './framing.js';
 export { MessageDecoder, type MessageSink, type MessageDecoderOptions } from './decoder.js';
-export { formatAddress, formatHost, parseAddress, base32Encode, base32Decode } from './address-text.js';
+export { formatAddress, formatHost, formatAddressAt, formatHostAt, parseAddress, base32Encode, base32Decode } from './address-text.js';
+export { AddrList, type AddrColumns } from './addr-list.js';
+export { AddrMessage } from './addr-message.js';
 export { isAddressValid, netAddressToV1, ADDRESS_LENGTH, NETWORK_ID } from './address.js';
 export { makeVersion, versionAddress, randomNonce, DEFAULT_USER_AGENT } from './version.js';
 export { messageToJson, bigintToJson, type JsonValue } from './json.js';

@@ -4,6 +4,7 @@
  */
 import { WireError } from '../errors.js';
 import { decodeAddrV1, decodeAddrV2, encodeAddrV1, encodeAddrV2 } from './addr-codec.js';
+import { AddrMessage } from './addr-message.js';
 import { i64le, u64le } from './bytes.js';
 import { decodeVersion, encodeVersion } from './version.js';
 import { PayloadWriter } from './writer.js';
@@ -56,9 +57,9 @@ export function decodePayload(command: string, payload: Uint8Array): Message {
   const p = payload;
   switch (command) {
     case 'addr':
-      return { command: 'addr', entries: decodeAddrV1(p) };
+      return new AddrMessage('addr', decodeAddrV1(p));
     case 'addrv2':
-      return { command: 'addrv2', entries: decodeAddrV2(p) };
+      return new AddrMessage('addrv2', decodeAddrV2(p));
     case 'version':
       return { command: 'version', payload: decodeVersion(p) };
     case 'verack':
@@ -124,10 +125,10 @@ export function writePayload(w: PayloadWriter, msg: Message): void {
       w.u64le(msg.cmpctVersion);
       return;
     case 'addr':
-      encodeAddrV1(w, msg.entries);
+      encodeAddrV1(w, msg.list ?? msg.entries);
       return;
     case 'addrv2':
-      encodeAddrV2(w, msg.entries);
+      encodeAddrV2(w, msg.list ?? msg.entries);
       return;
     case 'unknown':
       w.bytes(msg.payload);

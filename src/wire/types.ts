@@ -78,6 +78,8 @@ export interface VersionPayload {
   readonly relay?: boolean;
 }
 
+import type { AddrList } from './addr-list.js';
+
 /** Messages with a decoded payload. */
 export type Message =
   | { readonly command: 'version'; readonly payload: VersionPayload }
@@ -94,8 +96,14 @@ export type Message =
    */
   | { readonly command: 'ping'; readonly nonce: bigint; readonly empty?: boolean }
   | { readonly command: 'pong'; readonly nonce: bigint }
-  | { readonly command: 'addr'; readonly entries: readonly AddrEntry[] }
-  | { readonly command: 'addrv2'; readonly entries: readonly AddrEntry[] }
+  /**
+   * Decoded addr/addrv2 messages are AddrMessage objects: `list` is the compact
+   * AddrList (read it per index: no object per entry), `entries` is built from
+   * it on first access. Messages built by hand give `entries` only; when both
+   * are present the encoder writes `list`.
+   */
+  | { readonly command: 'addr'; readonly entries: readonly AddrEntry[]; readonly list?: AddrList }
+  | { readonly command: 'addrv2'; readonly entries: readonly AddrEntry[]; readonly list?: AddrList }
   /** Any other well-formed command (inv, headers, tx, block, …): payload not parsed. */
   | { readonly command: 'unknown'; readonly name: string; readonly payload: Uint8Array };
 

@@ -1,10 +1,12 @@
 /**
  * `bitspread decode <file|->`: a binary or hex capture of a v1 message stream
- * in, one JSON line per message out. It reacts to errors as a peer would:
+ * in, one JSON line per message out. Binary input is decoded chunk by chunk as
+ * it arrives (a live capture piped in prints each message when it is
+ * complete); hex text is read whole first. It reacts to errors as a peer would:
  * after a dropped message it carries on; after a fatal framing error it
  * prints a final error line and stops.
  */
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError, type WireError } from '../../errors.js';
 import { HEADER_SIZE, MessageDecoder, NETWORKS, isNetworkName, messageToJson, networkByMagic, type Message, type NetworkParams } from '../../wire/index.js';
@@ -16,7 +18,9 @@ any whitespace) into one JSON line per message on stdout:
   {"command":"version","version":70016,...}
   {"error":"ERR_BAD_CHECKSUM","command":"ping","message":"..."}
 Addresses are printed in Bitcoin Core's text form; 64-bit values as numbers
-when exact, else as decimal strings.
+when exact, else as decimal strings. Binary input is decoded as it arrives
+(pipe a live capture in and each message prints when complete); hex input
+is read to the end first.
 
   <file|->            the capture; '-' reads standard input
   --network <name>    mainnet, testnet3, testnet4, signet or regtest
@@ -26,17 +30,67 @@ when exact, else as decimal strings.
 Exit status: 0 every message decoded; 1 some message failed (its error
 line says which); 2 bad arguments or unreadable input.`;
 
-async function readInput(path: string): Promise<Buffer> {
-  if (path !== '-') {
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new UsageError('ERR_BAD_ARGUMENT', `cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+const READ_SIZE = 64 * 1024;
+
+function unreadable(path: string, err: unknown): UsageError {
+  return new UsageError('ERR_BAD_ARGUMENT', `cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+}
+
+/**
+ * The input as it arrives: stdin chunk by chunk, or a file read in 64 KiB
+ * pieces, so a live capture piped in prints each message as soon as its last
+ * byte is here. Read failures become UsageError (exit 2).
+ */
+async function* inputChunks(path: string): AsyncGenerator<Buffer> {
+  if (path === '-') {
+    for await (const chunk of process.stdin) yield chunk as Buffer;
+    return;
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  try {
+    for (;;) {
+      // A fresh buffer per read: an `unknown` message's payload is a view of its chunk.
+      const buf = Buffer.allocUnsafe(READ_SIZE);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await handle.read(buf, 0, READ_SIZE, null));
+      } catch (err) {
+        throw unreadable(path, err);
+      }
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** ASCII whitespace as the hex reader skips it (\s on latin1 bytes, minus the exotic ones a capture never has). */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+/**
+ * What the first non-whitespace byte says: a hex digit means hex text (read
+ * whole, then decoded as before: not valid hex after all → binary); anything
+ * else is binary, streamed. No network's message start is a hex digit, so a
+ * binary capture never waits for EOF. undefined: only whitespace so far.
+ */
+function sniff(head: Buffer): 'hex' | 'binary' | undefined {
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i]!;
+    if (!isSpace(c)) return isHexDigit(c) ? 'hex' : 'binary';
+  }
+  return undefined;
 }
 
 /** Hex text (whitespace allowed, optional 0x) is decoded; anything else is taken as binary. */
@@ -75,9 +129,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`bitspread decode: unknown network '${networkName}' (mainnet, testnet3, testnet4, signet, regtest)\n`);
     return 2;
   }
-  let bytes: Buffer;
   try {
-    bytes = captureBytes(await readInput(parsed.positionals[0]!));
+    return await decodeInput(inputChunks(parsed.positionals[0]!), networkName !== undefined ? NETWORKS[networkName] : undefined);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`bitspread decode: ${err.message}\n`);
@@ -85,13 +138,38 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (bytes.length === 0) return 0;
+}
 
-  let net: NetworkParams | undefined = networkName !== undefined ? NETWORKS[networkName] : undefined;
+/** Decodes the chunks as they come (binary) or once whole (hex); returns the exit code. */
+async function decodeInput(chunks: AsyncGenerator<Buffer>, given: NetworkParams | undefined): Promise<number> {
+  const head: Buffer[] = [];
+  let headLength = 0;
+  let mode: 'hex' | 'binary' | undefined;
+  let ended = false;
+  // Enough to tell hex from binary, and (binary, no --network) the 4 magic bytes.
+  while (!ended && (mode === undefined || (mode === 'binary' && given === undefined && headLength < 4))) {
+    const next = await chunks.next();
+    if (next.done === true) {
+      ended = true;
+    } else {
+      head.push(next.value);
+      headLength += next.value.length;
+      mode ??= sniff(next.value);
+    }
+  }
+  if (mode === 'hex') {
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) head.push(next.value);
+    ended = true;
+  }
+  // Hex, or input that ended early, is handled whole exactly as before streaming existed.
+  const first = ended ? captureBytes(Buffer.concat(head)) : Buffer.concat(head);
+  if (first.length === 0) return 0;
+
+  let net = given;
   if (net === undefined) {
-    net = bytes.length >= 4 ? networkByMagic(bytes.readUInt32LE(0)) : undefined;
+    net = first.length >= 4 ? networkByMagic(first.readUInt32LE(0)) : undefined;
     if (net === undefined) {
-      const start = bytes.subarray(0, 4).toString('hex');
+      const start = first.subarray(0, 4).toString('hex');
       line({ error: 'ERR_BAD_MAGIC', command: null, message: `message start ${start} is no known network; pass --network`, fatal: true });
       return 1;
     }
@@ -107,7 +185,12 @@ export async function run(argv: string[]): Promise<number> {
       line({ error: err.code, command, message: err.message, ...(fatal ? { fatal: true } : {}) });
     },
   });
-  decoder.push(bytes);
+  decoder.push(first);
+  if (!ended) {
+    for (let next = await chunks.next(); next.done !== true && !decoder.failed; next = await chunks.next()) decoder.push(next.value);
+    // After a fatal error nothing more is decoded: stop reading (closes the file).
+    await chunks.return(undefined);
+  }
   if (!decoder.failed && decoder.bufferedBytes > 0) {
     failures++;
     const what = decoder.bufferedBytes < HEADER_SIZE ? 'a header' : 'a message body';
