@@ -50,6 +50,8 @@ export interface Session {
   readonly control: Comlink.Remote<SessionControl>;
   /** Peers dispatched to this session and not yet ended. */
   readonly peers: Set<string>;
+  /** Addresses waiting for the next batched connectMany() to this session. */
+  outbox: string[];
   alive: boolean;
   /** The thread it runs on, once its 'hello' arrived (to wait for its exit after a crash). */
   thread: Worker | null;
@@ -102,6 +104,27 @@ export class PeerWorkerPool {
     return i < 0 ? null : (this.sessions[i] ?? null);
   }
 
+  /**
+   * Queues a dial on `session`; every dial queued in one event-loop turn goes
+   * out in a single connectMany() round trip. `onRefused` gets the addresses a
+   * draining session did not take.
+   */
+  dial(session: Session, addr: string, onRefused: (addrs: readonly string[]) => void): void {
+    session.outbox.push(addr);
+    if (session.outbox.length > 1) return;
+    queueMicrotask(() => {
+      const batch = session.outbox;
+      session.outbox = [];
+      if (!session.alive || batch.length === 0) return;
+      session.control.connectMany(batch).then(
+        (accepted) => {
+          if (!accepted) onRefused(batch);
+        },
+        () => undefined, // a dead worker: its crash handling reports its peers
+      );
+    });
+  }
+
   liveSessions(): readonly Session[] {
     return this.sessions.filter((s) => s.alive);
   }
@@ -126,6 +149,7 @@ export class PeerWorkerPool {
       slot,
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
       peers: new Set(),
+      outbox: [],
       alive: true,
       thread: null,
     };
