@@ -132,10 +132,10 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
   // The smallest entry is 9 bytes (time 4, services 1, id 1, length 1, port 2):
   // a count the payload cannot hold fails before the columns are allocated.
   if (end - o < count * 9) throw new WireError('ERR_TRUNCATED', `addrv2: ${count} entries cannot fit in ${end - o} bytes`);
-  // Every entry spends at least 9 bytes on other fields, so this many address
-  // bytes at most; the slack (a few bytes per entry with wider service flags)
-  // is the price of one allocation instead of two.
-  const cap = end - o - count * 9;
+  // Every entry spends at least 9 bytes on other fields and has at most 512
+  // address bytes, so this many address bytes at most; the slack (a few bytes
+  // per entry with wider service flags) is the price of one allocation, not two.
+  const cap = Math.min(end - o - count * 9, count * MAX_ADDRV2_SIZE);
   const c = allocateColumns(count, cap);
   const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = c;
   const out = new Uint8Array(c.buffer, c.bytesOffset, c.byteCapacity);
