@@ -52,7 +52,10 @@ export interface Session {
   readonly peers: Set<string>;
   /** Addresses waiting for the next batched connectMany() to this session. */
   outbox: string[];
+  /** False once its thread died (or it drained): no new peers go to it. */
   alive: boolean;
+  /** True once a dead session's peers were handed back; its events are ignored from then on. */
+  reclaimed: boolean;
   /** The thread it runs on, once its 'hello' arrived (to wait for its exit after a crash). */
   thread: Worker | null;
 }
@@ -151,12 +154,14 @@ export class PeerWorkerPool {
       peers: new Set(),
       outbox: [],
       alive: true,
+      reclaimed: false,
       thread: null,
     };
     data.port1.on('message', (events: PeerEvent[]) => {
       const first = events[0];
       if (first?.kind === 'hello') session.thread = this.piscina.threads.find((t) => t.threadId === first.threadId) ?? null;
-      if (session.alive) this.opts.onEvents(session, events);
+      // A dead session's last batches still count (peers that ended, addresses learned) until it is reclaimed.
+      if (!session.reclaimed) this.opts.onEvents(session, events);
     });
     // The worker closes its end after the last batch, so 'close' here means every event was delivered.
     const dataClosed = new Promise((resolve) => data.port1.once('close', resolve));
@@ -177,8 +182,6 @@ export class PeerWorkerPool {
     const wasAlive = session.alive;
     session.alive = false;
     const ports = this.ports.get(session);
-    ports?.data.close();
-    ports?.control.close();
     if (!wasAlive) return;
     this.crashes++;
     if (!this.closing) this.startSession();
@@ -187,6 +190,9 @@ export class PeerWorkerPool {
     // dialled again) once it has exited, so no peer ever sees our old and new
     // connections at once beyond the cap.
     const reclaim = (): void => {
+      session.reclaimed = true;
+      ports?.data.close();
+      ports?.control.close();
       this.opts.cap.reclaimWorker(session.slot);
       const lost = [...session.peers];
       session.peers.clear();
