@@ -6,6 +6,7 @@
 // to check the checksum, so no decoder can beat it).
 //
 //   node bench/codec.mjs [--quick] [--json out.json]
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -124,13 +125,22 @@ function bcoinDecoder(frame, chunks) {
   };
 }
 
+/**
+ * The ceiling: double SHA-256 of the payload and the checksum compare, nothing
+ * else. It uses the one-shot crypto.hash (Node >= 20.12) when present, as the
+ * decoder does: about a microsecond faster per call than two createHash
+ * objects, so the ceiling is the fastest way to hash, not a handicapped one.
+ */
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : null;
 function sha256dCeiling(frame) {
   const payload = frame.subarray(24);
   const checksum = Buffer.from(frame.buffer, frame.byteOffset, frame.length).readUInt32LE(20);
+  const sha256d = oneShot
+    ? (data) => oneShot('sha256', oneShot('sha256', data, 'buffer'), 'buffer')
+    : (data) => createHash('sha256').update(createHash('sha256').update(data).digest()).digest();
   return () => {
-    const first = createHash('sha256').update(payload).digest();
     // Compare like a decoder must, so the work is real and cannot be skipped.
-    if (createHash('sha256').update(first).digest().readUInt32LE(0) !== checksum) throw new Error('checksum mismatch');
+    if (sha256d(payload).readUInt32LE(0) !== checksum) throw new Error('checksum mismatch');
     return 1000; // same unit as the decoders: one message of 1,000 entries
   };
 }
@@ -188,13 +198,13 @@ row('bitspread MessageDecoder', 'addr', bitspreadDecoder(addrFrame, true), addrF
 row(`bcoin ${bcoin.version} parser+packets`, 'addr', bcoinDecoder(addrFrame, false), addrFrame, 'whole frame per feed');
 row(`bcoin ${bcoin.version} parser+packets`, 'addr', bcoinDecoder(addrFrame, true), addrFrame, `${SEGMENT}-byte segments`);
 row('bitcore-p2p', 'addr', null, addrFrame, 'not installed: see note');
-row('node:crypto sha256d (ceiling)', 'addr', sha256dCeiling(addrFrame), addrFrame, 'hash only, no parsing');
+row('node:crypto sha256d (ceiling)', 'addr', sha256dCeiling(addrFrame), addrFrame, `hash only, no parsing (${oneShot ? 'crypto.hash' : 'createHash'})`);
 
 row('bitspread MessageDecoder', 'addrv2', bitspreadDecoder(addrv2Frame, false), addrv2Frame, 'whole frame per push → AddrList');
 row('bitspread MessageDecoder', 'addrv2', bitspreadDecoder(addrv2Frame, true), addrv2Frame, `${SEGMENT}-byte segments → AddrList`);
 row(`bcoin ${bcoin.version} parser+packets`, 'addrv2', null, addrv2Frame, 'n/a: bcoin does not speak addrv2 (BIP155)');
 row('bitcore-p2p', 'addrv2', null, addrv2Frame, 'n/a: no addrv2 support (and not installed)');
-row('node:crypto sha256d (ceiling)', 'addrv2', sha256dCeiling(addrv2Frame), addrv2Frame, 'hash only, no parsing');
+row('node:crypto sha256d (ceiling)', 'addrv2', sha256dCeiling(addrv2Frame), addrv2Frame, `hash only, no parsing (${oneShot ? 'crypto.hash' : 'createHash'})`);
 
 // Extra rows after the fixed ones above (their positions are read below).
 row('bitspread, materialised entries', 'addr', bitspreadDecoder(addrFrame, false, 'entries'), addrFrame, 'whole frame; .entries touched');

@@ -7,7 +7,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WireError } from '../src/errors.js';
-import { AddrList, AddrMessage, decodePayload, encodePayload, formatAddress, type AddrEntry, type Message } from '../src/wire/index.js';
+import {
+  AddrList,
+  AddrMessage,
+  MessageDecoder,
+  NETWORKS,
+  decodePayload,
+  encodeMessage,
+  encodePayload,
+  formatAddress,
+  messageToJson,
+  type AddrEntry,
+  type Message,
+} from '../src/wire/index.js';
 import { addrEntryV1, addrEntryV2 } from './wire-arbitraries.js';
 
 type AddrCommand = 'addr' | 'addrv2';
@@ -63,6 +75,19 @@ describe('AddrList (struct-of-arrays addr/addrv2)', () => {
         expect([...list]).toEqual(materialised);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('prints the same JSON from the list as from the entries (bitspread decode reads the list)', () => {
+    fc.assert(
+      fc.property(addrMessages, ({ command, entries }) => {
+        const msg = decodeAddr(command, encodePayload({ command, entries }));
+        const fromList = messageToJson(msg);
+        expect(msg.materialised).toBe(false);
+        expect(JSON.stringify(fromList)).toBe(JSON.stringify(messageToJson({ command, entries: msg.entries })));
+        expect(JSON.stringify(fromList)).toBe(JSON.stringify(messageToJson({ command, entries })));
+      }),
+      { numRuns: 100 },
     );
   });
 
@@ -206,5 +231,34 @@ describe('AddrMessage (decoded addr/addrv2)', () => {
     expect(Object.keys(clone)).toEqual(['command', 'entries']);
     expect(clone.list).toBeUndefined();
     expect(clone.entries).toEqual(msg.entries);
+  });
+});
+
+describe('MessageDecoder body reuse', () => {
+  it('keeps each decoded list and each unknown payload intact while later straddling bodies reuse its buffer', () => {
+    const net = NETWORKS.regtest;
+    const batches = [11, 12, 13].map((seed) => fc.sample(fc.array(addrEntryV2, { minLength: 30, maxLength: 40 }), { numRuns: 1, seed })[0]!);
+    const inv = Buffer.alloc(3000, 0x5a);
+    const frames = [
+      encodeMessage(net, { command: 'addrv2', entries: batches[0]! }),
+      encodeMessage(net, { command: 'unknown', name: 'inv', payload: inv }),
+      encodeMessage(net, { command: 'addrv2', entries: batches[1]! }),
+      encodeMessage(net, { command: 'addrv2', entries: batches[2]! }),
+    ];
+    const got: Message[] = [];
+    const d = new MessageDecoder(net, {
+      onMessage: (m) => got.push(m),
+      onMessageError: (err) => {
+        throw err;
+      },
+    });
+    const bytes = Buffer.concat(frames);
+    // Small odd chunks: every body straddles chunks, so every one is assembled.
+    for (let i = 0; i < bytes.length; i += 97) d.push(bytes.subarray(i, i + 97));
+    expect(got.map((m) => m.command)).toEqual(['addrv2', 'unknown', 'addrv2', 'addrv2']);
+    const lists = [got[0], got[2], got[3]].map((m) => (m as AddrMessage).list);
+    lists.forEach((list, k) => batches[k]!.forEach((e, i) => expectAgrees(list, i, e)));
+    const unknown = got[1]!;
+    expect(unknown.command === 'unknown' && Buffer.from(unknown.payload).equals(inv)).toBe(true);
   });
 });

@@ -7,7 +7,7 @@
 import { pino, type Logger } from 'pino';
 import { PeerError, UsageError } from '../errors.js';
 import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
-import type { NetworkName } from '../wire/types.js';
+import type { AddressNetwork, NetworkName } from '../wire/types.js';
 import { PeerCap } from '../supervisor/peer-cap.js';
 import { AllowList } from './allow-list.js';
 import { DEFAULT_ADDR_QUIET_MS, DEFAULT_MAX_PEERS, DEFAULT_STEP_TIMEOUT_MS } from './options.js';
@@ -83,7 +83,7 @@ export function connectToNode(addrText: string, opts: ConnectOptions = {}): Prom
       log: opts.logger ?? pino({ level: 'silent' }),
       emit(ev: PeerEvent): void {
         if (ev.kind === 'addrs') {
-          for (const e of ev.entries) learned.push(e);
+          for (let i = 0; i < ev.texts.length; i++) learned.push([ev.texts[i] as string, ev.networks[i] as AddressNetwork]);
         } else if (ev.kind === 'end') {
           ticker.stop();
           if (ev.error !== undefined && ev.info === undefined && (ev.error.code === 'ERR_NOT_ALLOWED' || ev.error.code === 'ERR_MAX_PEERS')) {

@@ -33,7 +33,7 @@ import { Frontier } from './frontier.js';
 import { AllowList } from './allow-list.js';
 import { resolveDnsSeeds } from './dns-seeds.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
-import { REQUEUE_CODES, type LearnedAddress, type PeerEvent, type PeerSuccessInfo } from './protocol.js';
+import { REQUEUE_CODES, type PeerEvent, type PeerSuccessInfo } from './protocol.js';
 import { failedRecord, reachableRecord, skippedRecord, SummaryCollector, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
 import { PeerWorkerPool, type Session } from './worker-pool.js';
@@ -331,9 +331,10 @@ export class Crawler extends EventEmitter {
       const addr = this.frontier.next();
       if (addr === undefined) break;
       if (this.written.has(addr)) continue;
-      const network = this.networkOf(addr);
+      const parsed = parseAddress(addr);
+      const network = parsed.network;
       if (!DIALABLE.has(network)) continue; // recorded skipped when learned
-      if (this.allow !== null && !this.allow.allows(parseAddress(addr))) {
+      if (this.allow !== null && !this.allow.allows(parsed)) {
         this.writeOnce(skippedRecord(addr, network, 'not-allowed'));
         continue;
       }
@@ -361,12 +362,9 @@ export class Crawler extends EventEmitter {
       }
       this.inFlight.set(addr, { addr, network, session, resolve });
       session.peers.add(addr);
-      session.control.connect(addr).then(
-        (accepted) => {
-          if (!accepted) this.endPeer(session, addr, undefined, { code: 'ERR_STOPPED', message: 'worker is draining' });
-        },
-        () => undefined, // a dead worker: onCrash handles its peers
-      );
+      pool?.dial(session, addr, (refused) => {
+        for (const a of refused) this.endPeer(session, a, undefined, { code: 'ERR_STOPPED', message: 'worker is draining' });
+      });
       signal.addEventListener('abort', () => void session.control.drop(addr).catch(() => undefined), { once: true });
     });
   }
@@ -375,7 +373,7 @@ export class Crawler extends EventEmitter {
     for (const ev of events) {
       switch (ev.kind) {
         case 'addrs':
-          this.learnBatch(ev.entries);
+          for (let i = 0; i < ev.texts.length; i++) this.learn(ev.texts[i] as string, ev.networks[i] as AddressNetwork);
           break;
         case 'ready':
           this.writeOnce(reachableRecord(ev.addr, this.inFlight.get(ev.addr)?.network ?? this.networkOf(ev.addr), ev.info));
@@ -388,10 +386,6 @@ export class Crawler extends EventEmitter {
       }
     }
     this.schedulePump();
-  }
-
-  private learnBatch(entries: readonly LearnedAddress[]): void {
-    for (const [text, network] of entries) this.learn(text, network);
   }
 
   private endPeer(session: Session, addr: string, info: PeerSuccessInfo | undefined, error: PlainError | undefined): void {

@@ -17,10 +17,10 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
-import type { AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
+import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
-import type { CrawlMode, LearnedAddress, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
+import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
 import type { DeadlineTicker, Tickable } from './ticker.js';
 
 /** Bitcoin Core's PROTOCOL_VERSION; what we announce. */
@@ -224,7 +224,8 @@ export class PeerConnection implements MessageSink, Tickable {
   // ---- MessageSink ----
 
   onMessage(msg: Message): void {
-    if (this.phase === 'closed') return;
+    // Messages still queued in the chunk being decoded when we finished are ignored.
+    if (this.phase === 'closed' || this.phase === 'closing' || this.phase === 'lingering') return;
     switch (msg.command) {
       case 'version':
         return this.onVersion(msg.payload);
@@ -286,7 +287,8 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null }[]; readonly list?: AddrList }): void {
-    const learned: LearnedAddress[] = [];
+    const texts: string[] = [];
+    const networks: AddressNetwork[] = [];
     const list = msg.list;
     let count: number;
     if (list !== undefined) {
@@ -294,21 +296,27 @@ export class PeerConnection implements MessageSink, Tickable {
       count = list.length;
       for (let i = 0; i < count; i++) {
         const network = list.networkAt(i);
-        if (network !== null) learned.push([list.textAt(i)!, network]);
+        if (network !== null) {
+          texts.push(list.textAt(i)!);
+          networks.push(network);
+        }
       }
     } else {
       count = msg.entries.length;
       for (const e of msg.entries) {
-        if (e.address !== null) learned.push([formatAddress(e.address), e.address.network]);
+        if (e.address !== null) {
+          texts.push(formatAddress(e.address));
+          networks.push(e.address.network);
+        }
       }
     }
     if (this.phase === 'getaddr') {
-      this.addrsReturned += learned.length;
+      this.addrsReturned += texts.length;
       // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
       if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
-    this.log?.debug(`received ${learned.length} addresses from ${this.addr}`);
-    if (learned.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, entries: learned });
+    this.log?.debug(`received ${texts.length} addresses from ${this.addr}`);
+    if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks });
   }
 
   // ---- deadlines ----
@@ -420,7 +428,11 @@ export class PeerConnection implements MessageSink, Tickable {
     // FIN, and a reset after a FIN can go unnoticed by a peer that stopped reading).
     if (socket.destroyed || abortive || socket.connecting || (error !== null && error.code !== 'ERR_STOPPED')) {
       const wasConnected = this.connectedAt !== 0 && !socket.connecting;
-      if (!socket.destroyed) socket.resetAndDestroy();
+      // On a pending connect resetAndDestroy() only schedules the reset for
+      // when the connect succeeds, keeping the fd after the slot is freed;
+      // before the handshake there is nothing to reset, so just close it.
+      if (socket.connecting) socket.destroy();
+      else if (!socket.destroyed) socket.resetAndDestroy();
       if (abortive || !wasConnected) return this.release();
       this.phase = 'lingering';
       this.deadline = performance.now() + RESET_LINGER_MS;

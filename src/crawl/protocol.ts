@@ -73,6 +73,8 @@ export interface SessionStats {
 export interface SessionControl {
   /** Starts a dial; the outcome arrives on the data plane. False once draining. */
   connect(addr: string): boolean;
+  /** connect() for several addresses in one round trip (what the crawler uses). False once draining (none started). */
+  connectMany(addrs: readonly string[]): boolean;
   /** Closes that peer (outcome ERR_STOPPED). False if unknown. */
   drop(addr: string): boolean;
   /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task. */
@@ -107,7 +109,11 @@ export type PeerEvent =
   | { readonly kind: 'connected'; readonly addr: string; readonly connectMs: number }
   /** Both version and verack arrived: the node is reachable; getaddr was sent. */
   | { readonly kind: 'reachable'; readonly addr: string }
-  | { readonly kind: 'addrs'; readonly addr: string; readonly entries: readonly LearnedAddress[] }
+  /**
+   * Parallel arrays (text forms; their networks) rather than one array per
+   * entry: a structured clone of N tuples costs N extra objects.
+   */
+  | { readonly kind: 'addrs'; readonly addr: string; readonly texts: readonly string[]; readonly networks: readonly AddressNetwork[] }
   /** Node mode: the getaddr phase is over, the connection stays up. */
   | { readonly kind: 'ready'; readonly addr: string; readonly info: PeerSuccessInfo }
   /**

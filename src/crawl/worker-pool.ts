@@ -50,7 +50,12 @@ export interface Session {
   readonly control: Comlink.Remote<SessionControl>;
   /** Peers dispatched to this session and not yet ended. */
   readonly peers: Set<string>;
+  /** Addresses waiting for the next batched connectMany() to this session. */
+  outbox: string[];
+  /** False once its thread died (or it drained): no new peers go to it. */
   alive: boolean;
+  /** True once a dead session's peers were handed back; its events are ignored from then on. */
+  reclaimed: boolean;
   /** The thread it runs on, once its 'hello' arrived (to wait for its exit after a crash). */
   thread: Worker | null;
 }
@@ -102,6 +107,27 @@ export class PeerWorkerPool {
     return i < 0 ? null : (this.sessions[i] ?? null);
   }
 
+  /**
+   * Queues a dial on `session`; every dial queued in one event-loop turn goes
+   * out in a single connectMany() round trip. `onRefused` gets the addresses a
+   * draining session did not take.
+   */
+  dial(session: Session, addr: string, onRefused: (addrs: readonly string[]) => void): void {
+    session.outbox.push(addr);
+    if (session.outbox.length > 1) return;
+    queueMicrotask(() => {
+      const batch = session.outbox;
+      session.outbox = [];
+      if (!session.alive || batch.length === 0) return;
+      session.control.connectMany(batch).then(
+        (accepted) => {
+          if (!accepted) onRefused(batch);
+        },
+        () => undefined, // a dead worker: its crash handling reports its peers
+      );
+    });
+  }
+
   liveSessions(): readonly Session[] {
     return this.sessions.filter((s) => s.alive);
   }
@@ -126,13 +152,16 @@ export class PeerWorkerPool {
       slot,
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
       peers: new Set(),
+      outbox: [],
       alive: true,
+      reclaimed: false,
       thread: null,
     };
     data.port1.on('message', (events: PeerEvent[]) => {
       const first = events[0];
       if (first?.kind === 'hello') session.thread = this.piscina.threads.find((t) => t.threadId === first.threadId) ?? null;
-      if (session.alive) this.opts.onEvents(session, events);
+      // A dead session's last batches still count (peers that ended, addresses learned) until it is reclaimed.
+      if (!session.reclaimed) this.opts.onEvents(session, events);
     });
     // The worker closes its end after the last batch, so 'close' here means every event was delivered.
     const dataClosed = new Promise((resolve) => data.port1.once('close', resolve));
@@ -153,8 +182,6 @@ export class PeerWorkerPool {
     const wasAlive = session.alive;
     session.alive = false;
     const ports = this.ports.get(session);
-    ports?.data.close();
-    ports?.control.close();
     if (!wasAlive) return;
     this.crashes++;
     if (!this.closing) this.startSession();
@@ -163,6 +190,9 @@ export class PeerWorkerPool {
     // dialled again) once it has exited, so no peer ever sees our old and new
     // connections at once beyond the cap.
     const reclaim = (): void => {
+      session.reclaimed = true;
+      ports?.data.close();
+      ports?.control.close();
       this.opts.cap.reclaimWorker(session.slot);
       const lost = [...session.peers];
       session.peers.clear();

@@ -65,14 +65,12 @@ export class WorkerSession implements PeerHost {
   readonly control: SessionControl = {
     connect: (addr: string): boolean => {
       if (this.draining) return false;
-      if (this.conns.has(addr)) {
-        // The main thread never dials one address twice at once; refuse rather than leak.
-        this.emit({ kind: 'end', addr, error: { code: 'ERR_SUPERVISOR', message: `${addr} is already open on this worker` } });
-        return true;
-      }
-      this.dialled++;
-      const conn = PeerConnection.dial(this, addr);
-      if (conn.isOpen) this.conns.set(addr, conn);
+      this.dial(addr);
+      return true;
+    },
+    connectMany: (addrs: readonly string[]): boolean => {
+      if (this.draining) return false;
+      for (const addr of addrs) this.dial(addr);
       return true;
     },
     drop: (addr: string): boolean => {
@@ -103,8 +101,19 @@ export class WorkerSession implements PeerHost {
     },
   };
 
+  private dial(addr: string): void {
+    if (this.conns.has(addr)) {
+      // The main thread never dials one address twice at once; refuse rather than leak.
+      this.emit({ kind: 'end', addr, error: { code: 'ERR_SUPERVISOR', message: `${addr} is already open on this worker` } });
+      return;
+    }
+    this.dialled++;
+    const conn = PeerConnection.dial(this, addr);
+    if (conn.isOpen) this.conns.set(addr, conn);
+  }
+
   emit(ev: PeerEvent): void {
-    if (ev.kind === 'addrs') this.addrsReceived += ev.entries.length;
+    if (ev.kind === 'addrs') this.addrsReceived += ev.texts.length;
     else if (ev.kind === 'end') {
       if (ev.error === undefined) this.reachableCount++;
       else this.failedCount++;

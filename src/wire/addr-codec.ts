@@ -116,6 +116,12 @@ function knownLength(id: number): number {
   }
 }
 
+/** knownLength and the KIND_* of every id as tables: two loads instead of two switches per entry. */
+const LENGTH_BY_ID = Int16Array.from({ length: 256 }, (_, id) => knownLength(id));
+const KIND_BY_ID = Uint8Array.from({ length: 256 }, (_, id) =>
+  id === BIP155_IPV4 ? KIND_IPV4 : id === BIP155_IPV6 ? KIND_IPV6 : id === BIP155_TORV3 ? KIND_ONION : id === BIP155_I2P ? KIND_I2P : id === BIP155_CJDNS ? KIND_CJDNS : NULL_ADDRESS,
+);
+
 /** Decodes an `addrv2` payload (BIP155): count, then variable-size entries. */
 export function decodeAddrV2(p: Uint8Array): AddrList {
   const end = p.length;
@@ -126,10 +132,10 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
   // The smallest entry is 9 bytes (time 4, services 1, id 1, length 1, port 2):
   // a count the payload cannot hold fails before the columns are allocated.
   if (end - o < count * 9) throw new WireError('ERR_TRUNCATED', `addrv2: ${count} entries cannot fit in ${end - o} bytes`);
-  // Every entry spends at least 9 bytes on other fields, so this many address
-  // bytes at most; the slack (a few bytes per entry with wider service flags)
-  // is the price of one allocation instead of two.
-  const cap = end - o - count * 9;
+  // Every entry spends at least 9 bytes on other fields and has at most 512
+  // address bytes, so this many address bytes at most; the slack (a few bytes
+  // per entry with wider service flags) is the price of one allocation, not two.
+  const cap = Math.min(end - o - count * 9, count * MAX_ADDRV2_SIZE);
   const c = allocateColumns(count, cap);
   const { times, servicesLo, servicesHi, offsets, ports, networkIds, kinds } = c;
   const out = new Uint8Array(c.buffer, c.bytesOffset, c.byteCapacity);
@@ -173,7 +179,7 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
       o = cs.next;
     }
     if (len > MAX_ADDRV2_SIZE) throw new WireError('ERR_ADDRV2_TOO_LONG', `addrv2: address too long: ${len} > ${MAX_ADDRV2_SIZE}`);
-    const want = knownLength(id);
+    const want = LENGTH_BY_ID[id]!;
     if (want >= 0 && len !== want) {
       throw new WireError('ERR_ADDRV2_BAD_LENGTH', `addrv2: BIP155 ${BIP155_NAMES[id]} address with length ${len} (should be ${want})`);
     }
@@ -183,26 +189,8 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
     // NULL_ADDRESS where Core stores an invalid entry: IPv6 carrying an
     // IPv4-mapped, OnionCat or internal prefix, or an id Core 31.x does not know.
     // CJDNS is kept even without the fc prefix, as Core does (then !IsValid(): see isAddressValid).
-    let kind: number;
-    switch (id) {
-      case BIP155_IPV4:
-        kind = KIND_IPV4;
-        break;
-      case BIP155_IPV6:
-        kind = isIpv4Mapped(pv, o) || (p[o] === 0xfd && (hasOnionCatPrefix(p, o) || hasInternalPrefix(p, o))) ? NULL_ADDRESS : KIND_IPV6;
-        break;
-      case BIP155_TORV3:
-        kind = KIND_ONION;
-        break;
-      case BIP155_I2P:
-        kind = KIND_I2P;
-        break;
-      case BIP155_CJDNS:
-        kind = KIND_CJDNS;
-        break;
-      default:
-        kind = NULL_ADDRESS;
-    }
+    let kind = KIND_BY_ID[id]!;
+    if (kind === KIND_IPV6 && (isIpv4Mapped(pv, o) || (p[o] === 0xfd && (hasOnionCatPrefix(p, o) || hasInternalPrefix(p, o))))) kind = NULL_ADDRESS;
     kinds[i] = kind;
     offsets[i] = w;
     // Past the capacity only when a later entry cannot fit (see allocateColumns

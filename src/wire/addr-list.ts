@@ -5,12 +5,14 @@
  * Why: building an `AddrEntry` object plus its own `Uint8Array` per entry
  * costs about as much as hashing the whole message (~19 ns × 1,000), and a
  * crawler only wants each address's text and network. Here a message costs a
- * handful of allocations (one ArrayBuffer for the fixed-size columns, one for
- * all the address bytes, a few views); entries are materialised only when
- * someone asks (`get(i)`, iteration, `toEntries()`).
+ * handful of allocations (ONE ArrayBuffer holding every column and all the
+ * address bytes, plus a few views over it); entries are materialised only
+ * when someone asks (`get(i)`, iteration, `toEntries()`).
  *
  * The list owns its bytes: they are copied out of the payload, so a list
- * never pins the socket chunk or frame it was decoded from.
+ * never pins the socket chunk or frame it was decoded from. The columns are
+ * public for fast reads; treat them as read-only (writing to them changes
+ * what every accessor and a later `entries` returns).
  */
 import { formatAddressAt, formatHostAt } from './address-text.js';
 import { u64FromHalves } from './bytes.js';

@@ -5,6 +5,7 @@
  */
 import { formatAddress } from './address-text.js';
 import { toHex } from './bytes.js';
+import type { AddrList } from './addr-list.js';
 import type { AddrEntry, Message, NetAddress, VersionAddress } from './types.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -40,6 +41,21 @@ function entryJson(e: AddrEntry): { [key: string]: JsonValue } {
   return out;
 }
 
+/** entryJson of every entry, read straight from a decoded list (no entry objects built). */
+function listJson(list: AddrList): JsonValue[] {
+  const out: JsonValue[] = new Array<JsonValue>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const address = list.textAt(i);
+    const e: { [key: string]: JsonValue } = { time: list.timeAt(i), services: bigintToJson(list.servicesAt(i)), networkId: list.networkIdAt(i), address };
+    if (address === null) {
+      e.unparsed = toHex(list.bytesAt(i));
+      e.port = list.portAt(i);
+    }
+    out[i] = e;
+  }
+  return out;
+}
+
 export function messageToJson(msg: Message): { [key: string]: JsonValue } {
   switch (msg.command) {
     case 'version': {
@@ -68,6 +84,7 @@ export function messageToJson(msg: Message): { [key: string]: JsonValue } {
       return { command: 'sendcmpct', announce: msg.announce, cmpctVersion: bigintToJson(msg.cmpctVersion) };
     case 'addr':
     case 'addrv2':
+      if (msg.list !== undefined) return { command: msg.command, count: msg.list.length, entries: listJson(msg.list) };
       return { command: msg.command, count: msg.entries.length, entries: msg.entries.map(entryJson) };
     case 'unknown':
       return { command: 'unknown', name: msg.name, length: msg.payload.length, payload: toHex(msg.payload) };

@@ -18,7 +18,9 @@ any whitespace) into one JSON line per message on stdout:
   {"command":"version","version":70016,...}
   {"error":"ERR_BAD_CHECKSUM","command":"ping","message":"..."}
 Addresses are printed in Bitcoin Core's text form; 64-bit values as numbers
-when exact, else as decimal strings.
+when exact, else as decimal strings. Binary input is decoded as it arrives
+(pipe a live capture in and each message prints when complete); hex input
+is read to the end first.
 
   <file|->            the capture; '-' reads standard input
   --network <name>    mainnet, testnet3, testnet4, signet or regtest
