@@ -88,3 +88,46 @@ describe('PeerConnection', () => {
     expect(h.cap.open()).toBe(0);
   });
 });
+
+describe('PeerConnection: a connect that never completes', () => {
+  it('closes the pending socket (its descriptor) when the connect times out, not only the cap slot', async () => {
+    // A child process listens with a tiny backlog and then blocks its event loop
+    // forever, so it never accepts: once its accept queue is full, the kernel
+    // drops further SYNs and our connects stay pending.
+    const { spawn } = await import('node:child_process');
+    const { readdirSync } = await import('node:fs');
+    const script = `
+      const s = require('node:net').createServer();
+      s.listen({ host: '127.70.1.1', port: 0, backlog: 1 }, () => {
+        process.stdout.write(String(s.address().port) + '\\n');
+        setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 20);
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        child.once('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const fds = (): number => readdirSync('/proc/self/fd').length;
+      const baseline = fds();
+      const events: PeerEvent[] = [];
+      const h = host({ events, timeouts: { connectMs: 300, handshakeMs: 300, getaddrMs: 300, addrQuietMs: 30, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
+      const dials = 6;
+      for (let i = 0; i < dials; i++) PeerConnection.dial(h, `127.70.1.1:${port}`);
+      await new Promise<void>((resolve) => {
+        const check = (): void => (events.filter((e) => e.kind === 'end').length === dials ? resolve() : void setTimeout(check, 10));
+        check();
+      });
+      const codes = events.filter((e) => e.kind === 'end').map((e) => (e.kind === 'end' ? e.error?.code : undefined));
+      // At most backlog+1 connects complete (and then time out in the handshake); the rest never connect.
+      expect(codes.filter((c) => c === 'ERR_CONNECT_TIMEOUT').length).toBeGreaterThanOrEqual(dials - 2);
+      expect(h.cap.open()).toBe(0);
+      // Let the destroyed handles close.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(fds()).toBeLessThanOrEqual(baseline);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

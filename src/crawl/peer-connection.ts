@@ -428,7 +428,11 @@ export class PeerConnection implements MessageSink, Tickable {
     // FIN, and a reset after a FIN can go unnoticed by a peer that stopped reading).
     if (socket.destroyed || abortive || socket.connecting || (error !== null && error.code !== 'ERR_STOPPED')) {
       const wasConnected = this.connectedAt !== 0 && !socket.connecting;
-      if (!socket.destroyed) socket.resetAndDestroy();
+      // On a pending connect resetAndDestroy() only schedules the reset for
+      // when the connect succeeds, keeping the fd after the slot is freed;
+      // before the handshake there is nothing to reset, so just close it.
+      if (socket.connecting) socket.destroy();
+      else if (!socket.destroyed) socket.resetAndDestroy();
       if (abortive || !wasConnected) return this.release();
       this.phase = 'lingering';
       this.deadline = performance.now() + RESET_LINGER_MS;
