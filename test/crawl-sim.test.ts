@@ -23,7 +23,7 @@ const EXPECTED_FAILURE: Partial<Record<SimBehaviour, string>> = {
 function liveHandles(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) {
-    if (r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'MessagePort' || r === 'Worker') counts[r] = (counts[r] ?? 0) + 1;
+    if (r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'MessagePort' || r === 'Worker' || r === 'Timeout' || r === 'Immediate') counts[r] = (counts[r] ?? 0) + 1;
   }
   return counts;
 }
