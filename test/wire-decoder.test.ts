@@ -213,3 +213,63 @@ describe('MessageDecoder', () => {
     expect(d.failed).toBe(true);
   });
 });
+
+describe('MessageDecoder: memory of a half-sent body', () => {
+  function header(command: string, length: number): Buffer {
+    const h = frameMessage(net, command, Buffer.alloc(0)).subarray(0, HEADER_SIZE);
+    const out = Buffer.from(h);
+    out.writeUInt32LE(length, 16);
+    return out;
+  }
+
+  it('a header declaring a 500,000-byte addrv2 followed by 10 bytes costs about 10 bytes, not 500 KB', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const decoders: MessageDecoder[] = [];
+    for (let i = 0; i < 40; i++) {
+      const d = new MessageDecoder(net, recordingSink());
+      d.push(header('addrv2', 500_000));
+      d.push(Buffer.alloc(10, 1));
+      decoders.push(d);
+    }
+    for (const d of decoders) {
+      expect(d.failed).toBe(false);
+      expect(d.bufferedBytes).toBe(10);
+      expect(d.allocatedBytes).toBeLessThanOrEqual(64 * 1024);
+    }
+    // 40 × 500 KB would be 20 MB; 40 × 64 KiB is 2.6 MB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8_000_000);
+  });
+
+  it('a large body arriving in small chunks still decodes intact as its buffer grows', () => {
+    // addrv2 with 1,000 entries of an unknown network id carrying 500-byte addresses (~510 KB).
+    const parts: Buffer[] = [Buffer.from([0xfd, 0xe8, 0x03])];
+    for (let i = 0; i < 1000; i++) {
+      const e = Buffer.alloc(4 + 1 + 1 + 3 + 500 + 2);
+      e.writeUInt32LE(1_700_000_000 + i, 0);
+      e[4] = 1; // services
+      e[5] = 0x77; // unknown network id
+      e[6] = 0xfd;
+      e.writeUInt16LE(500, 7);
+      e.fill(i & 255, 9, 509);
+      e.writeUInt16BE(8333, 509);
+      parts.push(e);
+    }
+    const payload = Buffer.concat(parts);
+    expect(payload.length).toBeGreaterThan(500_000);
+    const { sink, d } = decodeAll(frameMessage(net, 'addrv2', payload), 1000);
+    expect(sink.events.map((e) => (e.kind === 'error' ? e.code : e.msg?.command))).toEqual(['addrv2']);
+    const msg = sink.events[0]!.msg;
+    expect(msg?.command === 'addrv2' ? msg.entries.length : -1).toBe(1000);
+    expect(d.bufferedBytes).toBe(0);
+    expect(d.allocatedBytes).toBe(0);
+  });
+
+  it('an unknown command body assembled from chunks is delivered byte for byte', () => {
+    const payload = Buffer.alloc(300_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 255;
+    const { sink } = decodeAll(frameMessage(net, 'blob', payload), 4096);
+    const msg = sink.events[0]?.msg;
+    expect(msg?.command).toBe('unknown');
+    expect(msg?.command === 'unknown' ? Buffer.from(msg.payload).equals(payload) : false).toBe(true);
+  });
+});

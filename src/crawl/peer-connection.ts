@@ -188,7 +188,8 @@ export class PeerConnection implements MessageSink, Tickable {
     this.connectMs = Math.round(now - this.startedAt);
     this.phase = 'handshaking';
     this.deadline = now + this.host.timeouts.handshakeMs;
-    this.decoder = new MessageDecoder(this.host.net, this);
+    // The crawler ignores inv/tx/block…: skip their bodies unread instead of buffering up to 4 MB each.
+    this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
     this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
     this.send({

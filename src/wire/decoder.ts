@@ -98,9 +98,14 @@ export class MessageDecoder {
     return this._failed;
   }
 
-  /** Bytes held while waiting for the rest of a header or body (never a skipped body). */
+  /** Bytes received and held while waiting for the rest of a header or body (never a skipped body). */
   get bufferedBytes(): number {
     return this.headerFill + this.bodyFill;
+  }
+
+  /** Capacity of the buffer assembling the body in progress (what a slow peer's half-sent body costs us). */
+  get allocatedBytes(): number {
+    return this.body === null ? 0 : this.body.length;
   }
 
   push(chunk: Uint8Array): void {
@@ -133,6 +138,7 @@ export class MessageDecoder {
           } else {
             if (this.body === null) this.body = this.bodyBuffer(len);
             const take = Math.min(len - this.bodyFill, n - pos);
+            if (this.bodyFill + take > this.body.length) this.growBody(this.bodyFill + take, len);
             c.copy(this.body, this.bodyFill, pos, pos + take);
             this.bodyFill += take;
             pos += take;
@@ -209,9 +215,21 @@ export class MessageDecoder {
    * does anything above REUSABLE_BODY_MAX (not worth holding per connection).
    */
   private bodyBuffer(len: number): Buffer {
-    if (len > REUSABLE_BODY_MAX || !isKnownCommand(this.command)) return Buffer.allocUnsafe(len);
+    if (len > REUSABLE_BODY_MAX || !isKnownCommand(this.command)) return Buffer.allocUnsafe(Math.min(len, REUSABLE_BODY_MAX));
     if (this.spareBody === null || this.spareBody.length < len) this.spareBody = Buffer.allocUnsafe(Math.max(len, 4096));
     return this.spareBody.subarray(0, len);
+  }
+
+  /**
+   * A large body's buffer grows (doubling, capped at the declared length) as
+   * its bytes actually arrive: a header only announces a length, so a peer
+   * declaring 500 KB and sending 10 bytes must not cost 500 KB.
+   */
+  private growBody(need: number, len: number): void {
+    const old = this.body!;
+    const grown = Buffer.allocUnsafe(Math.min(len, Math.max(need, old.length * 2)));
+    old.copy(grown, 0, 0, this.bodyFill);
+    this.body = grown;
   }
 
   private startDiscard(length: number, mode: number): void {
