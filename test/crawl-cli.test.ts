@@ -21,6 +21,12 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
+/**
+ * Third octet of every loopback host here, random per run: other runs of this
+ * suite on the same machine (other worktrees) must not collide on fixed ports.
+ */
+const R = 1 + Math.floor(Math.random() * 250);
+
 const peers: LoopbackPeer[] = [];
 let dns: TestDnsServer | null = null;
 afterEach(async () => {
@@ -58,18 +64,18 @@ describe('bitspread crawl (built CLI)', () => {
 
   it('crawls DNS-seeded loopback peers into a snapshot and prints a summary', async () => {
     // regtest's DNS seed name, answered by a local DNS server; the peers listen on regtest's default port.
-    peers.push(await startLoopbackPeer({ host: '127.68.0.1', port: 18444, addrs: ['127.68.0.2:18444'] }));
-    peers.push(await startLoopbackPeer({ host: '127.68.0.2', port: 18444 }));
-    dns = await startDnsServer({ 'dummyseed.invalid': ['127.68.0.1', '10.1.2.3'] });
+    peers.push(await startLoopbackPeer({ host: `127.68.${R}.1`, port: 18444, addrs: [`127.68.${R}.2:18444`] }));
+    peers.push(await startLoopbackPeer({ host: `127.68.${R}.2`, port: 18444 }));
+    dns = await startDnsServer({ 'dummyseed.invalid': [`127.68.${R}.1`, '10.1.2.3'] });
     const out = join(mkdtempSync(join(tmpdir(), 'bitspread-cli-')), 'crawl.ndjson');
-    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--dns-server', dns.address, '--only', '127.68.0.0/16', '--only', '127.0.0.1/32', '--timeout', '1s', '--addr-quiet', '50ms', '--workers', '1', '--out', out, '--log-level', 'warn']);
+    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--dns-server', dns.address, '--only', `127.68.${R}.0/24`, '--only', '127.0.0.1/32', '--timeout', '1s', '--addr-quiet', '50ms', '--workers', '1', '--out', out, '--log-level', 'warn']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/reachable 2, failed 0, skipped 1/);
     const recs = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as NodeRecord);
     const states = Object.fromEntries(recs.map((x) => [x.addr, `${x.state}:${x.reason ?? x.error ?? ''}`]));
     // 10.1.2.3 came from DNS but is outside --only: never dialled.
-    expect(states).toEqual({ '127.68.0.1:18444': 'reachable:', '127.68.0.2:18444': 'reachable:', '10.1.2.3:18444': 'skipped:not-allowed' });
+    expect(states).toEqual({ [`127.68.${R}.1:18444`]: 'reachable:', [`127.68.${R}.2:18444`]: 'reachable:', '10.1.2.3:18444': 'skipped:not-allowed' });
     expect(dns.queries.some((q) => q.startsWith('dummySeed.invalid') || q.startsWith('dummyseed.invalid'))).toBe(true);
   });
 
@@ -106,10 +112,10 @@ describe('bitspread crawl (built CLI)', () => {
 
 describe('bitspread crawl, interrupted', () => {
   it('on SIGINT stops dialling, closes sockets and leaves a complete snapshot (exit 0)', async () => {
-    const hosts = [1, 2, 3, 4].map((i) => `127.69.0.${i}`);
+    const hosts = [1, 2, 3, 4].map((i) => `127.69.${R}.${i}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: 18444, behaviour: 'no-getaddr' }));
     const out = join(mkdtempSync(join(tmpdir(), 'bitspread-int-')), 'crawl.ndjson');
-    const args = ['crawl', '--network', 'regtest', '--only', '127.69.0.0/16', '--max-peers', '2', '--timeout', '20s', '--workers', '1', '--out', out, '--log-level', 'silent'];
+    const args = ['crawl', '--network', 'regtest', '--only', `127.69.${R}.0/24`, '--max-peers', '2', '--timeout', '20s', '--workers', '1', '--out', out, '--log-level', 'silent'];
     for (const h of hosts) args.push('--seed', `${h}:18444`);
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

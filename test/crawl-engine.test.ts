@@ -7,6 +7,12 @@ import { crawl } from '../src/crawl/crawl.js';
 import type { NodeRecord } from '../src/crawl/record.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
 
+/**
+ * Third octet of every loopback host here, random per run: other runs of this
+ * suite on the same machine (other worktrees) must not collide on fixed ports.
+ */
+const R = 1 + Math.floor(Math.random() * 250);
+
 const peers: LoopbackPeer[] = [];
 afterEach(async () => {
   await Promise.all(peers.splice(0).map((p) => p.close()));
@@ -37,9 +43,9 @@ const ONION = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:83
 describe('Crawler on a tiny loopback network', () => {
   it('visits every address once and writes a complete snapshot', async () => {
     const before = liveHandles();
-    const hosts = [1, 2, 3, 4, 5, 6].map((i) => `127.62.0.${i}`);
+    const hosts = [1, 2, 3, 4, 5, 6].map((i) => `127.62.${R}.${i}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
-    const refused = `127.62.0.50:${PORT}`;
+    const refused = `127.62.${R}.50:${PORT}`;
     const outside = `127.99.0.1:${PORT}`;
     // A chain: each peer knows the next two, the last one also a dead address, an onion, one outside the allow-list.
     for (let i = 0; i < hosts.length; i++) {
@@ -52,7 +58,7 @@ describe('Crawler on a tiny loopback network', () => {
     const crawler = new Crawler({
       network: 'regtest',
       seeds: [all[0] as string],
-      only: ['127.62.0.0/16'],
+      only: [`127.62.${R}.0/24`],
       workers: 2,
       maxPeers: 3,
       timeoutMs: 1000,
@@ -92,13 +98,13 @@ describe('Crawler on a tiny loopback network', () => {
   });
 
   it('streams records through crawl() and stops early with every address recorded once', async () => {
-    const hosts = Array.from({ length: 12 }, (_, i) => `127.63.0.${i + 1}`);
+    const hosts = Array.from({ length: 12 }, (_, i) => `127.63.${R}.${i + 1}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
     for (const h of hosts) {
       // Slow answers keep peers open so stop() finds some in flight.
       peers.push(await startLoopbackPeer({ host: h, port: PORT, addrs: all, answerDelayMs: 800 }));
     }
-    const run = crawl({ network: 'regtest', seeds: [all[0] as string], only: ['127.63.0.0/16'], workers: 1, maxPeers: 4, timeoutMs: 3000, addrQuietMs: 2000 });
+    const run = crawl({ network: 'regtest', seeds: [all[0] as string], only: [`127.63.${R}.0/24`], workers: 1, maxPeers: 4, timeoutMs: 3000, addrQuietMs: 2000 });
     const seen: NodeRecord[] = [];
     // Stop once every address is known (not after a fixed time): some peers are still in flight then.
     void until(() => run.crawler.stats().known === all.length, 'all 12 addresses known').finally(() => run.stop());
@@ -134,13 +140,13 @@ describe('maxKnown', () => {
 
 describe('a worker thread dying mid-crawl', () => {
   it.each(['exception', 'terminate'] as const)('(%s) loses only its own peers; the crawl completes with everything else intact', async (how) => {
-    const hosts = Array.from({ length: 24 }, (_, i) => `127.64.0.${i + 1}`);
+    const hosts = Array.from({ length: 24 }, (_, i) => `127.64.${R}.${i + 1}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
     const crawler = new Crawler({
       network: 'regtest',
       seeds: all,
-      only: ['127.64.0.0/16'],
+      only: [`127.64.${R}.0/24`],
       workers: 2,
       maxPeers: 50,
       timeoutMs: 3000,
@@ -167,10 +173,10 @@ describe('a worker thread dying mid-crawl', () => {
   });
 
   it('re-queues the lost peers once by default, so nothing is lost', async () => {
-    const hosts = Array.from({ length: 10 }, (_, i) => `127.65.0.${i + 1}`);
+    const hosts = Array.from({ length: 10 }, (_, i) => `127.65.${R}.${i + 1}`);
     const all = hosts.map((h) => `${h}:${PORT}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT, behaviour: 'no-getaddr' }));
-    const crawler = new Crawler({ network: 'regtest', seeds: all, only: ['127.65.0.0/16'], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
+    const crawler = new Crawler({ network: 'regtest', seeds: all, only: [`127.65.${R}.0/24`], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
     const done = crawler.start();
     // Every peer has completed the handshake (it got our getaddr) and waits.
     await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
@@ -211,13 +217,13 @@ describe('Crawler options', () => {
 describe('a cap shared with other users', () => {
   it('waits for slots held elsewhere instead of dropping addresses, and never goes over', async () => {
     const { PeerCap } = await import('../src/supervisor/peer-cap.js');
-    const hosts = [1, 2, 3, 4, 5].map((i) => `127.71.0.${i}`);
+    const hosts = [1, 2, 3, 4, 5].map((i) => `127.71.${R}.${i}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT }));
     const cap = PeerCap.create(2);
     // Someone else (slot 200) holds both slots for a while.
     expect(cap.tryAcquire(200)).toBe(true);
     expect(cap.tryAcquire(200)).toBe(true);
-    const crawler = new Crawler({ network: 'regtest', seeds: hosts.map((h) => `${h}:${PORT}`), only: ['127.71.0.0/16'], workers: 2, cap, timeoutMs: 1000, addrQuietMs: 30 });
+    const crawler = new Crawler({ network: 'regtest', seeds: hosts.map((h) => `${h}:${PORT}`), only: [`127.71.${R}.0/24`], workers: 2, cap, timeoutMs: 1000, addrQuietMs: 30 });
     const done = crawler.start();
     await new Promise((r) => setTimeout(r, 300));
     expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(0);

@@ -3,6 +3,12 @@ import { Crawler } from '../src/crawl/crawler.js';
 import type { NodeRecord } from '../src/crawl/record.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
 
+/**
+ * Third octet of every loopback host here, random per run: other runs of this
+ * suite on the same machine (other worktrees) must not collide on fixed ports.
+ */
+const R = 1 + Math.floor(Math.random() * 250);
+
 const peers: LoopbackPeer[] = [];
 afterEach(async () => {
   await Promise.all(peers.splice(0).map((p) => p.close()));
@@ -19,15 +25,15 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 describe('node mode', () => {
   it('keeps long-lived peers with ping keepalive and restarts one that drops (transient)', async () => {
     const PORT = 18562;
-    const all = [1, 2, 3].map((i) => `127.67.0.${i}:${PORT}`);
+    const all = [1, 2, 3].map((i) => `127.67.${R}.${i}:${PORT}`);
     for (let i = 0; i < 3; i++) {
-      peers.push(await startLoopbackPeer({ host: `127.67.0.${i + 1}`, port: PORT, addrs: all }));
+      peers.push(await startLoopbackPeer({ host: `127.67.${R}.${i + 1}`, port: PORT, addrs: all }));
     }
     const crawler = new Crawler({
       network: 'regtest',
       mode: 'node',
       seeds: [all[0] as string],
-      only: ['127.67.0.0/16'],
+      only: [`127.67.${R}.0/24`],
       workers: 2,
       maxPeers: 10,
       timeoutMs: 2000,
