@@ -15,8 +15,8 @@ import { loadDist } from './dist.mjs';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' } } });
 const quick = args.quick;
-const ROUNDS = quick ? 5 : 11;
-const ROUND_MS = quick ? 150 : 500;
+const ROUNDS = quick ? 3 : 11;
+const ROUND_MS = quick ? 100 : 500;
 const WARMUP_MS = quick ? 300 : 1500;
 /** A TCP segment's payload on a typical link: how bytes really arrive from a socket. */
 const SEGMENT = 1448;

@@ -106,7 +106,8 @@ describe('Crawler on a tiny loopback network', () => {
     }
     const run = crawl({ network: 'regtest', seeds: [all[0] as string], only: [`127.63.${R}.0/24`], workers: 1, maxPeers: 4, timeoutMs: 3000, addrQuietMs: 2000 });
     const seen: NodeRecord[] = [];
-    setTimeout(() => run.stop(), 1200);
+    // Stop once every address is known (not after a fixed time): some peers are still in flight then.
+    void until(() => run.crawler.stats().known === all.length, 'all 12 addresses known').finally(() => run.stop());
     for await (const rec of run) seen.push(rec);
     const summary = await run.done;
     expect(summary.stopped).toBe(true);
@@ -118,6 +119,22 @@ describe('Crawler on a tiny loopback network', () => {
     for (const r of seen) expect(['reachable', 'skipped', 'failed']).toContain(r.state);
     for (const r of seen.filter((x) => x.state === 'failed')) expect(r.error).toBe('ERR_STOPPED');
     expect(run.crawler.cap.open()).toBe(0);
+  });
+});
+
+describe('maxKnown', () => {
+  it('stores at most maxKnown distinct addresses; the rest are counted, never recorded nor dialled', async () => {
+    const seed = `127.65.0.1:${PORT}`;
+    const learned = [2, 3, 4, 5, 6].map((i) => `127.65.0.${i}:${PORT}`); // nothing listens there: refused
+    peers.push(await startLoopbackPeer({ host: '127.65.0.1', port: PORT, addrs: learned }));
+    const crawler = new Crawler({ network: 'regtest', seeds: [seed], only: ['127.65.0.0/16'], workers: 1, maxPeers: 4, timeoutMs: 2000, addrQuietMs: 50, maxKnown: 3 });
+    const recs: NodeRecord[] = [];
+    crawler.on('node', (r: NodeRecord) => recs.push(r));
+    const summary = await crawler.start();
+    expect(recs.map((r) => r.addr).sort()).toEqual([seed, ...learned.slice(0, 2)].sort());
+    expect(summary.total).toBe(3);
+    // The self-announcement is a duplicate (not counted); 3 of the 5 answers did not fit.
+    expect(crawler.stats()).toMatchObject({ known: 3, notStored: 3 });
   });
 });
 

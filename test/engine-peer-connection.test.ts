@@ -131,3 +131,52 @@ describe('PeerConnection: a connect that never completes', () => {
     }
   });
 });
+
+describe('PeerConnection: address budget', () => {
+  const many = (n: number, base: number): string[] => Array.from({ length: n }, (_, i) => `127.${base}.${(i >> 8) & 255}.${i & 255}:1`);
+  const accepted = (events: PeerEvent[]): number => events.reduce((n, e) => n + (e.kind === 'addrs' ? e.texts.length : 0), 0);
+
+  it('crawl mode: keeps one getaddr answer (plus a few unsolicited) from a peer flooding addr messages, counts the rest', async () => {
+    const p = await startLoopbackPeer({ host: '127.70.2.1', addrs: many(1000, 71) });
+    peers.push(p);
+    const events: PeerEvent[] = [];
+    const h = host({ events, timeouts: { connectMs: 2000, handshakeMs: 2000, getaddrMs: 5000, addrQuietMs: 300, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
+    PeerConnection.dial(h, p.address);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (events.some((e) => e.kind === 'reachable') ? resolve() : void setTimeout(check, 5));
+      check();
+    });
+    p.floodAddrs(many(1000, 72), 4);
+    const end = await ended(events);
+    expect(end.error).toBeUndefined();
+    // The self-announcement + the 1,000-entry answer fit; the 4,000 flooded ones do not.
+    expect(accepted(events)).toBeGreaterThanOrEqual(1001);
+    expect(accepted(events)).toBeLessThanOrEqual(1010);
+    expect(end.info?.addrsReturned).toBe(accepted(events));
+    expect(end.info?.addrsDropped).toBeGreaterThan(0);
+  });
+
+  it('node mode: once the answer is in, further addr floods are dropped (0.1 address/s refill)', async () => {
+    const p = await startLoopbackPeer({ host: '127.70.2.2', addrs: many(1000, 73) });
+    peers.push(p);
+    const events: PeerEvent[] = [];
+    const h = host({ events, mode: 'node', timeouts: { connectMs: 2000, handshakeMs: 2000, getaddrMs: 5000, addrQuietMs: 50, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
+    const conn = PeerConnection.dial(h, p.address);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (events.some((e) => e.kind === 'ready') ? resolve() : void setTimeout(check, 5));
+      check();
+    });
+    const before = accepted(events);
+    p.floodAddrs(many(1000, 74), 3);
+    // A ping after the flood: its pong proves every flooded message was processed (TCP keeps order).
+    p.broadcast({ command: 'ping', nonce: 77n });
+    await new Promise<void>((resolve) => {
+      const check = (): void => (p.sessions[0]?.includes('pong') === true ? resolve() : void setTimeout(check, 5));
+      check();
+    });
+    expect(before).toBeGreaterThanOrEqual(1001);
+    expect(accepted(events) - before).toBeLessThanOrEqual(10 - (before - 1000) + 1);
+    conn.stop();
+    await ended(events);
+  });
+});

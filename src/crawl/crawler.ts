@@ -59,6 +59,8 @@ export interface CrawlStats {
   readonly workers: number;
   readonly workerCrashes: number;
   readonly requeued: number;
+  /** Addresses received after `maxKnown` was reached, not stored (duplicates included). */
+  readonly notStored: number;
 }
 
 interface InFlight {
@@ -89,6 +91,7 @@ export class Crawler extends EventEmitter {
   private snapshot: SnapshotWriter | null = null;
   private startedAt = 0;
   private requeued = 0;
+  private notStored = 0;
   /** No dispatch before this (performance.now() ms): set after a resource/cap refusal. */
   private pauseUntil = 0;
   private stopping = false;
@@ -156,6 +159,7 @@ export class Crawler extends EventEmitter {
       workers: this.pool?.size ?? 0,
       workerCrashes: this.pool?.crashes ?? 0,
       requeued: this.requeued,
+      notStored: this.notStored,
     };
   }
 
@@ -299,6 +303,10 @@ export class Crawler extends EventEmitter {
   }
 
   private learn(text: string, network: AddressNetwork): void {
+    if (this.frontier.known >= this.opts.maxKnown && !this.frontier.has(text)) {
+      if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
+      return;
+    }
     if (!this.frontier.add(text, network)) return;
     if (!DIALABLE.has(network)) this.writeOnce(skippedRecord(text, network, 'non-ip'));
   }
@@ -412,6 +420,7 @@ export class Crawler extends EventEmitter {
 
   private onCrash(session: Session, lost: readonly string[], err: unknown): void {
     this.log.warn({ slot: session.slot, lost: lost.length, err: err instanceof Error ? err.message : String(err) }, 'worker thread died');
+    this.emit('workerCrash', { slot: session.slot, lost: [...lost] });
     const error: PlainError = { code: 'ERR_WORKER_CRASHED', message: 'the worker thread holding this peer died' };
     for (const addr of lost) {
       const p = this.inFlight.get(addr);

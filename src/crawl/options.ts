@@ -52,6 +52,12 @@ export interface CrawlOptions {
   readonly retryCrashedPeers?: boolean;
   /** Interval of 'progress' events (default 500 ms). */
   readonly progressMs?: number;
+  /**
+   * Most distinct addresses kept (default 10,000,000, ~1-2 GB of frontier).
+   * Beyond it new addresses are counted (`stats().notStored`) but neither
+   * stored, recorded nor dialled: a bound on memory whatever peers send.
+   */
+  readonly maxKnown?: number;
 }
 
 export interface ResolvedOptions {
@@ -69,11 +75,13 @@ export interface ResolvedOptions {
   readonly logLevel: string;
   readonly retryCrashedPeers: boolean;
   readonly progressMs: number;
+  readonly maxKnown: number;
 }
 
 export const DEFAULT_MAX_PEERS = 125;
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 export const DEFAULT_ADDR_QUIET_MS = 1000;
+export const DEFAULT_MAX_KNOWN = 10_000_000;
 
 function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
   if (value === undefined) return fallback;
@@ -127,5 +135,6 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     logLevel: opts.logLevel ?? opts.logger?.level ?? 'silent',
     retryCrashedPeers: opts.retryCrashedPeers ?? true,
     progressMs: positive('progressMs', opts.progressMs, 500),
+    maxKnown: positive('maxKnown', opts.maxKnown, DEFAULT_MAX_KNOWN, true),
   };
 }

@@ -45,6 +45,21 @@ const CLOSE_GRACE_MS = 500;
  */
 const RESET_LINGER_MS = 20;
 
+/**
+ * Per-connection address budget, a token bucket like Core's (FACTS §6): each
+ * received address costs a token, the excess is dropped and counted. Without
+ * it one peer could send 1,000-entry addr messages until the getaddr deadline
+ * (or forever in node mode) and fill the frontier with addresses to dial.
+ */
+/** Unsolicited self-announcements allowed before any getaddr answer. */
+const ADDR_UNSOLICITED_TOKENS = 10;
+/** One getaddr answer's worth (Core's MAX_ADDR_TO_SEND), granted when we send getaddr. */
+const ADDR_GETADDR_TOKENS = 1000;
+/** Node mode refill: Core's MAX_ADDR_RATE_PER_SECOND (0.1/s), per ms. */
+const ADDR_REFILL_PER_MS = 0.1 / 1000;
+/** The refill stops here (Core's MAX_ADDR_PROCESSING_TOKEN_BUCKET). */
+const ADDR_REFILL_CEILING = 1000;
+
 /** What a connection needs from whoever runs it (a worker session or connectToNode). */
 export interface PeerHost {
   readonly net: NetworkParams;
@@ -118,6 +133,10 @@ export class PeerConnection implements MessageSink, Tickable {
   private connectMs = 0;
   private handshakeMs = 0;
   private addrsReturned = 0;
+  private addrsDropped = 0;
+  private addrTokens = ADDR_UNSOLICITED_TOKENS;
+  /** Node mode: when the bucket was last refilled (0 = not refilling yet). */
+  private addrRefilledAt = 0;
   private success: PeerSuccessInfo | null = null;
   private outcome: PlainError | null = null;
 
@@ -285,17 +304,18 @@ export class PeerConnection implements MessageSink, Tickable {
     this.host.emit({ kind: 'reachable', addr: this.addr });
     // Only after our verack: Core drops a getaddr that comes before it (FACTS §4.6).
     this.send({ command: 'getaddr' });
+    this.addrTokens += ADDR_GETADDR_TOKENS;
   }
 
   private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null }[]; readonly list?: AddrList }): void {
     const texts: string[] = [];
     const networks: AddressNetwork[] = [];
     const list = msg.list;
-    let count: number;
+    const count = list !== undefined ? list.length : msg.entries.length;
+    const accepted = this.takeAddrTokens(count);
     if (list !== undefined) {
       // Decoded messages: text + network straight from the compact list, no entry objects.
-      count = list.length;
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < accepted; i++) {
         const network = list.networkAt(i);
         if (network !== null) {
           texts.push(list.textAt(i)!);
@@ -303,8 +323,8 @@ export class PeerConnection implements MessageSink, Tickable {
         }
       }
     } else {
-      count = msg.entries.length;
-      for (const e of msg.entries) {
+      for (let i = 0; i < accepted; i++) {
+        const e = msg.entries[i]!;
         if (e.address !== null) {
           texts.push(formatAddress(e.address));
           networks.push(e.address.network);
@@ -318,6 +338,24 @@ export class PeerConnection implements MessageSink, Tickable {
     }
     this.log?.debug(`received ${texts.length} addresses from ${this.addr}`);
     if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks });
+  }
+
+  /** How many of `count` addresses the budget allows; the rest are dropped and counted. */
+  private takeAddrTokens(count: number): number {
+    if (this.addrRefilledAt !== 0) {
+      const now = performance.now();
+      if (this.addrTokens < ADDR_REFILL_CEILING) {
+        this.addrTokens = Math.min(ADDR_REFILL_CEILING, this.addrTokens + (now - this.addrRefilledAt) * ADDR_REFILL_PER_MS);
+      }
+      this.addrRefilledAt = now;
+    }
+    const accepted = Math.min(count, Math.floor(this.addrTokens));
+    this.addrTokens -= accepted;
+    if (accepted < count) {
+      this.addrsDropped += count - accepted;
+      this.log?.debug({ dropped: count - accepted, total: this.addrsDropped }, 'addresses over the per-peer budget dropped');
+    }
+    return accepted;
   }
 
   // ---- deadlines ----
@@ -367,6 +405,7 @@ export class PeerConnection implements MessageSink, Tickable {
       // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
       if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this);
       this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
+      this.addrRefilledAt = performance.now();
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
       return;
     }
@@ -383,6 +422,7 @@ export class PeerConnection implements MessageSink, Tickable {
       connectMs: this.connectMs,
       handshakeMs: this.handshakeMs,
       addrsReturned: this.addrsReturned,
+      addrsDropped: this.addrsDropped,
     };
   }
 

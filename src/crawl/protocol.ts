@@ -98,6 +98,8 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly connectMs: number;
   readonly handshakeMs: number;
   readonly addrsReturned: number;
+  /** Addresses over the per-peer budget (one getaddr answer + a few unsolicited; node mode: 0.1/s), dropped. */
+  readonly addrsDropped?: number;
 }
 
 /** One learned address: Core text form and its network. */

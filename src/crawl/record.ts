@@ -29,6 +29,8 @@ export interface NodeRecord {
   readonly connectMs?: number;
   readonly handshakeMs?: number;
   readonly addrsReturned?: number;
+  /** Addresses this peer sent over its budget (see PeerSuccessInfo), dropped; present when > 0. */
+  readonly addrsDropped?: number;
 }
 
 export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo): NodeRecord {
@@ -44,6 +46,7 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
     connectMs: info.connectMs,
     handshakeMs: info.handshakeMs,
     addrsReturned: info.addrsReturned,
+    ...(info.addrsDropped !== undefined && info.addrsDropped > 0 ? { addrsDropped: info.addrsDropped } : {}),
   };
 }
 

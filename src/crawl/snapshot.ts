@@ -22,6 +22,7 @@ const KEYS: ReadonlyArray<keyof NodeRecord> = [
   'connectMs',
   'handshakeMs',
   'addrsReturned',
+  'addrsDropped',
 ];
 
 export function recordToLine(rec: NodeRecord): string {

@@ -36,6 +36,10 @@ export interface LoopbackPeer {
   readonly open: () => number;
   /** Closes every accepted connection, keeps listening. */
   dropConnections(): void;
+  /** Sends `times` addr (or addrv2, as negotiated) messages carrying `addrs` on every open connection. */
+  floodAddrs(addrs: readonly string[], times: number): void;
+  /** Sends `msg` on every open connection. */
+  broadcast(msg: Message): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +54,8 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
   const sessions: string[][] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
+  const addrSenders = new Set<(entries: AddrEntry[]) => void>();
+  const senders = new Set<(m: Message) => void>();
   let accepted = 0;
   let selfAddress = '';
 
@@ -68,6 +74,13 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
       return;
     }
     let wantsV2 = false;
+    const sendAddrs = (entries: AddrEntry[]): void => send({ command: wantsV2 ? 'addrv2' : 'addr', entries });
+    addrSenders.add(sendAddrs);
+    senders.add(send);
+    sock.on('close', () => {
+      addrSenders.delete(sendAddrs);
+      senders.delete(send);
+    });
     const decoder = new MessageDecoder(net, {
       onMessage(msg: Message): void {
         log.push(msg.command === 'unknown' ? msg.name : msg.command);
@@ -123,6 +136,13 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     open: () => sockets.size,
     dropConnections: () => {
       for (const s of sockets) s.destroy();
+    },
+    floodAddrs: (addrs, times) => {
+      const entries = addrs.map(entry);
+      for (const send of addrSenders) for (let i = 0; i < times; i++) send(entries);
+    },
+    broadcast: (msg) => {
+      for (const send of senders) send(msg);
     },
     close: async () => {
       for (const t of timers) clearTimeout(t);
