@@ -403,7 +403,7 @@ export class PeerConnection implements MessageSink, Tickable {
       this.phase = 'established';
       // The decoder keeps a body buffer as big as the largest message so far
       // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
-      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this);
+      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
       this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
       this.addrRefilledAt = performance.now();
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
@@ -475,9 +475,12 @@ export class PeerConnection implements MessageSink, Tickable {
       // On a pending connect resetAndDestroy() only schedules the reset for
       // when the connect succeeds, keeping the fd after the slot is freed;
       // before the handshake there is nothing to reset, so just close it.
-      if (socket.connecting) socket.destroy();
+      // The kernel may have completed that connect a moment ago (the peer
+      // counts it until it sees our FIN): it lingers like a reset.
+      const pending = socket.connecting;
+      if (pending) socket.destroy();
       else if (!socket.destroyed) socket.resetAndDestroy();
-      if (abortive || !wasConnected) return this.release();
+      if (abortive || (!wasConnected && !pending)) return this.release();
       this.phase = 'lingering';
       this.deadline = performance.now() + RESET_LINGER_MS;
       return;
