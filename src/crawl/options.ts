@@ -34,7 +34,7 @@ export interface CrawlOptions {
   /** Node mode keepalive (default 120 s, Core's PING_INTERVAL) and its timeout (default 20 min). */
   readonly pingIntervalMs?: number;
   readonly pingTimeoutMs?: number;
-  /** Resolution of the per-worker deadline tick (default 100 ms). */
+  /** Resolution of the per-worker deadline tick (default: a tenth of the shortest deadline, 10-100 ms). */
   readonly tickMs?: number;
   /** Snapshot destination: a file path or a stream (not closed by us). */
   readonly out?: string | Writable;
@@ -91,6 +91,18 @@ function positive(name: string, value: number | undefined, fallback: number, int
   return value;
 }
 
+/**
+ * The deadline tick: about a tenth of the shortest step deadline, between 10
+ * and 100 ms. Every deadline fires up to one tick late, so with a 100 ms
+ * quiet period a 100 ms tick would nearly double each visit.
+ */
+function defaultTickMs(step: number, opts: CrawlOptions, addrQuietMs: number): number {
+  const deadlines = [step, opts.connectTimeoutMs, opts.handshakeTimeoutMs, opts.getaddrTimeoutMs, addrQuietMs].filter(
+    (v): v is number => typeof v === 'number' && v > 0,
+  );
+  return Math.min(100, Math.max(10, Math.floor(Math.min(...deadlines) / 10)));
+}
+
 export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
   const only = opts.only ?? [];
   const allowAny = opts.allowAny === true;
@@ -117,7 +129,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
       pingIntervalMs: positive('pingIntervalMs', opts.pingIntervalMs, 120_000),
       pingTimeoutMs: positive('pingTimeoutMs', opts.pingTimeoutMs, 20 * 60_000),
     },
-    tickMs: positive('tickMs', opts.tickMs, 100),
+    tickMs: positive('tickMs', opts.tickMs, defaultTickMs(step, opts, addrQuietMs)),
     dnsSeeds: opts.dnsSeeds === true,
     dnsServers: opts.dnsServers ?? [],
     logLevel: opts.logLevel ?? opts.logger?.level ?? 'silent',

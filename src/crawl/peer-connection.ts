@@ -401,6 +401,9 @@ export class PeerConnection implements MessageSink, Tickable {
     this.success = this.successInfo(this.version);
     if (this.host.mode === 'node' && this.socket !== null && !this.socket.destroyed && this.socket.readable) {
       this.phase = 'established';
+      // The decoder keeps a body buffer as big as the largest message so far
+      // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
+      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this);
       this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
       this.addrRefilledAt = performance.now();
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
