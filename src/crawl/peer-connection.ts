@@ -42,8 +42,11 @@ const CLOSE_GRACE_MS = 500;
  * (served by the next coarse tick): the peer's event loop notices a reset
  * asynchronously, and until it has, it still counts the connection. Without
  * this a busy peer process can briefly see cap+1 connections from us.
+ * 100 ms, not less: with the 10 ms tick a 20 ms linger really was 20 ms, and
+ * the simulator (a loaded process) then saw 126-127 connections at cap 125;
+ * at 100 ms it stays within the cap (it did with the old 100 ms tick too).
  */
-const RESET_LINGER_MS = 20;
+const RESET_LINGER_MS = 100;
 
 /**
  * Per-connection address budget, a token bucket like Core's (FACTS §6): each
