@@ -47,6 +47,13 @@ const CLOSE_GRACE_MS = 500;
  * at 100 ms it stays within the cap (it did with the old 100 ms tick too).
  */
 const RESET_LINGER_MS = 100;
+/**
+ * Bytes we let queue unsent to one peer. We only ever send small messages
+ * (version, verack, getaddr, pings, pongs), so a backlog this big means the
+ * peer stopped reading (e.g. it sends pings and never reads the pongs): that
+ * would otherwise grow without bound in our memory.
+ */
+const MAX_SEND_BUFFER = 1024 * 1024;
 
 /**
  * Per-connection address budget, a token bucket like Core's (FACTS §6): each
@@ -534,6 +541,9 @@ export class PeerConnection implements MessageSink, Tickable {
   private send(msg: Message): void {
     const socket = this.socket;
     if (socket === null || socket.destroyed) return;
+    if (socket.writableLength > MAX_SEND_BUFFER) {
+      return this.finish({ code: 'ERR_SLOW_PEER', message: `peer is not reading: ${socket.writableLength} bytes queued unsent` });
+    }
     socket.write(encodeMessage(this.host.net, msg));
   }
 }
