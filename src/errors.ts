@@ -53,6 +53,8 @@ export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode;
 export interface PlainError {
   readonly code: ErrorCode;
   readonly message: string;
+  /** The finer cause under a coarse code, e.g. ERR_BAD_MAGIC under ERR_PROTOCOL. */
+  readonly detail?: ErrorCode;
 }
 
 const BRAND = Symbol.for('bitspread.error');

@@ -410,7 +410,7 @@ export class Crawler extends EventEmitter {
       return;
     }
     if (info !== undefined) this.writeOnce(reachableRecord(addr, p.network, info));
-    else this.writeOnce(failedRecord(addr, p.network, error?.code ?? 'ERR_PEER_CLOSED'));
+    else this.writeOnce(failedRecord(addr, p.network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail));
     if (error === undefined) p.resolve({ kind: 'normal' });
     else if (error.code === 'ERR_STOPPED') p.resolve({ kind: 'shutdown' });
     // Node mode restarts (transient) only peers that had been up: a dead address is not retried forever.
@@ -440,7 +440,7 @@ export class Crawler extends EventEmitter {
 
   private onGiveUp(id: string, reason: ExitReason): void {
     const code = reason.kind === 'abnormal' ? reason.error.code : 'ERR_STOPPED';
-    this.writeOnce(failedRecord(id, this.networkOf(id), code));
+    this.writeOnce(failedRecord(id, this.networkOf(id), code, reason.kind === 'abnormal' ? reason.error.detail : undefined));
   }
 
   private checkDone(): void {

@@ -15,7 +15,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
+import type { PeerErrorCode, PlainError, WireError, WireErrorCode } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
@@ -149,6 +149,8 @@ export class PeerConnection implements MessageSink, Tickable {
   private addrRefilledAt = 0;
   private success: PeerSuccessInfo | null = null;
   private outcome: PlainError | null = null;
+  /** The last wire error (fatal or a dropped message): the detail of a failure it explains. */
+  private lastWireError: WireErrorCode | null = null;
 
   private constructor(host: PeerHost, addr: string) {
     this.host = host;
@@ -279,8 +281,9 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   onMessageError(err: WireError, command: string | null, fatal: boolean): void {
+    this.lastWireError = err.code as WireErrorCode;
     if (fatal) {
-      this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}` });
+      this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}`, detail: err.code });
     } else {
       this.log?.debug({ code: err.code, command }, 'dropped a malformed message');
       // An unusable answer (e.g. 1,001 entries) is still the answer: Core sends one per getaddr.
@@ -376,7 +379,11 @@ export class PeerConnection implements MessageSink, Tickable {
         if (now >= this.deadline) this.finish({ code: 'ERR_CONNECT_TIMEOUT', message: `no connection within ${this.host.timeouts.connectMs} ms` });
         return;
       case 'handshaking':
-        if (now >= this.deadline) this.finish({ code: 'ERR_HANDSHAKE_TIMEOUT', message: `no version/verack within ${this.host.timeouts.handshakeMs} ms` });
+        if (now >= this.deadline) {
+          // A version that failed its checksum looks like silence: say why.
+          const detail = this.lastWireError === null ? {} : { detail: this.lastWireError };
+          this.finish({ code: 'ERR_HANDSHAKE_TIMEOUT', message: `no version/verack within ${this.host.timeouts.handshakeMs} ms`, ...detail });
+        }
         return;
       case 'getaddr':
         // A reachable node that never answers getaddr is still reachable, with 0 addresses.

@@ -13,6 +13,7 @@ const KEYS: ReadonlyArray<keyof NodeRecord> = [
   'network',
   'state',
   'error',
+  'detail',
   'reason',
   'protocolVersion',
   'userAgent',
