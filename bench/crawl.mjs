@@ -224,6 +224,11 @@ const results = {
   ratioNodesPerSecVsEstablished: ratio(ours?.nodesPerSec, est?.nodesPerSec),
   ratioCpuBoundNodesPerSecVsBaseline: ratio(oursCpu?.nodesPerSec, baseCpu?.nodesPerSec),
   ratioCpuPerNodeVsBaseline: ratio(oursCpu?.cpuMsPerNode, baseCpu?.cpuMsPerNode),
+  // Main-thread responsiveness: below 1 means bitspread's main thread lagged less than the baseline's.
+  ratioMainLoopP99VsBaseline: ratio(ours?.loopP99Ms, base?.loopP99Ms),
+  ratioCpuBoundMainLoopP99VsBaseline: ratio(oursCpu?.loopP99Ms, baseCpu?.loopP99Ms),
+  cpuBoundMainLoopP99Ms: oursCpu?.loopP99Ms ?? null,
+  cpuBoundBaselineMainLoopP99Ms: baseCpu?.loopP99Ms ?? null,
   runs,
   notes,
 };

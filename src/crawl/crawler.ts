@@ -219,7 +219,7 @@ export class Crawler extends EventEmitter {
 
     for (const seed of o.seeds) this.learnText(seed);
     if (o.dnsSeeds) {
-      const dns = await resolveDnsSeeds(this.net.dnsSeeds, this.net.defaultPort, { servers: o.dnsServers });
+      const dns = await resolveDnsSeeds(this.net.dnsSeeds, this.net.defaultPort, { servers: o.dnsServers, allow: this.allow });
       for (const a of dns.addresses) this.learnText(a);
       this.log.info({ addresses: dns.addresses.length, failures: dns.failures }, 'dns seeds resolved');
     }

@@ -41,9 +41,10 @@ const CLOSE_GRACE_MS = 500;
  * After a reset (ours or the peer's), the slot is held this much longer
  * (served by the next coarse tick): the peer's event loop notices a reset
  * asynchronously, and until it has, it still counts the connection. Without
- * this a busy peer process can briefly see cap+1 connections from us (seen
- * against the simulator under load with 20 ms; 100 ms costs a failed visit
- * that much slot time, about 1 % of a crawl).
+ * this a busy peer process can briefly see cap+1 connections from us.
+ * 100 ms, not less: with the 10 ms tick a 20 ms linger really was 20 ms, and
+ * the simulator (a loaded process) then saw 126-127 connections at cap 125;
+ * at 100 ms it stays within the cap (it did with the old 100 ms tick too).
  */
 const RESET_LINGER_MS = 100;
 
@@ -405,7 +406,7 @@ export class PeerConnection implements MessageSink, Tickable {
       this.phase = 'established';
       // The decoder keeps a body buffer as big as the largest message so far
       // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
-      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this);
+      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
       this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
       this.addrRefilledAt = performance.now();
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
@@ -477,9 +478,12 @@ export class PeerConnection implements MessageSink, Tickable {
       // On a pending connect resetAndDestroy() only schedules the reset for
       // when the connect succeeds, keeping the fd after the slot is freed;
       // before the handshake there is nothing to reset, so just close it.
-      if (socket.connecting) socket.destroy();
+      // The kernel may have completed that connect a moment ago (the peer
+      // counts it until it sees our FIN): it lingers like a reset.
+      const pending = socket.connecting;
+      if (pending) socket.destroy();
       else if (!socket.destroyed) socket.resetAndDestroy();
-      if (abortive || !wasConnected) return this.release();
+      if (abortive || (!wasConnected && !pending)) return this.release();
       this.phase = 'lingering';
       this.deadline = performance.now() + RESET_LINGER_MS;
       return;
