@@ -110,6 +110,19 @@ describe('bitspread crawl (built CLI)', () => {
   });
 });
 
+describe('bitspread crawl --out', () => {
+  it('an unwritable --out exits 2 with a clear message before dialling anyone', async () => {
+    const p = await startLoopbackPeer({ host: `127.69.${R}.9`, port: 18444 });
+    peers.push(p);
+    const out = join(mkdtempSync(join(tmpdir(), 'bitspread-out-')), 'no-such-dir', 'crawl.ndjson');
+    const r = await runCli(['crawl', '--network', 'regtest', '--seed', p.address, '--only', `127.69.${R}.0/24`, '--workers', '1', '--out', out, '--log-level', 'silent']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot write the snapshot to '.*no-such-dir\/crawl\.ndjson': ENOENT/);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(p.accepted()).toBe(0);
+  });
+});
+
 describe('bitspread crawl, interrupted', () => {
   it('on SIGINT stops dialling, closes sockets and leaves a complete snapshot (exit 0)', async () => {
     const hosts = [1, 2, 3, 4].map((i) => `127.69.${R}.${i}`);

@@ -80,7 +80,7 @@ function expectMatchesTruth(run: Run, cap: number, lost: ReadonlySet<string> = n
   for (const t of truth.reachable) {
     const r = records.get(t.addr);
     if (lost.has(t.addr) && r?.error === 'ERR_WORKER_CRASHED') continue;
-    expect(r, t.addr).toMatchObject({
+    expect(r, `${t.addr} ${r?.error ?? ''} ${r?.detail ?? ''}`).toMatchObject({
       state: 'reachable',
       network: 'ipv4',
       userAgent: t.userAgent,
