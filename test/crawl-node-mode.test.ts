@@ -62,3 +62,64 @@ describe('node mode', () => {
     for (const p of peers) expect(p.accepted()).toBe(p === peers[1] ? 2 : 1);
   });
 });
+
+describe('node mode, peer behaviour', () => {
+  it('answers a peer\'s ping with a pong carrying the same nonce', async () => {
+    const PORT = 18563;
+    // A multi-entry answer (outside the allow-list: recorded, never dialled) ends the getaddr wait early.
+    const p = await startLoopbackPeer({ host: `127.67.${R}.11`, port: PORT, addrs: ['127.99.0.1:1', '127.99.0.2:1'] });
+    peers.push(p);
+    const crawler = new Crawler({ network: 'regtest', mode: 'node', seeds: [p.address], only: [`127.67.${R}.0/24`], workers: 1, timeoutMs: 2000, addrQuietMs: 30 });
+    const records: NodeRecord[] = [];
+    crawler.on('node', (r: NodeRecord) => records.push(r));
+    const done = crawler.start();
+    try {
+      await until(() => records.some((r) => r.addr === p.address && r.state === 'reachable'), 'the peer established');
+      p.broadcast({ command: 'ping', nonce: 0x1234_5678_9abc_def0n });
+      await until(() => p.pongs.length > 0, 'a pong');
+      expect(p.pongs).toEqual([0x1234_5678_9abc_def0n]);
+    } finally {
+      await crawler.stop();
+      await done;
+    }
+  });
+
+  it('gives up on a peer that keeps dropping once the restart intensity is exceeded', async () => {
+    const PORT = 18564;
+    const p = await startLoopbackPeer({ host: `127.67.${R}.12`, port: PORT, addrs: ['127.99.0.1:1', '127.99.0.2:1'] });
+    peers.push(p);
+    const maxRestarts = 2;
+    const crawler = new Crawler({
+      network: 'regtest',
+      mode: 'node',
+      seeds: [p.address],
+      only: [`127.67.${R}.0/24`],
+      workers: 1,
+      timeoutMs: 2000,
+      addrQuietMs: 30,
+      pingIntervalMs: 50,
+      supervisor: { maxRestarts, maxSeconds: 60, backoff: { initialMs: 10, maxMs: 50, factor: 2 } },
+    });
+    const giveups: Array<{ id: string; code: string | undefined }> = [];
+    crawler.on('giveup', (id: string, reason: { kind: string; error?: { code: string } }) => giveups.push({ id, code: reason.error?.code }));
+    const done = crawler.start();
+    try {
+      // Each time the connection is established (our keepalive ping arrived), the peer drops it.
+      await until(() => p.accepted() >= 1, 'the first connection');
+      while (giveups.length === 0) {
+        const n = p.accepted();
+        await until(() => giveups.length > 0 || (p.sessions[n - 1]?.includes('ping') === true && p.open() === 1), `connection ${n} established`);
+        if (giveups.length > 0) break;
+        p.dropConnections();
+        await until(() => giveups.length > 0 || p.accepted() > n, `redial after drop ${n}`);
+      }
+      expect(giveups).toEqual([{ id: p.address, code: 'ERR_PEER_CLOSED' }]);
+      // The first connection plus maxRestarts restarts, then no more.
+      expect(p.accepted()).toBe(maxRestarts + 1);
+      expect(crawler.countPeers().inFlight).toBe(0);
+    } finally {
+      await crawler.stop();
+      await done;
+    }
+  });
+});

@@ -439,6 +439,7 @@ export class Crawler extends EventEmitter {
   }
 
   private onGiveUp(id: string, reason: ExitReason): void {
+    this.emit('giveup', id, reason);
     const code = reason.kind === 'abnormal' ? reason.error.code : 'ERR_STOPPED';
     this.writeOnce(failedRecord(id, this.networkOf(id), code, reason.kind === 'abnormal' ? reason.error.detail : undefined));
   }

@@ -31,6 +31,8 @@ export interface LoopbackPeer {
   readonly address: string;
   /** Commands received, per accepted connection, in order. */
   readonly sessions: string[][];
+  /** Nonces of the pongs received (any connection), in order. */
+  readonly pongs: bigint[];
   readonly accepted: () => number;
   /** Connections open right now. */
   readonly open: () => number;
@@ -52,6 +54,7 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
   const net = opts.network ?? NETWORKS.regtest;
   const behaviour = opts.behaviour ?? 'normal';
   const sessions: string[][] = [];
+  const pongs: bigint[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const addrSenders = new Set<(entries: AddrEntry[]) => void>();
@@ -115,6 +118,8 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
           timers.add(t);
         } else if (msg.command === 'ping') {
           send({ command: 'pong', nonce: msg.nonce });
+        } else if (msg.command === 'pong') {
+          pongs.push(msg.nonce);
         }
       },
       onMessageError(): void {},
@@ -132,6 +137,7 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     port,
     address: selfAddress,
     sessions,
+    pongs,
     accepted: () => accepted,
     open: () => sockets.size,
     dropConnections: () => {
