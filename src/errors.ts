@@ -41,7 +41,8 @@ export type PeerErrorCode =
   | 'ERR_MAX_PEERS' // peer cap reached
   | 'ERR_WORKER_CRASHED' // the worker thread holding the socket died
   | 'ERR_STOPPED' // the crawl or the supervisor was stopped
-  | 'ERR_PING_TIMEOUT'; // node mode: a keepalive ping went unanswered
+  | 'ERR_PING_TIMEOUT' // node mode: a keepalive ping went unanswered
+  | 'ERR_SLOW_PEER'; // the peer does not read what we send (our send buffer passed its limit)
 
 /** Codes for the engine's own misuse (bad options, bad arguments). */
 export type UsageErrorCode = 'ERR_BAD_OPTION' | 'ERR_BAD_CIDR' | 'ERR_BAD_ARGUMENT' | 'ERR_SUPERVISOR';
@@ -52,6 +53,8 @@ export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode;
 export interface PlainError {
   readonly code: ErrorCode;
   readonly message: string;
+  /** The finer cause under a coarse code, e.g. ERR_BAD_MAGIC under ERR_PROTOCOL. */
+  readonly detail?: ErrorCode;
 }
 
 const BRAND = Symbol.for('bitspread.error');

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCrawlArgs } from '../src/cli/commands/crawl.js';
-import { resolveDnsSeeds } from '../src/crawl/dns-seeds.js';
+import { dnsServersFor, resolveDnsSeeds } from '../src/crawl/dns-seeds.js';
+import { AllowList } from '../src/crawl/allow-list.js';
 import type { NodeRecord } from '../src/crawl/record.js';
 import { startDnsServer, type TestDnsServer } from './helpers/dns-server.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
@@ -67,7 +68,7 @@ describe('bitspread crawl (built CLI)', () => {
     peers.push(await startLoopbackPeer({ host: `127.68.${R}.2`, port: 18444 }));
     dns = await startDnsServer({ 'dummyseed.invalid': [`127.68.${R}.1`, '10.1.2.3'] });
     const out = join(mkdtempSync(join(tmpdir(), 'bitspread-cli-')), 'crawl.ndjson');
-    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--dns-server', dns.address, '--only', `127.68.${R}.0/24`, '--timeout', '1s', '--addr-quiet', '50ms', '--workers', '1', '--out', out, '--log-level', 'warn']);
+    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--dns-server', dns.address, '--only', `127.68.${R}.0/24`, '--only', '127.0.0.1/32', '--timeout', '1s', '--addr-quiet', '50ms', '--workers', '1', '--out', out, '--log-level', 'warn']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/reachable 2, failed 0, skipped 1/);
@@ -78,11 +79,47 @@ describe('bitspread crawl (built CLI)', () => {
     expect(dns.queries.some((q) => q.startsWith('dummySeed.invalid') || q.startsWith('dummyseed.invalid'))).toBe(true);
   });
 
+  it('--dns-seed without a --dns-server inside --only exits 2 before any query (the system resolver is not loopback-only)', async () => {
+    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--only', '127.68.0.0/16', '--workers', '1', '--log-level', 'silent']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/system resolver\(s\) .* outside the allow-list/);
+  });
+
+  it('--dns-server outside --only exits 2 and that server receives no query', async () => {
+    dns = await startDnsServer({ 'dummyseed.invalid': ['127.68.0.1'] });
+    const r = await runCli(['crawl', '--network', 'regtest', '--dns-seed', '--dns-server', dns.address, '--only', '127.68.0.0/16', '--workers', '1', '--log-level', 'silent']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--dns-server 127\.0\.0\.1:\d+ is outside the allow-list/);
+    await new Promise((res) => setTimeout(res, 50));
+    expect(dns.queries).toEqual([]);
+  });
+
+  it('dnsServersFor: servers must be inside the allow-list unless allow-any', () => {
+    const loop = AllowList.parse(['127.0.0.0/8', '::1/128']);
+    expect(dnsServersFor(['127.0.0.1:5353', '[::1]:53'], loop)).toEqual(['127.0.0.1:5353', '[::1]:53']);
+    expect(() => dnsServersFor(['127.0.0.1:5353', '10.0.0.1'], loop)).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => dnsServersFor(['[2001:db8::1]:53'], loop)).toThrow(/outside the allow-list/);
+    expect(dnsServersFor(['10.0.0.1'], null)).toEqual(['10.0.0.1']);
+  });
+
   it('resolveDnsSeeds reports a name that does not resolve', async () => {
     dns = await startDnsServer({});
-    const res = await resolveDnsSeeds(['nothing.invalid.'], 8333, { servers: [dns.address] });
+    const res = await resolveDnsSeeds(['nothing.invalid.'], 8333, { servers: [dns.address], allow: null });
     expect(res.addresses).toEqual([]);
     expect(res.failures).toHaveLength(1);
+  });
+});
+
+describe('bitspread crawl --out', () => {
+  it('an unwritable --out exits 2 with a clear message before dialling anyone', async () => {
+    const p = await startLoopbackPeer({ host: `127.69.${R}.9`, port: 18444 });
+    peers.push(p);
+    const out = join(mkdtempSync(join(tmpdir(), 'bitspread-out-')), 'no-such-dir', 'crawl.ndjson');
+    const r = await runCli(['crawl', '--network', 'regtest', '--seed', p.address, '--only', `127.69.${R}.0/24`, '--workers', '1', '--out', out, '--log-level', 'silent']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot write the snapshot to '.*no-such-dir\/crawl\.ndjson': ENOENT/);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(p.accepted()).toBe(0);
   });
 });
 

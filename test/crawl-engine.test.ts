@@ -124,10 +124,10 @@ describe('Crawler on a tiny loopback network', () => {
 
 describe('maxKnown', () => {
   it('stores at most maxKnown distinct addresses; the rest are counted, never recorded nor dialled', async () => {
-    const seed = `127.65.0.1:${PORT}`;
-    const learned = [2, 3, 4, 5, 6].map((i) => `127.65.0.${i}:${PORT}`); // nothing listens there: refused
-    peers.push(await startLoopbackPeer({ host: '127.65.0.1', port: PORT, addrs: learned }));
-    const crawler = new Crawler({ network: 'regtest', seeds: [seed], only: ['127.65.0.0/16'], workers: 1, maxPeers: 4, timeoutMs: 2000, addrQuietMs: 50, maxKnown: 3 });
+    const seed = `127.57.${R}.1:${PORT}`;
+    const learned = [2, 3, 4, 5, 6].map((i) => `127.57.${R}.${i}:${PORT}`); // nothing listens there: refused
+    peers.push(await startLoopbackPeer({ host: `127.57.${R}.1`, port: PORT, addrs: learned }));
+    const crawler = new Crawler({ network: 'regtest', seeds: [seed], only: ['127.57.0.0/16'], workers: 1, maxPeers: 4, timeoutMs: 2000, addrQuietMs: 50, maxKnown: 3 });
     const recs: NodeRecord[] = [];
     crawler.on('node', (r: NodeRecord) => recs.push(r));
     const summary = await crawler.start();
@@ -198,10 +198,13 @@ describe('Crawler options', () => {
     expect(() => new Crawler({ seeds: ['127.0.0.1:8333'] })).toThrow(/allow-list is required/);
   });
 
-  it('rejects a bad seed with a typed error and ends the record stream', async () => {
+  it('rejects a bad seed with a typed error, from the record stream and from done', async () => {
     const run = crawl({ seeds: ['not an address'], only: ['127.0.0.0/8'], workers: 1 });
     const seen: unknown[] = [];
-    for await (const r of run) seen.push(r);
+    const iterate = async (): Promise<void> => {
+      for await (const r of run) seen.push(r);
+    };
+    await expect(iterate()).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
     await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
     expect(seen).toEqual([]);
   });
@@ -232,5 +235,47 @@ describe('a cap shared with other users', () => {
     expect(summary.byState).toEqual({ reachable: 5, failed: 0, skipped: 0 });
     expect(cap.peak()).toBe(2);
     expect(cap.open()).toBe(0);
+  });
+});
+
+describe('crawl() when the crawl cannot start', () => {
+  it('an iterating caller gets the start error from next(), and nothing rejects unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown): void => void unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const run = crawl({ network: 'regtest', seeds: ['not-an-address'], only: ['127.0.0.0/8'], workers: 1 });
+      const seen: NodeRecord[] = [];
+      const iterate = async (): Promise<void> => {
+        for await (const rec of run) seen.push(rec);
+      };
+      await expect(iterate()).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+      expect(seen).toEqual([]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a caller that only awaits done gets the error, and no record buffer is subscribed', async () => {
+    const run = crawl({ network: 'regtest', seeds: ['not-an-address'], only: ['127.0.0.0/8'], workers: 1 });
+    const subscribers = (run.crawler as unknown as { subscribers: Set<unknown> }).subscribers;
+    expect(subscribers.size).toBe(0);
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+  });
+
+  it('buffers records only once iterated: a done-only caller of a real crawl holds none', async () => {
+    peers.push(await startLoopbackPeer({ host: `127.66.${R}.1`, port: PORT, addrs: [`127.66.${R}.2:${PORT}`] }));
+    const run = crawl({ network: 'regtest', seeds: [`127.66.${R}.1:${PORT}`], only: ['127.66.0.0/16'], workers: 1, timeoutMs: 2000, addrQuietMs: 50 });
+    const subscribers = (run.crawler as unknown as { subscribers: Set<unknown> }).subscribers;
+    const summary = await run.done;
+    expect(summary.total).toBe(2);
+    expect(subscribers.size).toBe(0);
+    // Iterating right after crawl() still sees every record.
+    const run2 = crawl({ network: 'regtest', seeds: [`127.66.${R}.1:${PORT}`], only: ['127.66.0.0/16'], workers: 1, timeoutMs: 2000, addrQuietMs: 50 });
+    const seen: string[] = [];
+    for await (const rec of run2) seen.push(rec.addr);
+    expect(seen.sort()).toEqual([`127.66.${R}.1:${PORT}`, `127.66.${R}.2:${PORT}`]);
   });
 });

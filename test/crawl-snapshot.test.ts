@@ -54,10 +54,10 @@ describe('snapshot writer', () => {
     expect(text.trim().split('\n')).toHaveLength(1);
   });
 
-  it('reports an unwritable path from close() instead of crashing', async () => {
-    const w = new SnapshotWriter('/nonexistent-dir-bitspread/x.ndjson');
-    w.write(failedRecord('127.0.0.1:1', 'ipv4', 'ERR_CONNECT_TIMEOUT'));
-    await expect(w.close()).rejects.toThrow(/ENOENT/);
+  it('refuses an unwritable path at once, with a typed error (not a late stream error)', () => {
+    expect(() => new SnapshotWriter('/nonexistent-dir-bitspread/x.ndjson')).toThrow(
+      expect.objectContaining({ code: 'ERR_BAD_OPTION', message: expect.stringMatching(/cannot write the snapshot to '\/nonexistent-dir-bitspread\/x\.ndjson': ENOENT/) }),
+    );
   });
 });
 

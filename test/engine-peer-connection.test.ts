@@ -180,3 +180,42 @@ describe('PeerConnection: address budget', () => {
     await ended(events);
   });
 });
+
+describe('PeerConnection: a peer that never reads', () => {
+  it('ends the connection ERR_SLOW_PEER once the pongs queued to a ping flooder pass the send-buffer limit', async () => {
+    const { createServer } = await import('node:net');
+    const { encodeMessage, makeVersion } = await import('../src/wire/index.js');
+    const net = NETWORKS.regtest;
+    const server = createServer((sock) => {
+      sock.on('error', () => undefined);
+      sock.write(encodeMessage(net, { command: 'version', payload: makeVersion({ version: 70016, services: 1n, userAgent: '/flooder/', startHeight: 1 }) }));
+      sock.write(encodeMessage(net, { command: 'verack' }));
+      // Never read again: our pongs pile up in the kernel buffers, then in the crawler's memory.
+      sock.pause();
+      const ping = encodeMessage(net, { command: 'ping', nonce: 1n });
+      const burst = Buffer.concat(Array.from({ length: 32_768 }, () => ping)); // 1 MiB of pings
+      let sent = 0;
+      const flood = (): void => {
+        while (sent < 24 && !sock.destroyed) {
+          sent++;
+          if (!sock.write(burst)) return void sock.once('drain', flood);
+        }
+      };
+      flood();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.70.3.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const events: PeerEvent[] = [];
+      const h = host({ events, timeouts: { connectMs: 2000, handshakeMs: 2000, getaddrMs: 30_000, addrQuietMs: 30, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
+      PeerConnection.dial(h, `127.70.3.1:${port}`);
+      const end = await ended(events);
+      expect(end.error).toMatchObject({ code: 'ERR_SLOW_PEER' });
+      expect(end.info?.userAgent).toBe('/flooder/');
+      await new Promise((r) => setTimeout(r, 150));
+      expect(h.cap.open()).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -150,7 +150,11 @@ describe('PeerCap across real threads', () => {
       expect(Math.max(...results.map((result) => result.witnessMax))).toBeLessThanOrEqual(max);
       // 12 wanted slots against 5: the cap must actually have been contended.
       expect(results.reduce((sum, result) => sum + result.refused, 0)).toBeGreaterThan(0);
-      expect(results.every((result) => result.acquired > 0 && result.heldAtEnd === 0)).toBe(true);
+      // The cap promises a bound, not fairness: under load one thread can be
+      // preempted while its peers hold every slot for its whole run, so only
+      // the total must show real traffic. Every thread must end holding nothing.
+      expect(results.reduce((sum, result) => sum + result.acquired, 0)).toBeGreaterThan(0);
+      expect(results.every((result) => result.heldAtEnd === 0)).toBe(true);
       expect(cap.open()).toBe(0);
       // The exact peak agrees with what the threads saw, and never passes the cap.
       expect(cap.peak()).toBeGreaterThanOrEqual(maxSeen);

@@ -219,7 +219,7 @@ export class Crawler extends EventEmitter {
 
     for (const seed of o.seeds) this.learnText(seed);
     if (o.dnsSeeds) {
-      const dns = await resolveDnsSeeds(this.net.dnsSeeds, this.net.defaultPort, { servers: o.dnsServers });
+      const dns = await resolveDnsSeeds(this.net.dnsSeeds, this.net.defaultPort, { servers: o.dnsServers, allow: this.allow });
       for (const a of dns.addresses) this.learnText(a);
       this.log.info({ addresses: dns.addresses.length, failures: dns.failures }, 'dns seeds resolved');
     }
@@ -410,7 +410,7 @@ export class Crawler extends EventEmitter {
       return;
     }
     if (info !== undefined) this.writeOnce(reachableRecord(addr, p.network, info));
-    else this.writeOnce(failedRecord(addr, p.network, error?.code ?? 'ERR_PEER_CLOSED'));
+    else this.writeOnce(failedRecord(addr, p.network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail));
     if (error === undefined) p.resolve({ kind: 'normal' });
     else if (error.code === 'ERR_STOPPED') p.resolve({ kind: 'shutdown' });
     // Node mode restarts (transient) only peers that had been up: a dead address is not retried forever.
@@ -440,7 +440,7 @@ export class Crawler extends EventEmitter {
 
   private onGiveUp(id: string, reason: ExitReason): void {
     const code = reason.kind === 'abnormal' ? reason.error.code : 'ERR_STOPPED';
-    this.writeOnce(failedRecord(id, this.networkOf(id), code));
+    this.writeOnce(failedRecord(id, this.networkOf(id), code, reason.kind === 'abnormal' ? reason.error.detail : undefined));
   }
 
   private checkDone(): void {

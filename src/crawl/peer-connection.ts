@@ -15,7 +15,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { PeerErrorCode, PlainError, WireError } from '../errors.js';
+import type { PeerErrorCode, PlainError, WireError, WireErrorCode } from '../errors.js';
 import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
@@ -42,8 +42,18 @@ const CLOSE_GRACE_MS = 500;
  * (served by the next coarse tick): the peer's event loop notices a reset
  * asynchronously, and until it has, it still counts the connection. Without
  * this a busy peer process can briefly see cap+1 connections from us.
+ * 100 ms, not less: with the 10 ms tick a 20 ms linger really was 20 ms, and
+ * the simulator (a loaded process) then saw 126-127 connections at cap 125;
+ * at 100 ms it stays within the cap (it did with the old 100 ms tick too).
  */
-const RESET_LINGER_MS = 20;
+const RESET_LINGER_MS = 100;
+/**
+ * Bytes we let queue unsent to one peer. We only ever send small messages
+ * (version, verack, getaddr, pings, pongs), so a backlog this big means the
+ * peer stopped reading (e.g. it sends pings and never reads the pongs): that
+ * would otherwise grow without bound in our memory.
+ */
+const MAX_SEND_BUFFER = 1024 * 1024;
 
 /**
  * Per-connection address budget, a token bucket like Core's (FACTS §6): each
@@ -139,6 +149,8 @@ export class PeerConnection implements MessageSink, Tickable {
   private addrRefilledAt = 0;
   private success: PeerSuccessInfo | null = null;
   private outcome: PlainError | null = null;
+  /** The last wire error (fatal or a dropped message): the detail of a failure it explains. */
+  private lastWireError: WireErrorCode | null = null;
 
   private constructor(host: PeerHost, addr: string) {
     this.host = host;
@@ -269,8 +281,9 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   onMessageError(err: WireError, command: string | null, fatal: boolean): void {
+    this.lastWireError = err.code as WireErrorCode;
     if (fatal) {
-      this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}` });
+      this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}`, detail: err.code });
     } else {
       this.log?.debug({ code: err.code, command }, 'dropped a malformed message');
       // An unusable answer (e.g. 1,001 entries) is still the answer: Core sends one per getaddr.
@@ -366,7 +379,11 @@ export class PeerConnection implements MessageSink, Tickable {
         if (now >= this.deadline) this.finish({ code: 'ERR_CONNECT_TIMEOUT', message: `no connection within ${this.host.timeouts.connectMs} ms` });
         return;
       case 'handshaking':
-        if (now >= this.deadline) this.finish({ code: 'ERR_HANDSHAKE_TIMEOUT', message: `no version/verack within ${this.host.timeouts.handshakeMs} ms` });
+        if (now >= this.deadline) {
+          // A version that failed its checksum looks like silence: say why.
+          const detail = this.lastWireError === null ? {} : { detail: this.lastWireError };
+          this.finish({ code: 'ERR_HANDSHAKE_TIMEOUT', message: `no version/verack within ${this.host.timeouts.handshakeMs} ms`, ...detail });
+        }
         return;
       case 'getaddr':
         // A reachable node that never answers getaddr is still reachable, with 0 addresses.
@@ -403,7 +420,7 @@ export class PeerConnection implements MessageSink, Tickable {
       this.phase = 'established';
       // The decoder keeps a body buffer as big as the largest message so far
       // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
-      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this);
+      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
       this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
       this.addrRefilledAt = performance.now();
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
@@ -475,9 +492,12 @@ export class PeerConnection implements MessageSink, Tickable {
       // On a pending connect resetAndDestroy() only schedules the reset for
       // when the connect succeeds, keeping the fd after the slot is freed;
       // before the handshake there is nothing to reset, so just close it.
-      if (socket.connecting) socket.destroy();
+      // The kernel may have completed that connect a moment ago (the peer
+      // counts it until it sees our FIN): it lingers like a reset.
+      const pending = socket.connecting;
+      if (pending) socket.destroy();
       else if (!socket.destroyed) socket.resetAndDestroy();
-      if (abortive || !wasConnected) return this.release();
+      if (abortive || (!wasConnected && !pending)) return this.release();
       this.phase = 'lingering';
       this.deadline = performance.now() + RESET_LINGER_MS;
       return;
@@ -528,6 +548,9 @@ export class PeerConnection implements MessageSink, Tickable {
   private send(msg: Message): void {
     const socket = this.socket;
     if (socket === null || socket.destroyed) return;
+    if (socket.writableLength > MAX_SEND_BUFFER) {
+      return this.finish({ code: 'ERR_SLOW_PEER', message: `peer is not reading: ${socket.writableLength} bytes queued unsent` });
+    }
     socket.write(encodeMessage(this.host.net, msg));
   }
 }

@@ -21,6 +21,8 @@ export interface NodeRecord {
   readonly error?: ErrorCode;
   /** For `skipped`. */
   readonly reason?: SkipReason;
+  /** Failed: the finer cause, e.g. the wire error (ERR_BAD_MAGIC…) under ERR_PROTOCOL. */
+  readonly detail?: ErrorCode;
   readonly protocolVersion?: number;
   readonly userAgent?: string;
   readonly services?: number;
@@ -50,8 +52,8 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
   };
 }
 
-export function failedRecord(addr: string, network: AddressNetwork, error: ErrorCode): NodeRecord {
-  return { addr, network, state: 'failed', error };
+export function failedRecord(addr: string, network: AddressNetwork, error: ErrorCode, detail?: ErrorCode): NodeRecord {
+  return detail === undefined ? { addr, network, state: 'failed', error } : { addr, network, state: 'failed', error, detail };
 }
 
 export function skippedRecord(addr: string, network: AddressNetwork, reason: SkipReason): NodeRecord {

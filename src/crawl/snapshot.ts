@@ -3,7 +3,8 @@
  * crawl goes so an interrupted crawl still leaves a valid file (every line is
  * complete; `close()` flushes).
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import type { Writable } from 'node:stream';
 import type { NodeRecord } from './record.js';
 
@@ -13,6 +14,7 @@ const KEYS: ReadonlyArray<keyof NodeRecord> = [
   'network',
   'state',
   'error',
+  'detail',
   'reason',
   'protocolVersion',
   'userAgent',
@@ -38,10 +40,20 @@ export class SnapshotWriter {
   private failure: Error | null = null;
   lines = 0;
 
-  /** `dest`: a file path (created/truncated) or a stream the caller owns. */
+  /**
+   * `dest`: a file path (created/truncated) or a stream the caller owns. A
+   * path is opened here, synchronously, so an unwritable one is a UsageError
+   * before the crawl dials anyone (not a late stream error).
+   */
   constructor(dest: string | Writable) {
     if (typeof dest === 'string') {
-      this.stream = createWriteStream(dest, { flags: 'w' });
+      let fd: number;
+      try {
+        fd = openSync(dest, 'w');
+      } catch (err) {
+        throw new UsageError('ERR_BAD_OPTION', `cannot write the snapshot to '${dest}': ${(err as Error).message}`);
+      }
+      this.stream = createWriteStream(dest, { fd });
       this.ownsStream = true;
     } else {
       this.stream = dest;

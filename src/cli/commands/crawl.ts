@@ -20,7 +20,8 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --network NAME      mainnet, testnet3, testnet4, signet, regtest (default mainnet)
   --seed host:port    a seed address (IP literal); repeatable
   --dns-seed          also resolve the network's DNS seeds
-  --dns-server IP[:PORT]  DNS server for --dns-seed; repeatable (default: the system's)
+  --dns-server IP[:PORT]  DNS server for --dns-seed; repeatable; must be inside --only
+                      (default: the system's resolvers, only if all inside --only)
   --only CIDR         allow-list; repeatable; REQUIRED unless --allow-any
   --allow-any         dial any address (explicit opt-out of the allow-list)
   --max-peers N       global cap on open connections (default 125)
