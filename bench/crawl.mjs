@@ -7,6 +7,10 @@
 // crawler in another (bench/crawl-child.mjs), so their CPU and memory never mix.
 //
 //   node bench/crawl.mjs [--quick] [--json out.json] [--only baseline,established,bitspread]
+//        [--scenario latency|cpu-bound] [--workers N] [--nodes N] [--cpu-prof DIR]
+// --scenario runs one scenario; --workers keeps only the bitspread row with N
+// workers (default options); --cpu-prof DIR runs each crawler process with
+// node --cpu-prof, one .cpuprofile per thread (main and workers) in DIR.
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -22,11 +26,15 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     only: { type: 'string' },
     nodes: { type: 'string' },
+    scenario: { type: 'string' },
+    workers: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const quick = args.quick;
 const NODES = Number(args.nodes ?? (quick ? 1000 : 10_000));
 const only = args.only ? new Set(args.only.split(',')) : null;
+const onlyWorkers = args.workers === undefined ? null : Number(args.workers);
 
 /** The same per-step limits for every crawler, so only the implementation differs. */
 const TIMEOUTS = quick
@@ -79,7 +87,8 @@ function startSim(scenario) {
 
 function runCrawler(crawler, workers, seeds, timeouts, engineOptions) {
   const out = tmp(`crawl-${crawler}`);
-  const childArgs = [here('./crawl-child.mjs'), '--crawler', crawler, '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
+  const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+  const childArgs = [...profile, here('./crawl-child.mjs'), '--crawler', crawler, '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
   if (workers) childArgs.push('--workers', String(workers));
   if (engineOptions) childArgs.push('--engine-options', JSON.stringify(engineOptions));
   return new Promise((resolve, reject) => {
@@ -131,8 +140,10 @@ if (!simThere) {
   notes.push('skipped: startSimNetwork is not in dist/src/index.js yet');
 } else {
   for (const scenario of SCENARIOS) {
+    if (args.scenario && scenario.name !== args.scenario) continue;
     for (const [crawler, workers, engineOptions, onlyIn] of crawlers) {
       if (only && !only.has(crawler)) continue;
+      if (onlyWorkers !== null && crawler === 'bitspread' && (engineOptions || (workers ?? DEFAULT_WORKERS) !== onlyWorkers)) continue;
       if (onlyIn && onlyIn !== scenario.name) continue;
       const sim = startSim(scenario);
       try {
