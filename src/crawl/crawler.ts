@@ -370,10 +370,8 @@ export class Crawler extends EventEmitter {
       }
       this.inFlight.set(addr, { addr, network, session, resolve });
       session.peers.add(addr);
-      pool?.dial(session, addr, (refused) => {
-        for (const a of refused) this.endPeer(session, a, undefined, { code: 'ERR_STOPPED', message: 'worker is draining' });
-      });
-      signal.addEventListener('abort', () => void session.control.drop(addr).catch(() => undefined), { once: true });
+      pool?.dial(session, addr);
+      signal.addEventListener('abort', () => pool?.drop(session, addr), { once: true });
     });
   }
 

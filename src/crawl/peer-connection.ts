@@ -230,7 +230,16 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   handleData(chunk: Buffer): void {
-    this.decoder?.push(chunk);
+    // Everything we answer to one chunk (wtxidrelay, sendaddrv2, verack and
+    // getaddr when version and verack arrive together) leaves in one write.
+    const socket = this.socket;
+    if (socket === null) return;
+    socket.cork();
+    try {
+      this.decoder?.push(chunk);
+    } finally {
+      socket.uncork();
+    }
   }
 
   handleEnd(): void {

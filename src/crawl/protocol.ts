@@ -7,7 +7,9 @@
  * - the control plane (comlink over a MessagePort): {@link SessionControl},
  *   one round trip per command;
  * - the data plane (a second, plain MessagePort): arrays of {@link PeerEvent},
- *   batched per event-loop turn, never one postMessage per address.
+ *   batched per event-loop turn, never one postMessage per address; and in
+ *   the other direction the per-peer commands ({@link SessionCommand}: dial,
+ *   drop), fire-and-forget.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PlainError } from '../errors.js';
@@ -54,6 +56,16 @@ export interface SessionInit {
   readonly tickMs: number;
   readonly logLevel: string;
 }
+
+/**
+ * The hot commands, sent by the main thread on the data port (not comlink):
+ * no reply, no promise, no id per command, and in one ordered stream with
+ * each other. Refused dials (a draining session) come back as 'end' events
+ * with ERR_STOPPED.
+ */
+export type SessionCommand =
+  | { readonly op: 'dial'; readonly addrs: readonly string[] }
+  | { readonly op: 'drop'; readonly addr: string };
 
 /** What the session task resolves with once drained. */
 export interface SessionResult {

@@ -19,7 +19,7 @@ import { nodeEndpoint } from './comlink-node.js';
 import { Piscina } from 'piscina';
 import type { PeerCap } from '../supervisor/peer-cap.js';
 import { pickWorker } from './balancer.js';
-import type { PeerEvent, SessionControl, SessionInit, SessionResult } from './protocol.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult } from './protocol.js';
 
 /**
  * PeerCap worker slots sessions cycle through: 0..254 of the cap's default
@@ -50,7 +50,7 @@ export interface Session {
   readonly control: Comlink.Remote<SessionControl>;
   /** Peers dispatched to this session and not yet ended. */
   readonly peers: Set<string>;
-  /** Addresses waiting for the next batched connectMany() to this session. */
+  /** Addresses waiting for the next batched dial command to this session. */
   outbox: string[];
   /** False once its thread died (or it drained): no new peers go to it. */
   alive: boolean;
@@ -109,23 +109,28 @@ export class PeerWorkerPool {
 
   /**
    * Queues a dial on `session`; every dial queued in one event-loop turn goes
-   * out in a single connectMany() round trip. `onRefused` gets the addresses a
-   * draining session did not take.
+   * out in one message on the data port (no reply: a draining session answers
+   * each refused address with an 'end' event, ERR_STOPPED; a dead one is
+   * reported by its crash handling).
    */
-  dial(session: Session, addr: string, onRefused: (addrs: readonly string[]) => void): void {
+  dial(session: Session, addr: string): void {
     session.outbox.push(addr);
     if (session.outbox.length > 1) return;
     queueMicrotask(() => {
       const batch = session.outbox;
       session.outbox = [];
       if (!session.alive || batch.length === 0) return;
-      session.control.connectMany(batch).then(
-        (accepted) => {
-          if (!accepted) onRefused(batch);
-        },
-        () => undefined, // a dead worker: its crash handling reports its peers
-      );
+      this.send(session, { op: 'dial', addrs: batch });
     });
+  }
+
+  /** Closes one peer (its outcome arrives as an 'end' event, ERR_STOPPED). */
+  drop(session: Session, addr: string): void {
+    if (session.alive) this.send(session, { op: 'drop', addr });
+  }
+
+  private send(session: Session, cmd: SessionCommand): void {
+    this.ports.get(session)?.data.postMessage(cmd);
   }
 
   liveSessions(): readonly Session[] {

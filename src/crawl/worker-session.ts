@@ -16,7 +16,7 @@ import { NETWORKS } from '../wire/index.js';
 import { PeerCap } from '../supervisor/peer-cap.js';
 import { AllowList } from './allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
-import type { PeerEvent, SessionControl, SessionInit, SessionResult, SessionStats } from './protocol.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats } from './protocol.js';
 import { DeadlineTicker } from './ticker.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
@@ -56,6 +56,7 @@ export class WorkerSession implements PeerHost {
     this.ticker = new DeadlineTicker(init.tickMs);
     this.log = log;
     this.dataPort = init.data;
+    this.dataPort.on('message', (cmd: SessionCommand) => this.command(cmd));
     this.ended = new Promise<void>((resolve) => {
       this.endSession = resolve;
     });
@@ -101,6 +102,19 @@ export class WorkerSession implements PeerHost {
     },
   };
 
+  /** Dial / drop from the data port. */
+  private command(cmd: SessionCommand): void {
+    if (cmd.op === 'drop') {
+      this.control.drop(cmd.addr);
+      return;
+    }
+    if (this.draining) {
+      for (const addr of cmd.addrs) this.emit({ kind: 'end', addr, error: { code: 'ERR_STOPPED', message: 'worker is draining' } });
+      return;
+    }
+    for (const addr of cmd.addrs) this.dial(addr);
+  }
+
   private dial(addr: string): void {
     if (this.conns.has(addr)) {
       // The main thread never dials one address twice at once; refuse rather than leak.
@@ -113,10 +127,21 @@ export class WorkerSession implements PeerHost {
   }
 
   emit(ev: PeerEvent): void {
-    if (ev.kind === 'addrs') this.addrsReceived += ev.texts.length;
-    else if (ev.kind === 'end') {
-      if (ev.error === undefined) this.reachableCount++;
-      else this.failedCount++;
+    switch (ev.kind) {
+      case 'addrs':
+        this.addrsReceived += ev.texts.length;
+        break;
+      case 'end':
+        if (ev.error === undefined) this.reachableCount++;
+        else this.failedCount++;
+        break;
+      case 'connected':
+      case 'reachable':
+        // The main thread acts on none of these: posting them would only cost a
+        // structured clone and, often, a message (and a wake-up) of their own.
+        return;
+      default:
+        break;
     }
     this.batch.push(ev);
     if (this.batch.length >= MAX_EVENTS_PER_BATCH) this.flush();
