@@ -560,8 +560,31 @@ export class PeerConnection implements MessageSink, Tickable {
     if (socket.writableLength > MAX_SEND_BUFFER) {
       return this.finish({ code: 'ERR_SLOW_PEER', message: `peer is not reading: ${socket.writableLength} bytes queued unsent` });
     }
-    socket.write(encodeMessage(this.host.net, msg));
+    switch (msg.command) {
+      case 'verack':
+      case 'getaddr':
+      case 'wtxidrelay':
+      case 'sendaddrv2':
+        // socket.write never modifies the buffer, so one frame serves every peer.
+        socket.write(constantFrame(this.host.net, msg.command));
+        return;
+      default:
+        socket.write(encodeMessage(this.host.net, msg));
+    }
   }
+}
+
+/** Messages without a payload, whose whole frame (checksum included) is the same for every peer. */
+type ConstantCommand = 'verack' | 'getaddr' | 'wtxidrelay' | 'sendaddrv2';
+const constantFrames = new WeakMap<NetworkParams, Map<ConstantCommand, Buffer>>();
+
+/** The frame of a payload-less message, encoded (and hashed) once per network and thread. */
+function constantFrame(net: NetworkParams, command: ConstantCommand): Buffer {
+  let frames = constantFrames.get(net);
+  if (frames === undefined) constantFrames.set(net, (frames = new Map()));
+  let frame = frames.get(command);
+  if (frame === undefined) frames.set(command, (frame = encodeMessage(net, { command })));
+  return frame;
 }
 
 function ignoreError(): void {}

@@ -21,6 +21,14 @@ import { DeadlineTicker } from './ticker.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
 const MAX_EVENTS_PER_BATCH = 512;
+/**
+ * At most one batch per this many ms (a turn after a quiet spell flushes at
+ * once). Every message wakes the main thread, and on a busy machine each
+ * wake-up is a context switch: when peers end one or two per event-loop turn,
+ * posting every turn cost more CPU than the events themselves. 2 ms is small
+ * next to any peer's lifetime (a visit lasts at least its quiet period).
+ */
+const MIN_FLUSH_GAP_MS = 2;
 
 export class WorkerSession implements PeerHost {
   readonly net;
@@ -36,6 +44,7 @@ export class WorkerSession implements PeerHost {
   private readonly dataPort: MessagePort;
   private batch: PeerEvent[] = [];
   private flushScheduled = false;
+  private lastFlushAt = 0;
   private draining = false;
   private endSession: (() => void) | null = null;
   readonly ended: Promise<void>;
@@ -147,7 +156,9 @@ export class WorkerSession implements PeerHost {
     if (this.batch.length >= MAX_EVENTS_PER_BATCH) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(flushSession, this);
+      const wait = this.lastFlushAt + MIN_FLUSH_GAP_MS - performance.now();
+      if (wait > 0) setTimeout(flushSession, wait, this);
+      else setImmediate(flushSession, this);
     }
   }
 
@@ -168,6 +179,7 @@ export class WorkerSession implements PeerHost {
   flush(): void {
     this.flushScheduled = false;
     if (this.batch.length === 0) return;
+    this.lastFlushAt = performance.now();
     const out = this.batch;
     this.batch = [];
     this.dataPort.postMessage(out);
