@@ -11,5 +11,7 @@ export default defineConfig({
     // Two cores: more parallel files only fight over the same CPUs and make
     // socket-timing tests flaky.
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a plain 'N passed, N failed' line.
+    reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
   },
 });

@@ -3,7 +3,7 @@
 // collect addr until a quiet period → next, under a concurrency limit.
 // bench/crawl.mjs compares the engine against it.
 import net from 'node:net';
-import { crawlWith } from './crawl-loop.mjs';
+import { crawlWith, peerVisit } from './crawl-loop.mjs';
 import { loadDist } from './dist.mjs';
 
 const wire = await loadDist('src/wire/index.js');
@@ -12,32 +12,18 @@ const wire = await loadDist('src/wire/index.js');
 function visitPeer(network, target, t) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const addrs = [];
-    let info = null;
     let gotVersion = false;
     let gotVerack = false;
     let askedAddr = false;
-    let finished = false;
-    let phaseTimer = null;
 
     const socket = net.connect({ host: target.host, port: target.port });
     socket.setNoDelay(true);
-    const peerTimer = setTimeout(() => finish(false, 'ERR_PEER_TIMEOUT'), t.peerMs);
-
-    function finish(ok, code) {
-      if (finished) return;
-      finished = true;
-      clearTimeout(peerTimer);
-      clearTimeout(phaseTimer);
+    const visit = peerVisit(t, resolve, () => {
       socket.removeAllListeners();
       socket.on('error', () => {});
       socket.destroy();
-      resolve(ok ? { ok: true, info, addrs } : { ok: false, code });
-    }
-    function phase(ms, onExpire) {
-      clearTimeout(phaseTimer);
-      phaseTimer = setTimeout(onExpire, ms);
-    }
+    });
+    const { finish, phase } = visit;
     function send(msg) {
       socket.write(wire.encodeMessage(network, msg));
     }
@@ -47,7 +33,7 @@ function visitPeer(network, target, t) {
         switch (msg.command) {
           case 'version':
             gotVersion = true;
-            info = {
+            visit.info = {
               protocolVersion: msg.payload.version,
               userAgent: msg.payload.userAgent,
               services: msg.payload.services.toString(),
@@ -66,7 +52,7 @@ function visitPeer(network, target, t) {
           case 'addr':
           case 'addrv2':
             if (!askedAddr) break;
-            for (const e of msg.entries) if (e.address) addrs.push(wire.formatAddress(e.address));
+            for (const e of msg.entries) if (e.address) visit.addrs.push(wire.formatAddress(e.address));
             phase(t.quietMs, () => finish(true));
             break;
           default:
@@ -74,7 +60,7 @@ function visitPeer(network, target, t) {
         }
         if (gotVersion && gotVerack && !askedAddr) {
           askedAddr = true;
-          info.handshakeMs = performance.now() - started;
+          visit.info.handshakeMs = performance.now() - started;
           send({ command: 'getaddr' });
           phase(t.firstAddrMs, () => finish(true));
         }

@@ -18,3 +18,11 @@ export function crawlWith(
   visit: (target: LoopbackTarget, timeouts: CrawlTimeouts) => Promise<VisitResult>,
   options: { seeds: string[]; concurrency?: number; timeouts?: Partial<CrawlTimeouts>; maxNodes?: number; deadlineMs?: number },
 ): Promise<{ reachable: Array<{ addr: string } & Record<string, unknown>>; failed: Array<{ addr: string; code: string }>; refused: number; known: number; ms: number }>;
+export interface PeerVisit {
+  info: Record<string, unknown> | null;
+  addrs: string[];
+  readonly finished: boolean;
+  finish(ok: boolean, code?: string): void;
+  phase(ms: number, onExpire: () => void): void;
+}
+export function peerVisit(t: CrawlTimeouts, resolve: (r: VisitResult) => void, close: () => void): PeerVisit;

@@ -79,3 +79,32 @@ export async function crawlWith(visit, { seeds, concurrency = 125, timeouts = {}
 
   return { reachable, failed, refused, known: seen.size, ms: performance.now() - started };
 }
+
+/**
+ * The bookkeeping every visit shares, whatever drives the peer: settle exactly
+ * once, a hard per-peer bound (`t.peerMs`), and one phase timer at a time.
+ * The visitor fills in `info` (null until the handshake is done) and `addrs`;
+ * `close` tears its connection down when the visit settles.
+ */
+export function peerVisit(t, resolve, close) {
+  let phaseTimer = null;
+  const visit = {
+    info: null,
+    addrs: [],
+    finished: false,
+    finish(ok, code) {
+      if (visit.finished) return;
+      visit.finished = true;
+      clearTimeout(peerTimer);
+      clearTimeout(phaseTimer);
+      close();
+      resolve(ok ? { ok: true, info: visit.info, addrs: visit.addrs } : { ok: false, code });
+    },
+    phase(ms, onExpire) {
+      clearTimeout(phaseTimer);
+      phaseTimer = setTimeout(onExpire, ms);
+    },
+  };
+  const peerTimer = setTimeout(() => visit.finish(false, 'ERR_PEER_TIMEOUT'), t.peerMs);
+  return visit;
+}

@@ -4,7 +4,7 @@
 // concurrency limit and loopback-only guard (bench/crawl-loop.mjs).
 import net from 'node:net';
 import { loadBcoin } from './comparators.mjs';
-import { crawlWith } from './crawl-loop.mjs';
+import { crawlWith, peerVisit } from './crawl-loop.mjs';
 
 const bcoin = loadBcoin();
 const Peer = bcoin.loadPeer();
@@ -18,33 +18,17 @@ function failureCode(err, fallback) {
 function visitPeer(peerOptions, target, t) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const addrs = [];
-    let info = null;
-    let finished = false;
-    let phaseTimer = null;
     const peer = Peer.fromOptions(peerOptions);
-    const peerTimer = setTimeout(() => finish(false, 'ERR_PEER_TIMEOUT'), t.peerMs);
-
-    function finish(ok, code) {
-      if (finished) return;
-      finished = true;
-      clearTimeout(peerTimer);
-      clearTimeout(phaseTimer);
-      peer.destroy();
-      resolve(ok ? { ok: true, info, addrs } : { ok: false, code });
-    }
-    function phase(ms, onExpire) {
-      clearTimeout(phaseTimer);
-      phaseTimer = setTimeout(onExpire, ms);
-    }
+    const visit = peerVisit(t, resolve, () => peer.destroy());
+    const { finish, phase } = visit;
 
     // bcoin reports protocol trouble as 'error' events; a crawler only cares whether the peer ends up open.
     let lastError = null;
     peer.on('error', (err) => { lastError = err; });
-    peer.on('close', () => finish(info !== null, failureCode(lastError, 'ERR_CLOSED_BEFORE_HANDSHAKE')));
+    peer.on('close', () => finish(visit.info !== null, failureCode(lastError, 'ERR_CLOSED_BEFORE_HANDSHAKE')));
     peer.on('packet', (packet) => {
-      if (info === null || (packet.cmd !== 'addr' && packet.cmd !== 'addrv2')) return;
-      for (const item of packet.items) addrs.push(item.hostname);
+      if (visit.info === null || (packet.cmd !== 'addr' && packet.cmd !== 'addrv2')) return;
+      for (const item of packet.items) visit.addrs.push(item.hostname);
       phase(t.quietMs, () => finish(true));
     });
 
@@ -52,8 +36,8 @@ function visitPeer(peerOptions, target, t) {
     peer.connect(new bcoin.NetAddress({ host: target.host, port: target.port }));
     peer.open().then(
       () => {
-        if (finished) return;
-        info = { protocolVersion: peer.version, userAgent: peer.agent, services: String(peer.services), startHeight: peer.height, handshakeMs: performance.now() - started };
+        if (visit.finished) return;
+        visit.info = { protocolVersion: peer.version, userAgent: peer.agent, services: String(peer.services), startHeight: peer.height, handshakeMs: performance.now() - started };
         peer.sendGetAddr();
         phase(t.firstAddrMs, () => finish(true));
       },

@@ -49,6 +49,15 @@ function decodeWithBcoin(bytes: Buffer): BcoinPacket[] {
   return packets;
 }
 
+/** bcoin's packet for one encoded message: exactly one packet, of `command`. */
+function decodeOneWithBcoin<P extends BcoinPacket>(bytes: Buffer, command: string): P {
+  const packets = decodeWithBcoin(bytes);
+  expect(packets).toHaveLength(1);
+  const p = packets[0] as P;
+  expect(p.cmd).toBe(command);
+  return p;
+}
+
 /** The 16-byte v1 address field: IPv4 as ::ffff:a.b.c.d, IPv6 as is. */
 function v1Raw(addr: NetAddress): Uint8Array {
   if (addr.network === 'ipv6') return Uint8Array.from(addr.bytes);
@@ -167,11 +176,8 @@ describe('bitspread-encoded messages decode with bcoin', () => {
     });
     const bytes = encodeMessage(regtest, { command: 'version', payload });
 
-    const packets = decodeWithBcoin(bytes);
+    const p = decodeOneWithBcoin<BcoinVersionPacket>(bytes, 'version');
 
-    expect(packets).toHaveLength(1);
-    const p = packets[0] as BcoinVersionPacket;
-    expect(p.cmd).toBe('version');
     expect(p.version).toBe(70016);
     expect(p.services).toBe(0x40d);
     expect(p.time).toBe(1_700_000_456);
@@ -193,11 +199,8 @@ describe('bitspread-encoded messages decode with bcoin', () => {
     });
     const bytes = encodeMessage(regtest, { command: 'addr', entries });
 
-    const packets = decodeWithBcoin(bytes);
+    const p = decodeOneWithBcoin<BcoinAddrPacket>(bytes, 'addr');
 
-    expect(packets).toHaveLength(1);
-    const p = packets[0] as BcoinAddrPacket;
-    expect(p.cmd).toBe('addr');
     expect(p.items).toHaveLength(1000);
     p.items.forEach((item, i) => {
       expect(item.time).toBe(1_650_000_000 + i);

@@ -1,8 +1,28 @@
 /**
- * Shared argument helpers for the CLI commands: durations like `3s`/`500ms`,
- * integers with bounds. Bad input becomes a UsageError (exit 2, clear text).
+ * Shared argument helpers for the CLI commands: strict option parsing,
+ * durations like `3s`/`500ms`, integers with bounds. Bad input becomes a
+ * UsageError (exit 2, clear text).
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type StrictConfig<O extends OptionsConfig> = { args: string[]; strict: true; allowPositionals: false; options: O };
+/** What parseArgs returns as `values` for those options. */
+export type ParsedOptions<O extends OptionsConfig> = ReturnType<typeof parseArgs<StrictConfig<O>>>['values'];
+
+/**
+ * A command's options, strictly (unknown options, missing values and
+ * positionals are errors): node:util's parseArgs, with its TypeError turned
+ * into a UsageError (ERR_BAD_ARGUMENT) carrying the same message.
+ */
+export function parseOptions<const O extends OptionsConfig>(argv: string[], options: O): ParsedOptions<O> {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+  } catch (err) {
+    throw new UsageError('ERR_BAD_ARGUMENT', (err as Error).message);
+  }
+}
 
 /** Parses `250ms`, `3s`, `2m` or a bare number of seconds into milliseconds. */
 export function parseDuration(text: string, option: string): number {

@@ -228,14 +228,18 @@ export function decodeAddrV2(p: Uint8Array): AddrList {
   return new AddrList({ times, servicesLo, servicesHi, offsets, ports, networkIds, kinds, bytes: out.subarray(0, w) });
 }
 
-function checkTime(time: number): void {
-  if (!Number.isInteger(time) || time < 0 || time > 0xffffffff) throw new WireError('ERR_UNENCODABLE', `addr time out of uint32 range: ${time}`);
-}
-
-function checkServices(services: bigint): void {
+/** The fields addr and addrv2 entries share, checked alike before either is written. */
+function checkEntry(e: AddrEntry): void {
+  if (!Number.isInteger(e.time) || e.time < 0 || e.time > 0xffffffff) throw new WireError('ERR_UNENCODABLE', `addr time out of uint32 range: ${e.time}`);
+  const services = e.services;
   if (typeof services !== 'bigint' || services < 0n || services > 0xffffffffffffffffn) {
     throw new WireError('ERR_UNENCODABLE', `services out of uint64 range: ${String(services)}`);
   }
+}
+
+/** A decoded list is valid by construction; materialising it reuses the one checked writer. */
+function entriesOf(source: readonly AddrEntry[] | AddrList): readonly AddrEntry[] {
+  return source instanceof AddrList ? source.toEntries() : source;
 }
 
 /**
@@ -244,12 +248,10 @@ function checkServices(services: bigint): void {
  * Tor v3, I2P and CJDNS have no v1 form: ERR_UNENCODABLE.
  */
 export function encodeAddrV1(w: PayloadWriter, source: readonly AddrEntry[] | AddrList): void {
-  // A decoded list is valid by construction; materialising it reuses the one checked writer.
-  const entries = source instanceof AddrList ? source.toEntries() : source;
+  const entries = entriesOf(source);
   w.compactSize(entries.length);
   for (const e of entries) {
-    checkTime(e.time);
-    checkServices(e.services);
+    checkEntry(e);
     w.u32le(e.time);
     w.u64le(e.services);
     if (e.address !== null) {
@@ -266,11 +268,10 @@ export function encodeAddrV1(w: PayloadWriter, source: readonly AddrEntry[] | Ad
 
 /** Writes an `addrv2` payload (any entry count; see encodeAddrV1). */
 export function encodeAddrV2(w: PayloadWriter, source: readonly AddrEntry[] | AddrList): void {
-  const entries = source instanceof AddrList ? source.toEntries() : source;
+  const entries = entriesOf(source);
   w.compactSize(entries.length);
   for (const e of entries) {
-    checkTime(e.time);
-    checkServices(e.services);
+    checkEntry(e);
     w.u32le(e.time);
     w.compactSize(e.services);
     if (e.address !== null) {

@@ -107,7 +107,11 @@ function copyRange(b: Uint8Array, start: number, end: number): Uint8Array {
   return out;
 }
 
-export class AddrList implements Iterable<AddrEntry> {
+// The columns are declared again here, not inherited from AddrColumns: a class
+// cannot take field declarations from an interface without declaration merging,
+// and plain own fields, all set in the constructor, keep every list on one
+// hidden class for the hot accessors. `implements` keeps the two lists in step.
+export class AddrList implements AddrColumns, Iterable<AddrEntry> {
   readonly length: number;
   readonly times: Uint32Array;
   readonly servicesLo: Uint32Array;

@@ -1,7 +1,6 @@
 /**
  * `bitspread crawl`: crawl a network from seeds; NDJSON snapshot; summary.
  */
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
 import { NETWORKS, parseAddress } from '../../wire/index.js';
 import type { NetworkName } from '../../wire/types.js';
@@ -9,9 +8,10 @@ import { Crawler } from '../../crawl/crawler.js';
 import type { CrawlOptions } from '../../crawl/options.js';
 import { formatSummary, type CrawlSummary } from '../../crawl/record.js';
 import { parseDnsServer } from '../../crawl/dns-seeds.js';
-import { parseDuration, parseInteger } from '../args.js';
+import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { cliLogger, LOG_LEVELS } from '../logger.js';
 import { attachProgress } from '../progress.js';
+import { usageFailure } from '../usage.js';
 
 const NETWORK_NAMES: readonly NetworkName[] = ['mainnet', 'testnet3', 'testnet4', 'signet', 'regtest'];
 
@@ -35,33 +35,22 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
 
 /** Parses argv into CrawlOptions; throws UsageError with a clear message. */
 export function parseCrawlArgs(argv: string[]): CrawlOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        network: { type: 'string' },
-        seed: { type: 'string', multiple: true },
-        'dns-seed': { type: 'boolean' },
-        'dns-server': { type: 'string', multiple: true },
-        only: { type: 'string', multiple: true },
-        'allow-any': { type: 'boolean' },
-        'max-peers': { type: 'string' },
-        timeout: { type: 'string' },
-        'addr-quiet': { type: 'string' },
-        workers: { type: 'string' },
-        out: { type: 'string' },
-        mode: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError('ERR_BAD_ARGUMENT', (err as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseOptions(argv, {
+    network: { type: 'string' },
+    seed: { type: 'string', multiple: true },
+    'dns-seed': { type: 'boolean' },
+    'dns-server': { type: 'string', multiple: true },
+    only: { type: 'string', multiple: true },
+    'allow-any': { type: 'boolean' },
+    'max-peers': { type: 'string' },
+    timeout: { type: 'string' },
+    'addr-quiet': { type: 'string' },
+    workers: { type: 'string' },
+    out: { type: 'string' },
+    mode: { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (v.help === true) return 'help';
   const network = (v.network ?? 'mainnet') as NetworkName;
   if (!NETWORK_NAMES.includes(network)) throw new UsageError('ERR_BAD_OPTION', `--network: expected one of ${NETWORK_NAMES.join(', ')}, got '${v.network}'`);
@@ -120,10 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     opts = parseCrawlArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`bitspread crawl: ${err.message}\n\n${HELP}`);
-      return 2;
-    }
+    if (err instanceof UsageError) return usageFailure('crawl', err.message, HELP);
     throw err;
   }
   if (opts === 'help') {

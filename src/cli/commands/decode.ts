@@ -9,6 +9,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError, type WireError } from '../../errors.js';
+import { usageFailure } from '../usage.js';
 import { HEADER_SIZE, MessageDecoder, NETWORKS, isNetworkName, messageToJson, networkByMagic, type Message, type NetworkParams } from '../../wire/index.js';
 
 const HELP = `usage: bitspread decode <file|-> [--network <name>]
@@ -113,16 +114,14 @@ export async function run(argv: string[]): Promise<number> {
       options: { network: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    process.stderr.write(`bitspread decode: ${(err as Error).message}\n\n${HELP}\n`);
-    return 2;
+    return usageFailure('decode', (err as Error).message, HELP + '\n');
   }
   if (parsed.values.help === true) {
     process.stdout.write(HELP + '\n');
     return 0;
   }
   if (parsed.positionals.length !== 1) {
-    process.stderr.write(`bitspread decode: expected exactly one input (a file or '-'), got ${parsed.positionals.length}\n\n${HELP}\n`);
-    return 2;
+    return usageFailure('decode', `expected exactly one input (a file or '-'), got ${parsed.positionals.length}`, HELP + '\n');
   }
   const networkName = parsed.values.network;
   if (networkName !== undefined && !isNetworkName(networkName)) {

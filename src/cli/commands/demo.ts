@@ -3,13 +3,13 @@
  * the real engine (worker threads, loopback sockets, --only 127.0.0.0/8), and
  * compare the result with the simulator's ground truth.
  */
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
 import { startSimNetwork, type SimNetwork } from '../../sim/index.js';
 import { Crawler } from '../../crawl/crawler.js';
 import { formatSummary, type CrawlSummary, type NodeRecord } from '../../crawl/record.js';
-import { parseDuration, parseInteger } from '../args.js';
+import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { cliLogger, LOG_LEVELS } from '../logger.js';
+import { usageFailure } from '../usage.js';
 import { runCrawler } from './crawl.js';
 
 const HELP = `usage: bitspread demo [options]
@@ -78,29 +78,23 @@ export function formatComparison(c: DemoComparison, cap: number): string {
 export async function run(argv: string[]): Promise<number> {
   let values;
   try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        nodes: { type: 'string' },
-        seed: { type: 'string' },
-        'max-peers': { type: 'string' },
-        workers: { type: 'string' },
-        timeout: { type: 'string' },
-        'addr-quiet': { type: 'string' },
-        latency: { type: 'string' },
-        out: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    values = parseOptions(argv, {
+      nodes: { type: 'string' },
+      seed: { type: 'string' },
+      'max-peers': { type: 'string' },
+      workers: { type: 'string' },
+      timeout: { type: 'string' },
+      'addr-quiet': { type: 'string' },
+      latency: { type: 'string' },
+      out: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values['log-level'] !== undefined && !(LOG_LEVELS as readonly string[]).includes(values['log-level'])) {
       throw new UsageError('ERR_BAD_OPTION', `--log-level: expected one of ${LOG_LEVELS.join(', ')}`);
     }
   } catch (err) {
-    process.stderr.write(`bitspread demo: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageFailure('demo', (err as Error).message, HELP);
   }
   if (values.help === true) {
     process.stdout.write(HELP);
@@ -118,8 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     addrQuietMs = values['addr-quiet'] === undefined ? 150 : parseDuration(values['addr-quiet'], '--addr-quiet');
     latencyMs = values.latency === undefined ? undefined : parseDuration(values.latency, '--latency');
   } catch (err) {
-    process.stderr.write(`bitspread demo: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageFailure('demo', (err as Error).message, HELP);
   }
 
   const logger = cliLogger(values['log-level'] ?? 'info');

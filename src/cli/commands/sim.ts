@@ -3,9 +3,8 @@
  * Ctrl-C, printing the seed addresses to crawl from.
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
-import { parseDuration, parseInteger } from '../args.js';
+import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { parseMix } from '../../sim/behaviours.js';
 import { startSimNetwork, type SimListenMode } from '../../sim/network.js';
 import type { NetworkName } from '../../wire/types.js';
@@ -36,25 +35,20 @@ const NETWORK_NAMES: readonly NetworkName[] = ['mainnet', 'testnet3', 'testnet4'
 export async function run(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        nodes: { type: 'string' },
-        seed: { type: 'string' },
-        network: { type: 'string' },
-        mix: { type: 'string' },
-        latency: { type: 'string' },
-        'latency-tail': { type: 'string' },
-        seeds: { type: 'string' },
-        base: { type: 'string' },
-        port: { type: 'string' },
-        listen: { type: 'string' },
-        truth: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    values = parseOptions(argv, {
+      nodes: { type: 'string' },
+      seed: { type: 'string' },
+      network: { type: 'string' },
+      mix: { type: 'string' },
+      latency: { type: 'string' },
+      'latency-tail': { type: 'string' },
+      seeds: { type: 'string' },
+      base: { type: 'string' },
+      port: { type: 'string' },
+      listen: { type: 'string' },
+      truth: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
   } catch (err) {
     throw new UsageError('ERR_BAD_ARGUMENT', `sim: ${(err as Error).message}`);
   }
