@@ -51,7 +51,8 @@ const SCENARIOS = [
   // Replies arrive within milliseconds, so a short quiet period loses nothing and the crawl is bound by CPU, not by waiting.
   { name: 'cpu-bound', latency: null, mix: CPU_MIX, timeouts: { ...TIMEOUTS, quietMs: 100 } },
 ];
-const DEFAULT_WORKERS = os.availableParallelism();
+/** The engine's default (src/crawl/worker-pool.ts defaultWorkerCount): one core left to the main thread. */
+const DEFAULT_WORKERS = Math.max(1, os.availableParallelism() - 1);
 
 ensureBuilt();
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
@@ -128,7 +129,7 @@ if (engineThere) {
   // --quick keeps only the default worker count.
   if (!quick) crawlers.push(['bitspread', 1], ['bitspread', 2]);
   if (quick || (DEFAULT_WORKERS !== 1 && DEFAULT_WORKERS !== 2)) crawlers.push(['bitspread', null]);
-  else notes.push(`bitspread's default worker count is os.availableParallelism() = ${DEFAULT_WORKERS} here, so the ${DEFAULT_WORKERS}-worker row is the default`);
+  else notes.push(`bitspread's default worker count is os.availableParallelism() - 1 = ${DEFAULT_WORKERS} here, so the ${DEFAULT_WORKERS}-worker row is the default`);
   if (!quick) crawlers.push(['bitspread', null, FINE_TICK, 'cpu-bound']);
 } else {
   notes.push('bitspread rows skipped: the engine (crawl() in dist/src/index.js) is not built yet');

@@ -20,7 +20,7 @@ export interface CrawlOptions {
   readonly allowAny?: boolean;
   /** Global cap on open connections (default 125, Core's default). */
   readonly maxPeers?: number;
-  /** Worker threads (default: os.availableParallelism()). */
+  /** Worker threads (default: os.availableParallelism() - 1, at least 1). */
   readonly workers?: number;
   /** 'crawl' visits every address once; 'node' keeps long-lived peers until stopped. */
   readonly mode?: CrawlMode;

@@ -41,8 +41,14 @@ export function peerWorkerUrl(): string {
   throw new Error('cannot find the package root to locate dist/workers/peer-worker.js');
 }
 
+/**
+ * One worker per core but one: the main thread (supervisor, frontier,
+ * snapshot) needs a core of its own. Measured on 2 cores (cpu-bound crawl,
+ * docs/PERFORMANCE.md): 2 workers used ~40 % more CPU per node than 1, for
+ * the same nodes/s, because the threads kept preempting each other.
+ */
 export function defaultWorkerCount(): number {
-  return Math.max(1, availableParallelism());
+  return Math.max(1, availableParallelism() - 1);
 }
 
 export interface Session {

@@ -27,7 +27,7 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --max-peers N       global cap on open connections (default 125)
   --timeout DURATION  time allowed for each step: connect, handshake, getaddr (default 5s)
   --addr-quiet DURATION  quiet period that ends a getaddr answer (default 1s)
-  --workers N         worker threads (default: available parallelism)
+  --workers N         worker threads (default: available parallelism - 1, min 1)
   --out FILE          NDJSON snapshot, one line per distinct address learned
   --mode crawl|node   crawl: visit every address once; node: keep long-lived peers until Ctrl-C
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)

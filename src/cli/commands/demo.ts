@@ -19,7 +19,7 @@ Starts a simulated Bitcoin network on 127.x.y.z loopback addresses and crawls it
   --nodes N           simulated nodes (default 3000)
   --seed N            simulator PRNG seed (default 1)
   --max-peers N       global cap on open connections (default 125)
-  --workers N         worker threads (default: available parallelism)
+  --workers N         worker threads (default: available parallelism - 1, min 1)
   --timeout DURATION  time allowed for each step (default 1s)
   --addr-quiet DURATION  quiet period that ends a getaddr answer (default 150ms)
   --latency DURATION  median simulated reply latency (default none)
