@@ -59,7 +59,7 @@ export interface CrawlStats {
   readonly workers: number;
   readonly workerCrashes: number;
   readonly requeued: number;
-  /** Addresses received after `maxKnown` was reached, not stored (duplicates included). */
+  /** Addresses received after `maxKnown` was reached, not stored (duplicates included, except those a worker had already reported: each worker reports an address once while it remembers it). */
   readonly notStored: number;
 }
 

@@ -22,6 +22,7 @@ import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
 import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
 import type { DeadlineTicker, Tickable } from './ticker.js';
+import { ipv4Key, type RecentAddresses } from './recent-addresses.js';
 
 /** Bitcoin Core's PROTOCOL_VERSION; what we announce. */
 export const OUR_PROTOCOL_VERSION = 70016;
@@ -81,6 +82,8 @@ export interface PeerHost {
   readonly timeouts: PeerTimeouts;
   readonly ticker: DeadlineTicker;
   readonly log: Logger;
+  /** Addresses this thread already reported: set by worker sessions, so a gossiped address crosses to the main thread once. */
+  readonly recentAddresses?: RecentAddresses;
   emit(ev: PeerEvent): void;
   /** The connection has finished and released everything. */
   closed(conn: PeerConnection): void;
@@ -335,30 +338,38 @@ export class PeerConnection implements MessageSink, Tickable {
     const list = msg.list;
     const count = list !== undefined ? list.length : msg.entries.length;
     const accepted = this.takeAddrTokens(count);
+    const recent = this.host.recentAddresses;
+    let valid = 0;
     if (list !== undefined) {
       // Decoded messages: text + network straight from the compact list, no entry objects.
       for (let i = 0; i < accepted; i++) {
         const network = list.networkAt(i);
-        if (network !== null) {
-          texts.push(list.textAt(i)!);
-          networks.push(network);
+        if (network === null) continue;
+        valid++;
+        if (recent !== undefined) {
+          // IPv4: a numeric key from the bytes, so a duplicate is never formatted.
+          if (network === 'ipv4' ? !recent.firstTime(ipv4Key(list.bytes, list.offsets[i]!, list.ports[i]!)) : !recent.firstTime(list.textAt(i)!)) continue;
         }
+        texts.push(list.textAt(i)!);
+        networks.push(network);
       }
     } else {
       for (let i = 0; i < accepted; i++) {
         const e = msg.entries[i]!;
-        if (e.address !== null) {
-          texts.push(formatAddress(e.address));
-          networks.push(e.address.network);
-        }
+        if (e.address === null) continue;
+        valid++;
+        const text = formatAddress(e.address);
+        if (recent !== undefined && !recent.firstTime(text)) continue;
+        texts.push(text);
+        networks.push(e.address.network);
       }
     }
     if (this.phase === 'getaddr') {
-      this.addrsReturned += texts.length;
+      this.addrsReturned += valid;
       // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
       if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
-    this.log?.debug(`received ${texts.length} addresses from ${this.addr}`);
+    this.log?.debug(`received ${valid} addresses from ${this.addr} (${texts.length} not reported by this thread before)`);
     if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks });
   }
 

@@ -78,6 +78,7 @@ export interface SessionStats {
   readonly dialled: number;
   readonly reachable: number;
   readonly failed: number;
+  /** Addresses reported to the main thread (each once while the worker remembers it: RecentAddresses). */
   readonly addrsReceived: number;
 }
 

@@ -18,6 +18,7 @@ import { AllowList } from './allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
 import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats } from './protocol.js';
 import { DeadlineTicker } from './ticker.js';
+import { RecentAddresses } from './recent-addresses.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
 const MAX_EVENTS_PER_BATCH = 512;
@@ -39,6 +40,7 @@ export class WorkerSession implements PeerHost {
   readonly timeouts;
   readonly ticker: DeadlineTicker;
   readonly log: Logger;
+  readonly recentAddresses = new RecentAddresses();
 
   private readonly conns = new Map<string, PeerConnection>();
   private readonly dataPort: MessagePort;

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { RecentAddresses, ipv4Key } from '../src/crawl/recent-addresses.js';
+import { parseAddress, formatAddress } from '../src/wire/index.js';
+
+describe('RecentAddresses (a worker reports each gossiped address once)', () => {
+  it('says firstTime once per key, for numbers and texts alike', () => {
+    const r = new RecentAddresses(100);
+    expect(r.firstTime(1)).toBe(true);
+    expect(r.firstTime(1)).toBe(false);
+    expect(r.firstTime('[2001:db8::1]:8333')).toBe(true);
+    expect(r.firstTime('[2001:db8::1]:8333')).toBe(false);
+    expect(r.firstTime('1')).toBe(true); // a text key never collides with a number key
+  });
+
+  it('stays bounded: two generations, the oldest forgotten (and reported again)', () => {
+    const r = new RecentAddresses(3);
+    for (const k of [1, 2, 3, 4, 5, 6]) expect(r.firstTime(k)).toBe(true);
+    expect(r.size).toBeLessThanOrEqual(6);
+    expect(r.firstTime(6)).toBe(false); // current generation
+    expect(r.firstTime(3)).toBe(false); // previous generation
+    expect(r.firstTime(7)).toBe(true); // rotates: 1-3 are gone
+    expect(r.firstTime(1)).toBe(true);
+    expect(r.size).toBeLessThanOrEqual(6);
+  });
+
+  it('ipv4Key is one-to-one with the Core text form of an IPv4 address and port', () => {
+    const texts = ['0.0.0.0:0', '255.255.255.255:65535', '127.100.0.2:18444', '127.100.0.2:18445', '127.100.2.0:18444', '1.2.3.4:8333'];
+    const keys = texts.map((t) => {
+      const a = parseAddress(t);
+      expect(formatAddress(a)).toBe(t);
+      return ipv4Key(a.bytes, 0, a.port);
+    });
+    expect(new Set(keys).size).toBe(texts.length);
+    expect(keys[1]).toBe(2 ** 48 - 1);
+    expect(keys[0]).toBe(0);
+  });
+});
