@@ -97,7 +97,8 @@ const SYSTEM_CLOCK: SupervisorClock = {
 interface Child {
   readonly spec: ChildSpec;
   state: 'running' | 'restarting';
-  controller: AbortController;
+  /** The current run's; made by launch() (one per run: a restart gets a fresh, unaborted one). */
+  controller: AbortController | null;
   /** Settles after the current run's exit was handled; null while restarting. */
   run: Promise<void> | null;
   /** The pending restart, while `state` is 'restarting'. */
@@ -136,7 +137,7 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
     const child: Child = {
       spec: { id: spec.id, restart: spec.restart, start: spec.start },
       state: 'running',
-      controller: new AbortController(),
+      controller: null,
       run: null,
       timer: null,
       history: [],
@@ -195,7 +196,7 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
       this.remove(child);
       return Promise.resolve();
     }
-    if (!child.controller.signal.aborted) {
+    if (child.controller !== null && !child.controller.signal.aborted) {
       child.controller.abort(new BitspreadError('ERR_STOPPED', `child ${child.spec.id} terminated by its supervisor`));
     }
     return child.run ?? Promise.resolve();
@@ -203,10 +204,11 @@ export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
 
   private launch(child: Child): void {
     this.setState(child, 'running');
-    child.controller = new AbortController();
+    const controller = new AbortController();
+    child.controller = controller;
     let ended: Promise<ExitReason>;
     try {
-      ended = Promise.resolve(child.spec.start(child.controller.signal)).then(checkExitReason);
+      ended = Promise.resolve(child.spec.start(controller.signal)).then(checkExitReason);
     } catch (error) {
       ended = Promise.reject(error);
     }
