@@ -349,6 +349,36 @@ describe('DynamicSupervisor termination', () => {
     expect(await supervisor.terminateChild('p')).toBe(false);
   });
 
+  it('a spec with terminate() is ended through it, once per run, and gets a signal that never aborts', async () => {
+    const { supervisor, clock, events } = make();
+    let calls = 0;
+    let signal: AbortSignal | null = null;
+    let end: ((r: ExitReason) => void) | null = null;
+    const spec: ChildSpec = {
+      id: 't',
+      restart: 'permanent',
+      start: (s) => {
+        signal = s;
+        return new Promise<ExitReason>((resolve) => (end = resolve));
+      },
+      terminate: () => {
+        calls++;
+        end?.({ kind: 'shutdown' });
+      },
+    };
+    expect(supervisor.startChild(spec)).toEqual({ ok: true });
+    const first = supervisor.terminateChild('t');
+    const second = supervisor.terminateChild('t');
+    expect(await first).toBe(true);
+    expect(await second).toBe(true);
+    expect(calls).toBe(1);
+    expect(signal!.aborted).toBe(false);
+    await clock.advance(60_000);
+    expect(events).toEqual(['exit t shutdown false']);
+    expect(supervisor.countChildren()).toEqual({ specs: 0, active: 0, restarting: 0 });
+    expect(supervisor.startChild({ ...spec, id: 'u', terminate: 1 as unknown as () => void })).toMatchObject({ ok: false, error: { code: 'ERR_BAD_ARGUMENT' } });
+  });
+
   it('terminateChild waits until a slow child has actually settled', async () => {
     const { supervisor } = make();
     let finish: (reason: ExitReason) => void = () => {};

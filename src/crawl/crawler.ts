@@ -349,7 +349,9 @@ export class Crawler extends EventEmitter {
       const started = this.supervisor.startChild({
         id: addr,
         restart: this.opts.mode === 'node' ? 'transient' : 'temporary',
-        start: (signal) => this.runPeer(addr, network, signal),
+        start: () => this.runPeer(addr, network),
+        // No AbortSignal per peer (one per dial was a measurable share of the main thread's CPU).
+        terminate: () => this.dropPeer(addr),
       });
       if (!started.ok) {
         // The previous child of this address has not been removed yet: try again on the next pump.
@@ -360,7 +362,7 @@ export class Crawler extends EventEmitter {
   }
 
   /** One supervisor child: a peer connection on some worker. Settles when it ends. */
-  private runPeer(addr: string, network: AddressNetwork, signal: AbortSignal): Promise<ExitReason> {
+  private runPeer(addr: string, network: AddressNetwork): Promise<ExitReason> {
     return new Promise<ExitReason>((resolve) => {
       const pool = this.pool;
       const session = this.stopping || pool === null ? null : pool.pick();
@@ -371,8 +373,13 @@ export class Crawler extends EventEmitter {
       this.inFlight.set(addr, { addr, network, session, resolve });
       session.peers.add(addr);
       pool?.dial(session, addr);
-      signal.addEventListener('abort', () => pool?.drop(session, addr), { once: true });
     });
+  }
+
+  /** The supervisor terminates a child: close that peer (its 'end' event settles the child). */
+  private dropPeer(addr: string): void {
+    const p = this.inFlight.get(addr);
+    if (p !== undefined) this.pool?.drop(p.session, addr);
   }
 
   private onEvents(session: Session, events: readonly PeerEvent[]): void {
