@@ -83,5 +83,24 @@ describe('crawl summary', () => {
     const text = formatSummary(s);
     expect(text).toContain('reachable 3, failed 1, skipped 1');
     expect(text).toContain('ERR_CONNECTION_REFUSED 1');
+    expect(s.byErrorDetail).toEqual({});
+    expect(text).not.toContain('details:');
+  });
+
+  it('breaks failures down by their wire-level detail', () => {
+    const c = new SummaryCollector();
+    c.add(failedRecord('127.0.0.1:1', 'ipv4', 'ERR_PROTOCOL', 'ERR_BAD_MAGIC'));
+    c.add(failedRecord('127.0.0.2:1', 'ipv4', 'ERR_PROTOCOL', 'ERR_BAD_MAGIC'));
+    c.add(failedRecord('127.0.0.3:1', 'ipv4', 'ERR_PROTOCOL', 'ERR_MESSAGE_TOO_LARGE'));
+    c.add(failedRecord('127.0.0.4:1', 'ipv4', 'ERR_HANDSHAKE_TIMEOUT', 'ERR_BAD_CHECKSUM'));
+    c.add(failedRecord('127.0.0.5:1', 'ipv4', 'ERR_HANDSHAKE_TIMEOUT'));
+    const s = c.finish({ durationMs: 1000, peakOpen: 5, workerCrashes: 0, stopped: false });
+    expect(s.byError).toEqual({ ERR_PROTOCOL: 3, ERR_HANDSHAKE_TIMEOUT: 2 });
+    expect(s.byErrorDetail).toEqual({
+      'ERR_PROTOCOL/ERR_BAD_MAGIC': 2,
+      'ERR_PROTOCOL/ERR_MESSAGE_TOO_LARGE': 1,
+      'ERR_HANDSHAKE_TIMEOUT/ERR_BAD_CHECKSUM': 1,
+    });
+    expect(formatSummary(s)).toContain('details:  ERR_PROTOCOL/ERR_BAD_MAGIC 2, ERR_PROTOCOL/ERR_MESSAGE_TOO_LARGE 1, ERR_HANDSHAKE_TIMEOUT/ERR_BAD_CHECKSUM 1');
   });
 });

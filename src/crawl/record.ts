@@ -64,6 +64,11 @@ export interface CrawlSummary {
   readonly total: number;
   readonly byState: Record<NodeState, number>;
   readonly byError: Record<string, number>;
+  /**
+   * Failures that carry a `detail`, keyed `error/detail` (e.g.
+   * `ERR_PROTOCOL/ERR_BAD_MAGIC`): tells garbage from an oversized frame.
+   */
+  readonly byErrorDetail: Record<string, number>;
   readonly byNetwork: Record<string, number>;
   readonly bySkipReason: Record<string, number>;
   /** Most common user agents of reachable nodes, most frequent first (top 10). */
@@ -87,6 +92,7 @@ function bump<K extends string | number>(map: Map<K, number>, key: K): void {
 export class SummaryCollector {
   private readonly states: Record<NodeState, number> = { reachable: 0, failed: 0, skipped: 0 };
   private readonly errors = new Map<string, number>();
+  private readonly errorDetails = new Map<string, number>();
   private readonly networks = new Map<string, number>();
   private readonly skipReasons = new Map<string, number>();
   private readonly agents = new Map<string, number>();
@@ -97,7 +103,10 @@ export class SummaryCollector {
     this.count++;
     this.states[rec.state]++;
     bump(this.networks, rec.network);
-    if (rec.error !== undefined) bump(this.errors, rec.error);
+    if (rec.error !== undefined) {
+      bump(this.errors, rec.error);
+      if (rec.detail !== undefined) bump(this.errorDetails, `${rec.error}/${rec.detail}`);
+    }
     if (rec.reason !== undefined) bump(this.skipReasons, rec.reason);
     if (rec.state === 'reachable') {
       bump(this.agents, rec.userAgent ?? '');
@@ -123,6 +132,7 @@ export class SummaryCollector {
       total: this.count,
       byState: { ...this.states },
       byError: Object.fromEntries(sorted(this.errors)),
+      byErrorDetail: Object.fromEntries(sorted(this.errorDetails)),
       byNetwork: Object.fromEntries(sorted(this.networks)),
       bySkipReason: Object.fromEntries(sorted(this.skipReasons)),
       topUserAgents: sorted(this.agents).slice(0, 10),
@@ -149,6 +159,7 @@ export function formatSummary(s: CrawlSummary): string {
   );
   lines.push(`  state:    reachable ${s.byState.reachable}, failed ${s.byState.failed}, skipped ${s.byState.skipped}`);
   lines.push(`  failures: ${pairs(s.byError)}`);
+  if (Object.keys(s.byErrorDetail).length > 0) lines.push(`  details:  ${pairs(s.byErrorDetail)}`);
   if (s.byState.skipped > 0) lines.push(`  skipped:  ${pairs(s.bySkipReason)}`);
   lines.push(`  networks: ${pairs(s.byNetwork)}`);
   lines.push(`  versions: ${s.protocolVersions.map(([v, n]) => `${v} ${n}`).join(', ') || 'none'}`);
