@@ -25,6 +25,7 @@ const BENCHMARKS = [
   { script: 'sim-cost.mjs', key: 'simCost', limitMs: quick ? 60_000 : 300_000 },
   { script: 'crawl.mjs', key: 'crawl', limitMs: quick ? 120_000 : 900_000 },
   { script: 'memory.mjs', key: 'memory', limitMs: quick ? 120_000 : 600_000 },
+  { script: 'scaling.mjs', key: 'scaling', limitMs: quick ? 180_000 : 900_000 },
 ];
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -111,6 +112,7 @@ const SUMMARY = [
   ['crawl.baselineMainLoopP99Ms', 'ms', 'baseline event-loop delay p99'],
   ['memory.bytesPerConnection', 'B', 'per open connection (goal < 20,000)'],
   ['memory.bytesPerKnownAddress', 'B', 'per known address (goal < 200)'],
+  ['scaling.linearity', '×', 's per 1k nodes, largest ÷ smallest size (1.0 = linear)'],
 ];
 console.log(`\nbitspread benchmarks${quick ? ' (quick)' : ''}: ${results.machine.cpuCount} × ${results.machine.cpuModel}, ${(results.machine.totalMemoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${results.machine.node}`);
 console.log(`${'figure'.padEnd(34)} ${'value'.padStart(12)}  ${'unit'.padEnd(8)} what`);

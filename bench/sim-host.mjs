@@ -3,7 +3,7 @@
 // JSON object per line: prints {"ready":true,"seeds":[...]} once listening;
 // reads "truth" (→ {"reachable":[addr…],"failed":n,"stats":{…}}) and "close".
 //
-//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json]
+//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N]
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadDist } from './dist.mjs';
@@ -17,6 +17,7 @@ const { values: a } = parseArgs({
     mix: { type: 'string' },
     seeds: { type: 'string', default: '8' },
     'base-address': { type: 'string' },
+    port: { type: 'string' },
     'max-seconds': { type: 'string', default: '1800' },
   },
 });
@@ -30,6 +31,7 @@ const sim = await startSimNetwork({
   latency: medianMs > 0 ? { medianMs, ...(a.tail ? { tailMs: Number(a.tail) } : {}) } : false,
   ...(a.mix ? { mix: JSON.parse(a.mix) } : {}),
   ...(a['base-address'] ? { baseAddress: a['base-address'] } : {}),
+  ...(a.port ? { port: Number(a.port) } : {}),
 });
 
 const send = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -55,4 +57,4 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     void close();
   }
 });
-send({ ready: true, seeds: sim.seeds });
+send({ ready: true, seeds: sim.seeds, listenMode: sim.listenMode, listeners: sim.listeners });
