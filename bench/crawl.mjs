@@ -11,14 +11,11 @@
 // --scenario runs one scenario; --workers keeps only the bitspread row with N
 // workers (default options); --cpu-prof DIR runs each crawler process with
 // node --cpu-prof, one .cpuprofile per thread (main and workers) in DIR.
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { distHas, ensureBuilt, repoRoot } from './dist.mjs';
+import { distHas, ensureBuilt } from './dist.mjs';
+import { runCrawlChild, startSimHost, tmpJson } from './children.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,54 +52,19 @@ const SCENARIOS = [
 const DEFAULT_WORKERS = Math.max(1, os.availableParallelism() - 1);
 
 ensureBuilt();
-const here = (f) => fileURLToPath(new URL(f, import.meta.url));
-const tmp = (name) => join(os.tmpdir(), `bitspread-${name}-${process.pid}.json`);
 
 function startSim(scenario) {
-  const simArgs = [here('./sim-host.mjs'), '--nodes', String(NODES), '--seed', '7', '--mix', JSON.stringify(scenario.mix), '--max-seconds', '1200'];
+  const simArgs = ['--nodes', String(NODES), '--seed', '7', '--mix', JSON.stringify(scenario.mix), '--max-seconds', '1200'];
   if (scenario.latency) simArgs.push('--latency', String(scenario.latency.medianMs), '--tail', String(scenario.latency.tailMs));
-  const child = spawn(process.execPath, simArgs, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
-  const waiting = [];
-  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
-  const next = () => new Promise((resolve, reject) => {
-    waiting.push(resolve);
-    child.once('exit', (code) => reject(new Error(`sim-host exited (${code})`)));
-  });
-  return {
-    ready: next(),
-    async truth() {
-      const p = next();
-      child.stdin.write('truth\n');
-      return p;
-    },
-    close() {
-      return new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.stdin.end('close\n');
-        setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
-      });
-    },
-  };
+  return startSimHost(simArgs);
 }
 
 function runCrawler(crawler, workers, seeds, timeouts, engineOptions) {
-  const out = tmp(`crawl-${crawler}`);
-  const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
-  const childArgs = [...profile, here('./crawl-child.mjs'), '--crawler', crawler, '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
+  const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+  const childArgs = ['--crawler', crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
   if (workers) childArgs.push('--workers', String(workers));
   if (engineOptions) childArgs.push('--engine-options', JSON.stringify(engineOptions));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, childArgs, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-    const killer = setTimeout(() => child.kill('SIGKILL'), (quick ? 180 : 900) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`crawl-child ${crawler} exited with ${code}`));
-      const r = JSON.parse(readFileSync(out, 'utf8'));
-      rmSync(out, { force: true });
-      resolve(r);
-    });
-  });
+  return runCrawlChild({ nodeArgs, childArgs, out: tmpJson(`crawl-${crawler}`), killAfterMs: (quick ? 180 : 900) * 1000, label: crawler });
 }
 
 const engineThere = await (async () => {

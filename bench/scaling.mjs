@@ -7,14 +7,11 @@
 // (bench/crawl-child.mjs), a fresh pair per size.
 //
 //   node bench/scaling.mjs [--quick] [--json out.json] [--sizes 1000,5000]
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { distHas, ensureBuilt, repoRoot } from './dist.mjs';
+import { distHas, ensureBuilt } from './dist.mjs';
+import { runCrawlChild, startSimHost, tmpJson } from './children.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,51 +39,14 @@ const KILL_S = CRAWL_DEADLINE_S + 50;
 const DEFAULT_WORKERS = Math.max(1, os.availableParallelism() - 1);
 
 ensureBuilt();
-const here = (f) => fileURLToPath(new URL(f, import.meta.url));
-const tmp = (name) => join(os.tmpdir(), `bitspread-${name}-${process.pid}.json`);
 
 function startSim(nodes) {
-  const simArgs = [here('./sim-host.mjs'), '--nodes', String(nodes), '--seed', '7', '--mix', JSON.stringify(MIX), '--port', String(SIM_PORT), '--max-seconds', String(KILL_S + 120)];
-  const child = spawn(process.execPath, simArgs, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
-  const waiting = [];
-  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
-  const next = () => new Promise((resolve, reject) => {
-    waiting.push(resolve);
-    child.once('exit', (code) => reject(new Error(`sim-host exited (${code})`)));
-  });
-  return {
-    ready: next(),
-    async truth() {
-      const p = next();
-      child.stdin.write('truth\n');
-      return p;
-    },
-    close() {
-      return new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', resolve);
-        child.stdin.end('close\n');
-        setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
-      });
-    },
-  };
+  return startSimHost(['--nodes', String(nodes), '--seed', '7', '--mix', JSON.stringify(MIX), '--port', String(SIM_PORT), '--max-seconds', String(KILL_S + 120)]);
 }
 
 function runCrawler(seeds) {
-  const out = tmp('scaling');
-  const childArgs = [here('./crawl-child.mjs'), '--crawler', 'bitspread', '--seeds', seeds.join(','), '--json', out, '--timeouts', JSON.stringify(TIMEOUTS), '--max-peers', String(MAX_PEERS), '--deadline-seconds', String(CRAWL_DEADLINE_S)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, childArgs, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-    const killer = setTimeout(() => child.kill('SIGKILL'), KILL_S * 1000);
-    child.on('exit', (code, signal) => {
-      clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`crawl-child exited with ${code ?? signal}`));
-      const r = JSON.parse(readFileSync(out, 'utf8'));
-      rmSync(out, { force: true });
-      resolve(r);
-    });
-  });
+  const childArgs = ['--crawler', 'bitspread', '--seeds', seeds.join(','), '--timeouts', JSON.stringify(TIMEOUTS), '--max-peers', String(MAX_PEERS), '--deadline-seconds', String(CRAWL_DEADLINE_S)];
+  return runCrawlChild({ childArgs, out: tmpJson('scaling'), killAfterMs: KILL_S * 1000, label: 'bitspread' });
 }
 
 const engineThere = await (async () => {

@@ -1,0 +1,68 @@
+// The two child processes every crawl benchmark runs, so the crawler under
+// test and the simulated network never share a CPU profile or a heap:
+// - bench/sim-host.mjs: a simulated network, driven by lines on stdin
+//   ('truth', 'close') and answering JSON lines on stdout;
+// - bench/crawl-child.mjs: one crawl, whose figures come back as a JSON file.
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { repoRoot } from './dist.mjs';
+
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+
+/** A scratch file for one child's JSON result, unique to this process. */
+export const tmpJson = (name) => join(os.tmpdir(), `bitspread-${name}-${process.pid}.json`);
+
+/**
+ * Starts bench/sim-host.mjs with `simArgs`. `ready` resolves with its first
+ * line (seeds, listen mode); `truth()` asks for the ground truth and stats;
+ * `close()` ends it (SIGKILL after 30 s), at once if it already exited.
+ */
+export function startSimHost(simArgs) {
+  const child = spawn(process.execPath, [here('./sim-host.mjs'), ...simArgs], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
+  const next = () =>
+    new Promise((resolve, reject) => {
+      waiting.push(resolve);
+      child.once('exit', (code) => reject(new Error(`sim-host exited (${code})`)));
+    });
+  return {
+    ready: next(),
+    async truth() {
+      const p = next();
+      child.stdin.write('truth\n');
+      return p;
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.stdin.end('close\n');
+        setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+      });
+    },
+  };
+}
+
+/**
+ * Runs bench/crawl-child.mjs (`nodeArgs` go to node itself, e.g. --cpu-prof)
+ * writing its figures to `out`; resolves with them. Killed after `killAfterMs`.
+ */
+export function runCrawlChild({ nodeArgs = [], childArgs, out, killAfterMs, label }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, here('./crawl-child.mjs'), ...childArgs, '--json', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      if (code !== 0) return reject(new Error(`crawl-child ${label} exited with ${code ?? signal}`));
+      const r = JSON.parse(readFileSync(out, 'utf8'));
+      rmSync(out, { force: true });
+      resolve(r);
+    });
+  });
+}
