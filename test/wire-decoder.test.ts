@@ -273,3 +273,56 @@ describe('MessageDecoder: memory of a half-sent body', () => {
     expect(msg?.command === 'unknown' ? Buffer.from(msg.payload).equals(payload) : false).toBe(true);
   });
 });
+
+describe('MessageDecoder: what an idle decoder keeps', () => {
+  const answer = (): Buffer => encodeMessage(net, { command: 'addr', entries: addrEntries(1000) });
+  const entriesOf = (m: Message | undefined): number => (m?.command === 'addr' ? m.entries.length : -1);
+
+  it('holds no buffer while every message arrives whole; a split header costs one 24-byte buffer', () => {
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    expect(d.retainedBytes).toBe(0);
+    d.push(Buffer.concat([encodeMessage(net, { command: 'verack' }), encodeMessage(net, { command: 'ping', nonce: 1n })]));
+    expect(d.retainedBytes).toBe(0);
+    const ping = encodeMessage(net, { command: 'ping', nonce: 2n });
+    d.push(ping.subarray(0, 10));
+    d.push(ping.subarray(10));
+    expect(sink.events.map((e) => e.msg?.command)).toEqual(['verack', 'ping', 'ping']);
+    expect(d.retainedBytes).toBe(HEADER_SIZE);
+  });
+
+  it('keeps the reusable body buffer after a getaddr answer split across chunks, and releaseBuffers() drops it', () => {
+    const frame = answer();
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    const half = HEADER_SIZE + 15_000;
+    d.push(frame.subarray(0, half));
+    d.push(frame.subarray(half));
+    expect(entriesOf(sink.events[0]?.msg)).toBe(1000);
+    expect(d.retainedBytes).toBeGreaterThanOrEqual(frame.length - HEADER_SIZE);
+    d.releaseBuffers();
+    expect(d.retainedBytes).toBe(0);
+    // Still usable: the next split answer decodes (and allocates a reusable buffer again).
+    d.push(frame.subarray(0, half));
+    d.push(frame.subarray(half));
+    expect(sink.events.map((e) => entriesOf(e.msg))).toEqual([1000, 1000]);
+    expect(d.messagesDecoded).toBe(2);
+  });
+
+  it('releaseBuffers() in the middle of a body keeps that message intact and holds nothing once it is done', () => {
+    const frame = answer();
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    d.push(frame.subarray(0, 10)); // a split header too
+    d.releaseBuffers();
+    d.push(frame.subarray(10, 20_000));
+    expect(d.bufferedBytes).toBe(20_000 - HEADER_SIZE);
+    d.releaseBuffers();
+    d.push(frame.subarray(20_000));
+    expect(sink.events.map((e) => e.kind)).toEqual(['message']);
+    expect(entriesOf(sink.events[0]?.msg)).toBe(1000);
+    expect(d.bufferedBytes).toBe(0);
+    d.releaseBuffers();
+    expect(d.retainedBytes).toBe(0);
+  });
+});

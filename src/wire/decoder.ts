@@ -11,6 +11,11 @@
  *   (no copy); only a body that straddles chunks is assembled, in a buffer
  *   reused from message to message (see bodyBuffer);
  * - no per-message closures; state is a few fields on this object.
+ *
+ * What an idle decoder keeps matters too: a crawler in node mode holds
+ * thousands of them. The partial-header buffer is only allocated the first
+ * time a header straddles chunks, and releaseBuffers() drops the reusable
+ * body buffer (docs/PERFORMANCE.md, Memory).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { WireError } from '../errors.js';
@@ -62,7 +67,12 @@ export class MessageDecoder {
   private readonly skipUnknown: boolean;
 
   private state = HEADER;
-  private readonly header = Buffer.alloc(HEADER_SIZE);
+  /**
+   * Where a header split across chunks is assembled; allocated on the first
+   * split (many peers never split one). Buffer.alloc, not allocUnsafe: a
+   * pooled 24-byte slice would keep its whole 8 KB pool slab alive.
+   */
+  private header: Buffer | null = null;
   private headerFill = 0;
 
   // The message in progress.
@@ -108,6 +118,30 @@ export class MessageDecoder {
     return this.body === null ? 0 : this.body.length;
   }
 
+  /**
+   * Every buffer byte this decoder holds on to: the partial-header buffer, the
+   * reusable body buffer and a body in progress (counted once when it lives in
+   * the reusable buffer). What an idle connection costs beyond its objects.
+   */
+  get retainedBytes(): number {
+    const spare = this.spareBody;
+    const body = this.body;
+    const bodyOwn = body !== null && (spare === null || body.buffer !== spare.buffer) ? body.length : 0;
+    return (this.header === null ? 0 : this.header.length) + (spare === null ? 0 : spare.length) + bodyOwn;
+  }
+
+  /**
+   * Drops the buffers kept only for reuse between messages, for a connection
+   * about to sit idle: the reusable body buffer (as big as the largest
+   * straddling message so far, e.g. a 30 KB getaddr answer) and an unused
+   * partial-header buffer. A message in progress keeps what it needs; the
+   * next straddling body allocates a reusable buffer again.
+   */
+  releaseBuffers(): void {
+    this.spareBody = null;
+    if (this.headerFill === 0) this.header = null;
+  }
+
   push(chunk: Uint8Array): void {
     if (this._failed) return;
     const c = asBuffer(chunk);
@@ -120,13 +154,14 @@ export class MessageDecoder {
             pos += HEADER_SIZE;
             this.onHeader(c, pos - HEADER_SIZE);
           } else {
+            const header = this.header ?? (this.header = Buffer.alloc(HEADER_SIZE));
             const take = Math.min(HEADER_SIZE - this.headerFill, n - pos);
-            c.copy(this.header, this.headerFill, pos, pos + take);
+            c.copy(header, this.headerFill, pos, pos + take);
             this.headerFill += take;
             pos += take;
             if (this.headerFill < HEADER_SIZE) return;
             this.headerFill = 0;
-            this.onHeader(this.header, 0);
+            this.onHeader(header, 0);
           }
         } else if (this.state === BODY) {
           const len = this.length;
