@@ -181,6 +181,37 @@ describe('PeerConnection: address budget', () => {
   });
 });
 
+describe('PeerConnection: what an established peer keeps', () => {
+  it('node mode: the reusable buffer of a getaddr answer split across reads is released once the peer is established', async () => {
+    const addrs = Array.from({ length: 1000 }, (_, i) => `127.75.${(i >> 8) & 255}.${i & 255}:1`);
+    const p = await startLoopbackPeer({ host: '127.70.3.1', addrs, answerPieces: 8 });
+    peers.push(p);
+    const events: PeerEvent[] = [];
+    let conn: PeerConnection | null = null;
+    let retainedAtAnswer = -1;
+    const h = host({
+      events,
+      mode: 'node',
+      timeouts: { connectMs: 2000, handshakeMs: 2000, getaddrMs: 5000, addrQuietMs: 50, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 },
+      emit: (ev) => {
+        // Called while the answer is being delivered: its body sits in the decoder's reusable buffer.
+        if (ev.kind === 'addrs' && ev.texts.length === 1000 && conn !== null) retainedAtAnswer = conn.retainedBufferBytes;
+        events.push(ev);
+      },
+    });
+    conn = PeerConnection.dial(h, p.address);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (events.some((e) => e.kind === 'ready') ? resolve() : void setTimeout(check, 5));
+      check();
+    });
+    expect(retainedAtAnswer).toBeGreaterThan(10_000);
+    expect(conn.retainedBufferBytes).toBe(0);
+    expect(conn.isOpen).toBe(true);
+    conn.stop();
+    await ended(events);
+  });
+});
+
 describe('PeerConnection: a peer that never reads', () => {
   it('ends the connection ERR_SLOW_PEER once the pongs queued to a ping flooder pass the send-buffer limit', async () => {
     const { createServer } = await import('node:net');

@@ -89,6 +89,18 @@ export interface PeerHost {
   closed(conn: PeerConnection): void;
 }
 
+/**
+ * What a connection keeps of the peer's version message. Not the decoded
+ * payload itself: its two address fields hold four small Uint8Arrays, each
+ * with its own ArrayBuffer (and a native backing store), about 1.5 KB per
+ * peer that nothing reads after the handshake (docs/PERFORMANCE.md, Memory).
+ */
+type PeerVersion = Pick<VersionPayload, 'version' | 'services' | 'userAgent' | 'startHeight' | 'relay'>;
+
+function peerVersion(v: VersionPayload): PeerVersion {
+  return { version: v.version, services: v.services, userAgent: v.userAgent, startHeight: v.startHeight, relay: v.relay };
+}
+
 const kPeer = Symbol('bitspread.peer');
 type PeerSocket = Socket & { [kPeer]?: PeerConnection };
 
@@ -141,7 +153,7 @@ export class PeerConnection implements MessageSink, Tickable {
   private pingSentAt = 0;
   private pingNonce = 0n;
 
-  private version: VersionPayload | null = null;
+  private version: PeerVersion | null = null;
   private gotVerack = false;
   private connectMs = 0;
   private handshakeMs = 0;
@@ -174,6 +186,11 @@ export class PeerConnection implements MessageSink, Tickable {
   /** Not yet released (may still be closing). */
   get isOpen(): boolean {
     return this.phase !== 'closed';
+  }
+
+  /** Buffer bytes its decoder holds on to (MessageDecoder.retainedBytes): what an idle peer costs beyond its objects. */
+  get retainedBufferBytes(): number {
+    return this.decoder === null ? 0 : this.decoder.retainedBytes;
   }
 
   get reached(): boolean {
@@ -310,7 +327,7 @@ export class PeerConnection implements MessageSink, Tickable {
     if (v.version < MIN_PEER_PROTOCOL_VERSION) {
       return this.finish({ code: 'ERR_VERSION_TOO_OLD', message: `peer protocol version ${v.version} < ${MIN_PEER_PROTOCOL_VERSION}` });
     }
-    this.version = v;
+    this.version = peerVersion(v);
     // BIP155/BIP339: after the peer's version, before our verack.
     if (v.version >= FEATURE_NEGOTIATION_VERSION) {
       this.send({ command: 'wtxidrelay' });
@@ -423,6 +440,8 @@ export class PeerConnection implements MessageSink, Tickable {
           this.pingSentAt = now;
           this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
           this.send({ command: 'ping', nonce: this.pingNonce });
+          // Gossip since the last ping (a big addr split across reads) may have left a reusable buffer behind.
+          this.decoder?.releaseBuffers();
         }
         return;
       default:
@@ -440,7 +459,7 @@ export class PeerConnection implements MessageSink, Tickable {
       this.phase = 'established';
       // The decoder keeps a body buffer as big as the largest message so far
       // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
-      if (this.decoder !== null && this.decoder.bufferedBytes === 0) this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
+      this.decoder?.releaseBuffers();
       this.nextPingAt = performance.now() + this.host.timeouts.pingIntervalMs;
       this.addrRefilledAt = performance.now();
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
@@ -449,7 +468,7 @@ export class PeerConnection implements MessageSink, Tickable {
     this.finish(null);
   }
 
-  private successInfo(v: VersionPayload): PeerSuccessInfo {
+  private successInfo(v: PeerVersion): PeerSuccessInfo {
     return {
       protocolVersion: v.version,
       userAgent: v.userAgent ?? '',

@@ -23,6 +23,8 @@ export interface LoopbackPeerOptions {
   addrs?: readonly string[];
   /** Delay of the big answer after the self-announcement. */
   answerDelayMs?: number;
+  /** Write the big answer in this many pieces, 5 ms apart, so that it straddles the receiver's reads. */
+  answerPieces?: number;
 }
 
 export interface LoopbackPeer {
@@ -113,7 +115,19 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
           send({ command: cmd, entries: [entry(selfAddress)] });
           const t = setTimeout(() => {
             timers.delete(t);
-            if ((opts.addrs ?? []).length > 0) send({ command: cmd, entries: (opts.addrs ?? []).map(entry) });
+            if ((opts.addrs ?? []).length === 0) return;
+            const answer: Message = { command: cmd, entries: (opts.addrs ?? []).map(entry) };
+            if ((opts.answerPieces ?? 1) <= 1) return send(answer);
+            const frame = encodeMessage(net, answer);
+            const size = Math.ceil(frame.length / (opts.answerPieces ?? 1));
+            for (let at = 0, k = 0; at < frame.length; at += size, k++) {
+              const piece = frame.subarray(at, at + size);
+              const w = setTimeout(() => {
+                timers.delete(w);
+                if (!sock.destroyed) sock.write(piece);
+              }, k * 5);
+              timers.add(w);
+            }
           }, opts.answerDelayMs ?? 20);
           timers.add(t);
         } else if (msg.command === 'ping') {
