@@ -34,7 +34,7 @@ export { Crawler, type CrawlStats } from './crawl/crawler.js';
 export { crawl, type CrawlRun } from './crawl/crawl.js';
 export { connectToNode, type ConnectOptions, type ConnectResult } from './crawl/connect-to-node.js';
 export type { CrawlOptions } from './crawl/options.js';
-export type { CrawlMode, PeerTimeouts, LearnedAddress } from './crawl/protocol.js';
+export type { CrawlMode, PeerTimeouts, LearnedAddress, WorkerMemory } from './crawl/protocol.js';
 export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './crawl/record.js';
 export { SnapshotWriter } from './crawl/snapshot.js';
 export { pickWorker } from './crawl/balancer.js';

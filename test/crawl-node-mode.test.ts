@@ -49,6 +49,14 @@ describe('node mode', () => {
     // Keepalive: every peer gets pinged while it stays connected.
     await until(() => peers.every((p) => p.sessions[0]?.includes('ping') === true), 'pings');
     for (const p of peers) expect(p.open()).toBe(1);
+    // Memory diagnostics: one heap reading per worker thread, from inside that thread.
+    const heaps = await crawler.workerMemory();
+    expect(heaps.map((h) => h.slot)).toHaveLength(2);
+    expect(new Set(heaps.map((h) => h.slot)).size).toBe(2);
+    for (const h of heaps) {
+      expect(h.heapUsed).toBeGreaterThan(0);
+      expect(h.heapTotal).toBeGreaterThanOrEqual(h.heapUsed);
+    }
 
     // One peer drops us: the transient child is restarted and reconnects.
     (peers[1] as LoopbackPeer).dropConnections();

@@ -33,7 +33,7 @@ import { Frontier } from './frontier.js';
 import { AllowList } from './allow-list.js';
 import { resolveDnsSeeds } from './dns-seeds.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
-import { REQUEUE_CODES, type PeerEvent, type PeerSuccessInfo } from './protocol.js';
+import { REQUEUE_CODES, type PeerEvent, type PeerSuccessInfo, type WorkerMemory } from './protocol.js';
 import { failedRecord, reachableRecord, skippedRecord, SummaryCollector, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
 import { PeerWorkerPool, type Session } from './worker-pool.js';
@@ -192,6 +192,17 @@ export class Crawler extends EventEmitter {
         return { done: true, value: undefined };
       },
     };
+  }
+
+  /**
+   * Each live worker thread's V8 heap (diagnostics: bench/memory.mjs splits
+   * memory per connection into main heap / worker heap / the rest with it).
+   * `collect`: a full GC in each worker first, if node runs with --expose-gc.
+   */
+  async workerMemory(collect = false): Promise<WorkerMemory[]> {
+    const pool = this.pool;
+    if (pool === null) return [];
+    return Promise.all(pool.liveSessions().map((s) => s.control.memory(collect)));
   }
 
   /**

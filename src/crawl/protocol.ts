@@ -82,6 +82,24 @@ export interface SessionStats {
   readonly addrsReceived: number;
 }
 
+/**
+ * One worker thread's V8 heap (its own isolate), for memory diagnostics
+ * (bench/memory.mjs, docs/PERFORMANCE.md): bytes, from process.memoryUsage()
+ * run inside the worker. RSS is per process, so it is not here.
+ */
+export interface WorkerMemory {
+  readonly slot: number;
+  /** Live objects plus garbage not collected yet (all of it when `collected`). */
+  readonly heapUsed: number;
+  /** What the heap has committed (young generation included): what it costs in RSS, at most. */
+  readonly heapTotal: number;
+  /** Memory outside the heap that V8 knows of (ArrayBuffer contents among it). */
+  readonly external: number;
+  readonly arrayBuffers: number;
+  /** True when a full GC ran first (only possible when node runs with --expose-gc). */
+  readonly collected: boolean;
+}
+
 /** The control plane a worker session exposes over comlink. */
 export interface SessionControl {
   /** Starts a dial; the outcome arrives on the data plane. False once draining. */
@@ -93,6 +111,8 @@ export interface SessionControl {
   /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task. */
   drain(): Promise<void>;
   stats(): SessionStats;
+  /** This thread's heap; `collect` runs a full GC first when node was started with --expose-gc. */
+  memory(collect: boolean): WorkerMemory;
   /** Test hook: throws an uncaught exception in the worker, killing the thread. */
   crash(): void;
 }

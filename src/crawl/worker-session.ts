@@ -16,7 +16,7 @@ import { NETWORKS } from '../wire/index.js';
 import { PeerCap } from '../supervisor/peer-cap.js';
 import { AllowList } from './allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
-import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats } from './protocol.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats, WorkerMemory } from './protocol.js';
 import { DeadlineTicker } from './ticker.js';
 import { RecentAddresses } from './recent-addresses.js';
 
@@ -106,6 +106,13 @@ export class WorkerSession implements PeerHost {
       failed: this.failedCount,
       addrsReceived: this.addrsReceived,
     }),
+    memory: (collect: boolean): WorkerMemory => {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      const collected = collect && typeof gc === 'function';
+      if (collected) gc();
+      const m = process.memoryUsage();
+      return { slot: this.slot, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, collected };
+    },
     crash: (): void => {
       setImmediate(() => {
         throw new Error('simulated worker crash');
