@@ -56,6 +56,9 @@ describe('node mode', () => {
     for (const h of heaps) {
       expect(h.heapUsed).toBeGreaterThan(0);
       expect(h.heapTotal).toBeGreaterThanOrEqual(h.heapUsed);
+      // Workers run with a capped young generation (an idle worker never shrinks a grown one).
+      expect(h.youngGenerationLimitMb).toBeGreaterThan(0);
+      expect(h.youngGenerationLimitMb).toBeLessThanOrEqual(8);
     }
 
     // One peer drops us: the transient child is restarted and reconnects.

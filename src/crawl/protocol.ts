@@ -96,6 +96,8 @@ export interface WorkerMemory {
   /** Memory outside the heap that V8 knows of (ArrayBuffer contents among it). */
   readonly external: number;
   readonly arrayBuffers: number;
+  /** The young generation's size limit in MB in force on this thread (V8 default: 48), null outside a worker. */
+  readonly youngGenerationLimitMb: number | null;
   /** True when a full GC ran first (only possible when node runs with --expose-gc). */
   readonly collected: boolean;
 }

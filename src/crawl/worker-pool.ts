@@ -30,6 +30,18 @@ const CAP_WORKER_SLOTS = 255;
 /** Longest wait for a crashed thread to exit before its cap slots are reclaimed anyway. */
 const THREAD_EXIT_WAIT_MS = 2000;
 
+/**
+ * Cap on each worker's V8 young generation (default: up to 48 MB, two 16 MB
+ * semi-spaces plus large objects). Every peer a worker opens survives its
+ * first scavenges, so a burst of thousands of dials grows the semi-spaces to
+ * their maximum, and an idle worker (node mode) never shrinks them again:
+ * ~32 MB of RSS for nothing, the largest part of the memory per connection
+ * (docs/PERFORMANCE.md, Memory). 8 MB keeps new space near 5 MB; the
+ * cpu-bound crawl measured the same CPU per node with it (scavenges cost what
+ * survives, not the space's size).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
+
 /** Locates dist/workers/peer-worker.js from src/ (vitest) or dist/src/ (built). */
 export function peerWorkerUrl(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -98,6 +110,7 @@ export class PeerWorkerPool {
       // 'sync' would park a worker in Atomics.wait between tasks, freezing its sockets.
       atomics: 'disabled',
       idleTimeout: Infinity,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
     for (let i = 0; i < opts.workers; i++) this.startSession();
   }

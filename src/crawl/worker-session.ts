@@ -8,7 +8,7 @@
  * Commands arrive over comlink on the control port; peer events leave on the
  * data port, batched per event-loop turn.
  */
-import { threadId, type MessagePort } from 'node:worker_threads';
+import { resourceLimits, threadId, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import { pino, type Logger } from 'pino';
@@ -111,7 +111,16 @@ export class WorkerSession implements PeerHost {
       const collected = collect && typeof gc === 'function';
       if (collected) gc();
       const m = process.memoryUsage();
-      return { slot: this.slot, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, collected };
+      const young = resourceLimits.maxYoungGenerationSizeMb;
+      return {
+        slot: this.slot,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        youngGenerationLimitMb: young !== undefined && young > 0 ? young : null,
+        collected,
+      };
     },
     crash: (): void => {
       setImmediate(() => {
