@@ -5,13 +5,16 @@
 //     'node' mode (keeps its peers) against the simulated network, and the
 //     floor: a bare net.Socket + MessageDecoder per connection against a plain
 //     server. The headline is the marginal cost between 1,000 and 5,000, which
-//     cancels fixed costs (worker threads, code).
+//     cancels fixed costs (worker threads, code): the median of RUNS runs (each
+//     a fresh pair of processes), with its spread. The engine rows also read
+//     every worker thread's heap (Crawler.workerMemory) to split the figure
+//     into main heap / worker heap / the rest (native: sockets, libuv, malloc).
 //  2. bytes per known address: synthetic addrv2 floods of 100,000 and
 //     1,000,000 unique addresses through the real path (MessageDecoder →
 //     AddrList.textAt → structured clone → Frontier.add, as the engine's
 //     worker and main thread do), heap growth after a full GC / known.
 //
-//   node bench/memory.mjs [--quick] [--json out.json]
+//   node bench/memory.mjs [--quick] [--runs N] [--json out.json]
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,12 +28,14 @@ import { distHas, ensureBuilt, loadDist, repoRoot } from './dist.mjs';
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
     json: { type: 'string' },
     child: { type: 'string' },
     impl: { type: 'string' },
     count: { type: 'string' },
     port: { type: 'string' },
     seeds: { type: 'string' },
+    settle: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -73,7 +78,15 @@ async function childHoldServer() {
 function snapshot() {
   gc();
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external + m.arrayBuffers };
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers };
+}
+
+/** Every worker thread's heap added up (Crawler.workerMemory), or null when the engine cannot tell. */
+async function workerHeaps(crawler, collect) {
+  if (typeof crawler.workerMemory !== 'function') return null;
+  const all = await crawler.workerMemory(collect);
+  const sum = (k) => all.reduce((n, w) => n + w[k], 0);
+  return { threads: all.length, heapUsed: sum('heapUsed'), heapTotal: sum('heapTotal'), external: sum('external') + sum('arrayBuffers'), collected: all.every((w) => w.collected) };
 }
 
 async function childPlainConnections(count, port) {
@@ -118,7 +131,7 @@ function openPeers(crawler) {
   return c.open ?? c.active ?? c.connected ?? 0;
 }
 
-async function childEngineConnections(count, seeds) {
+async function childEngineConnections(count, seeds, settleMs) {
   const { Crawler } = await loadDist('src/index.js');
   await sleep(200);
   const before = snapshot();
@@ -138,9 +151,22 @@ async function childEngineConnections(count, seeds) {
     } else if (open > 0 && (open >= count || Date.now() - stableSince > 2000)) break;
   }
   await sleep(500);
+  // The headline reading, half a second into the plateau (most peers still in their getaddr quiet period).
   const after = snapshot();
+  // The workers as they are (what RSS holds: their committed heaps).
+  const workers = await workerHeaps(crawler, false);
+  // Settled: the same peers, all established and idle for a few seconds. V8 shrinks a young generation
+  // grown by the dial burst at a GC once allocation has been slow for ~5 s (on the main thread only:
+  // an idle worker runs no GC).
+  let settled = null;
+  if (settleMs > 0) {
+    await sleep(settleMs);
+    settled = { ...snapshot(), open: openPeers(crawler), workers: await workerHeaps(crawler, false) };
+  }
+  // Last, as it runs a GC in each worker: what is live there.
+  const workersLive = await workerHeaps(crawler, true);
   await Promise.race([crawler.stop(), sleep(20_000)]);
-  return { open, before, after };
+  return { open, before, after, workers, settled, workersLive };
 }
 
 async function childFrontier(size) {
@@ -226,35 +252,42 @@ async function parent() {
   ensureBuilt();
   const quick = args.quick;
   const counts = quick ? [1000] : [1000, 5000];
+  // Repeats: the machine is shared and one reading moved by ±20 % between runs.
+  const runs = Math.max(1, Number(args.runs ?? (quick ? 1 : 3)));
   const sizes = quick ? [100_000] : [100_000, 1_000_000];
+  // The settled reading (see childEngineConnections) costs this much per engine row; --quick skips it.
+  const SETTLE_MS = quick ? 0 : 6000;
   const notes = [];
   const connections = [];
   const index = await loadDist('src/index.js');
   const engineThere = typeof index.Crawler === 'function';
   const simThere = typeof index.startSimNetwork === 'function';
 
-  for (const count of counts) {
-    const server = startHelper([here('./memory.mjs'), '--child', 'hold-server']);
-    try {
-      const { port } = await server.ready;
-      const r = await runChild(['--child', 'connections', '--impl', 'plain', '--count', String(count), '--port', String(port)]);
-      connections.push({ impl: 'plain', count, ...r });
-    } catch (err) {
-      notes.push(`plain ${count} connections: ${err.message}`);
-    } finally {
-      await server.stop();
-    }
-    if (engineThere && simThere) {
-      // No latency, every node well-behaved, more nodes than the cap: the engine fills the cap and holds.
-      const sim = startHelper([here('./sim-host.mjs'), '--nodes', String(count + Math.ceil(count / 10)), '--seed', '3', '--mix', '{"modern":1}', '--max-seconds', '600']);
+  // Runs interleaved (1,000 then 5,000, again), so that a load change hits both counts of a run alike.
+  for (let run = 0; run < runs; run++) {
+    for (const count of counts) {
+      const server = startHelper([here('./memory.mjs'), '--child', 'hold-server']);
       try {
-        const { seeds } = await sim.ready;
-        const r = await runChild(['--child', 'connections', '--impl', 'bitspread', '--count', String(count), '--seeds', seeds.join(',')]);
-        connections.push({ impl: 'bitspread', count, ...r });
+        const { port } = await server.ready;
+        const r = await runChild(['--child', 'connections', '--impl', 'plain', '--count', String(count), '--port', String(port)]);
+        connections.push({ impl: 'plain', run, count, ...r });
       } catch (err) {
-        notes.push(`bitspread ${count} connections: ${err.message}`);
+        notes.push(`plain ${count} connections (run ${run + 1}): ${err.message}`);
       } finally {
-        await sim.stop();
+        await server.stop();
+      }
+      if (engineThere && simThere) {
+        // No latency, every node well-behaved, more nodes than the cap: the engine fills the cap and holds.
+        const sim = startHelper([here('./sim-host.mjs'), '--nodes', String(count + Math.ceil(count / 10)), '--seed', '3', '--mix', '{"modern":1}', '--max-seconds', '600']);
+        try {
+          const { seeds } = await sim.ready;
+          const r = await runChild(['--child', 'connections', '--impl', 'bitspread', '--count', String(count), '--seeds', seeds.join(','), '--settle', String(SETTLE_MS)]);
+          connections.push({ impl: 'bitspread', run, count, ...r });
+        } catch (err) {
+          notes.push(`bitspread ${count} connections (run ${run + 1}): ${err.message}`);
+        } finally {
+          await sim.stop();
+        }
       }
     }
   }
@@ -279,11 +312,58 @@ async function parent() {
     heapPerConnection: (r.after.heapUsed - r.before.heapUsed) / r.open,
   });
   const conns = connections.map(perConn);
-  const marginal = (impl) => {
-    const lo = conns.find((c) => c.impl === impl && c.count === 1000);
-    const hi = conns.find((c) => c.impl === impl && c.count === 5000);
-    if (!lo || !hi || hi.open === lo.open) return null;
-    return { rss: (hi.after.rss - lo.after.rss) / (hi.open - lo.open), heap: (hi.after.heapUsed - lo.after.heapUsed) / (hi.open - lo.open) };
+  const median = (xs) => {
+    const v = xs.filter((x) => x != null).sort((a, b) => a - b);
+    if (v.length === 0) return null;
+    return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  /** Per run: the marginal cost per connection between the 1,000 and 5,000 rows of that run. */
+  const marginals = (impl) => {
+    const out = [];
+    for (let run = 0; run < runs; run++) {
+      const lo = conns.find((c) => c.impl === impl && c.run === run && c.count === 1000);
+      const hi = conns.find((c) => c.impl === impl && c.run === run && c.count === 5000);
+      if (!lo || !hi || hi.open === lo.open) continue;
+      const per = (f) => (f(hi) == null || f(lo) == null ? null : (f(hi) - f(lo)) / (hi.open - lo.open));
+      const rss = per((c) => c.after.rss);
+      const settledRss = per((c) => c.settled?.rss);
+      const mainHeapCommitted = per((c) => c.after.heapTotal);
+      const workerHeapCommitted = per((c) => c.workers?.heapTotal);
+      out.push({
+        run,
+        rss,
+        settledRss,
+        settledMainHeapCommitted: per((c) => c.settled?.heapTotal),
+        settledWorkerHeapCommitted: per((c) => c.settled?.workers?.heapTotal),
+        heap: per((c) => c.after.heapUsed),
+        mainHeapCommitted,
+        workerHeapUsed: per((c) => c.workers?.heapUsed),
+        workerHeapCommitted,
+        workerHeapLive: per((c) => (c.workersLive?.collected ? c.workersLive.heapUsed : null)),
+
+      });
+    }
+    return out;
+  };
+  // rest: what no live object explains: native memory (sockets, libuv handles, ArrayBuffer contents,
+  // malloc) plus heap committed beyond the live objects (GC headroom, a grown young generation).
+  const withRest = (ms) => ms.map((m) => ({ ...m, rest: m.heap == null || m.workerHeapLive == null ? null : m.rss - m.heap - m.workerHeapLive }));
+  const summarise = (ms0) => {
+    const ms = withRest(ms0);
+    if (ms.length === 0) return null;
+    const keys = Object.keys(ms[0]).filter((k) => k !== 'run');
+    const med = Object.fromEntries(keys.map((k) => [k, median(ms.map((m) => m[k]))]));
+    const rss = ms.map((m) => m.rss);
+    const settled = ms.map((m) => m.settledRss).filter((x) => x != null);
+    return {
+      ...med,
+      runs: rss,
+      min: Math.min(...rss),
+      max: Math.max(...rss),
+      settledRuns: settled,
+      settledMin: settled.length > 0 ? Math.min(...settled) : null,
+      settledMax: settled.length > 0 ? Math.max(...settled) : null,
+    };
   };
   const fr = frontier.map((f) => ({
     ...f,
@@ -293,18 +373,49 @@ async function parent() {
   }));
 
   const ours = conns.filter((c) => c.impl === 'bitspread');
-  const oursMarginal = marginal('bitspread');
-  const plainMarginal = marginal('plain');
+  const plains = conns.filter((c) => c.impl === 'plain');
+  const oursMarginal = summarise(marginals('bitspread'));
+  const plainMarginal = summarise(marginals('plain'));
+  // Without a 5,000 row (--quick): growth per connection at the one count, median over runs (includes worker start-up).
+  const atLargest = (rows) => {
+    const largest = Math.max(...rows.map((c) => c.count));
+    const at = rows.filter((c) => c.count === largest);
+    return at.length === 0 ? null : { rss: median(at.map((c) => c.rssPerConnection)), heap: median(at.map((c) => c.heapPerConnection)) };
+  };
+  const oursLargest = ours.length > 0 ? atLargest(ours) : null;
+  const plainLargest = plains.length > 0 ? atLargest(plains) : null;
   const largestFrontier = fr.at(-1);
+  const breakdown = oursMarginal && {
+    mainHeapLive: oursMarginal.heap,
+    mainHeapCommitted: oursMarginal.mainHeapCommitted,
+    workerHeapUsed: oursMarginal.workerHeapUsed,
+    workerHeapCommitted: oursMarginal.workerHeapCommitted,
+    workerHeapLive: oursMarginal.workerHeapLive,
+    rest: oursMarginal.rest,
+  };
   const results = {
-    bytesPerConnection: oursMarginal?.rss ?? ours.at(-1)?.rssPerConnection ?? null,
-    bytesPerConnectionMethod: oursMarginal ? 'marginal RSS between 1,000 and 5,000 open connections (all threads)' : 'RSS growth / open connections (all threads; includes worker start-up)',
-    heapBytesPerConnectionMainThread: oursMarginal?.heap ?? ours.at(-1)?.heapPerConnection ?? null,
-    plainBytesPerConnection: plainMarginal?.rss ?? conns.find((c) => c.impl === 'plain')?.rssPerConnection ?? null,
-    plainHeapBytesPerConnection: plainMarginal?.heap ?? conns.find((c) => c.impl === 'plain')?.heapPerConnection ?? null,
+    bytesPerConnection: oursMarginal?.rss ?? oursLargest?.rss ?? null,
+    bytesPerConnectionMethod: oursMarginal
+      ? `marginal RSS between 1,000 and 5,000 open connections (all threads), median of ${oursMarginal.runs.length} runs`
+      : 'RSS growth / open connections (all threads; includes worker start-up)',
+    bytesPerConnectionRuns: oursMarginal?.runs ?? ours.map((c) => c.rssPerConnection),
+    bytesPerConnectionSpread: oursMarginal ? { min: oursMarginal.min, max: oursMarginal.max } : null,
+    // Marginal bytes per connection, medians over the runs. Live: main heap after a full GC, worker heap
+    // after one in the worker; used: the worker heap as it was (garbage included); committed: each heap's
+    // size (young generation included), at most what it holds in RSS; rest = RSS - both live heaps.
+    bytesPerConnectionBreakdown: breakdown,
+    // The same marginal RSS read again after SETTLE_MS with every peer established and idle (median, runs).
+    bytesPerConnectionSettled: oursMarginal?.settledRss ?? null,
+    bytesPerConnectionSettledRuns: oursMarginal?.settledRuns ?? [],
+    settleMs: SETTLE_MS,
+    heapBytesPerConnectionMainThread: oursMarginal?.heap ?? oursLargest?.heap ?? null,
+    plainBytesPerConnection: plainMarginal?.rss ?? plainLargest?.rss ?? null,
+    plainBytesPerConnectionRuns: plainMarginal?.runs ?? plains.map((c) => c.rssPerConnection),
+    plainHeapBytesPerConnection: plainMarginal?.heap ?? plainLargest?.heap ?? null,
     bytesPerKnownAddress: largestFrontier?.heapPerAddress ?? null,
     bytesPerKnownAddressAt: largestFrontier?.size ?? null,
     addressMix: '60 % IPv4, 25 % IPv6, 15 % Tor v3 (addrv2), all unique',
+    runs,
     connections: conns,
     frontier: fr,
     goals: { bytesPerConnection: 20_000, bytesPerKnownAddress: 200 },
@@ -313,11 +424,18 @@ async function parent() {
 
   const kb = (x) => (x == null ? 'n/a' : `${(x / 1024).toFixed(1)} KiB`);
   console.log('\nMemory per open connection (loopback; RSS covers every thread, heap the main thread only)');
-  console.log(`${'implementation'.padEnd(34)} ${'open'.padStart(6)} ${'RSS/conn'.padStart(11)} ${'heap/conn'.padStart(11)} ${'peak RSS MB'.padStart(12)}`);
+  console.log(`${'implementation'.padEnd(38)} ${'open'.padStart(6)} ${'RSS/conn'.padStart(11)} ${'heap/conn'.padStart(11)} ${'peak RSS MB'.padStart(12)}`);
   for (const c of conns) {
-    console.log(`${(c.impl === 'plain' ? 'net.Socket + MessageDecoder (floor)' : 'bitspread engine, node mode').padEnd(34)} ${String(c.open).padStart(6)} ${kb(c.rssPerConnection).padStart(11)} ${kb(c.heapPerConnection).padStart(11)} ${(c.after.rss / 2 ** 20).toFixed(0).padStart(12)}`);
+    console.log(`${((c.impl === 'plain' ? 'net.Socket + MessageDecoder (floor)' : 'bitspread engine, node mode') + (runs > 1 ? ` #${c.run + 1}` : '')).padEnd(38)} ${String(c.open).padStart(6)} ${kb(c.rssPerConnection).padStart(11)} ${kb(c.heapPerConnection).padStart(11)} ${(c.after.rss / 2 ** 20).toFixed(0).padStart(12)}`);
   }
-  console.log(`marginal 1,000→5,000: bitspread ${kb(oursMarginal?.rss)} RSS/conn, floor ${kb(plainMarginal?.rss)} RSS/conn (goal < 20 KB)`);
+  const runsText = (m) => (m ? ` (runs ${m.runs.map((x) => kb(x)).join(', ')})` : '');
+  console.log(`marginal 1,000→5,000, median of ${runs}: bitspread ${kb(oursMarginal?.rss)} RSS/conn${runsText(oursMarginal)}, floor ${kb(plainMarginal?.rss)} RSS/conn${runsText(plainMarginal)} (goal < 20 KB)`);
+  if (oursMarginal?.settledRss != null) {
+    console.log(`  settled (${SETTLE_MS / 1000} s later, every peer established and idle): ${kb(oursMarginal.settledRss)} RSS/conn (runs ${oursMarginal.settledRuns.map((x) => kb(x)).join(', ')})`);
+  }
+  if (breakdown) {
+    console.log(`  made of: main heap ${kb(breakdown.mainHeapLive)} live (${kb(breakdown.mainHeapCommitted)} committed), worker heap ${kb(breakdown.workerHeapLive)} live (${kb(breakdown.workerHeapUsed)} used, ${kb(breakdown.workerHeapCommitted)} committed), rest ${kb(breakdown.rest)} (native + heap headroom)`);
+  }
   console.log('\nMemory per known address (addrv2 flood → MessageDecoder → AddrList.textAt → structured clone → Frontier.add; heap growth after full GC)');
   for (const f of fr) {
     console.log(`${f.size.toLocaleString('en-US').padStart(10)} addresses: ${f.heapPerAddress.toFixed(0)} B heap/address, ${f.rssPerAddress.toFixed(0)} B RSS/address, ${f.addressesPerSec.toFixed(0)} addresses/s (goal < 200 B)`);
@@ -333,7 +451,7 @@ if (args.child === 'hold-server') {
 } else if (args.child) {
   let r;
   if (args.child === 'connections' && args.impl === 'plain') r = await childPlainConnections(Number(args.count), Number(args.port));
-  else if (args.child === 'connections' && args.impl === 'bitspread') r = await childEngineConnections(Number(args.count), args.seeds.split(','));
+  else if (args.child === 'connections' && args.impl === 'bitspread') r = await childEngineConnections(Number(args.count), args.seeds.split(','), Number(args.settle ?? 0));
   else if (args.child === 'frontier') r = await childFrontier(Number(args.count));
   else throw new Error(`unknown child ${args.child}`);
   writeFileSync(args.out, JSON.stringify(r) + '\n');
