@@ -113,7 +113,6 @@ function sharedReadBuffer(): Buffer {
  * is synchronous, so only one connection fills it at a time.
  */
 const replyBatch: Buffer[] = [];
-let replyBatchOwner: PeerConnection | null = null;
 type PeerSocket = Socket & { [kPeer]?: PeerConnection };
 
 /** Socket error codes that mean we ran out of something (not the peer's fault). */
@@ -153,6 +152,8 @@ export class PeerConnection implements MessageSink, Tickable {
   private socket: PeerSocket | null = null;
   private decoder: MessageDecoder | null = null;
   private phase: Phase = 'connecting';
+  /** True while a received chunk is decoded: send() queues into replyBatch. */
+  private batchingReplies = false;
   private holdsSlot = false;
 
   private readonly startedAt = performance.now();
@@ -269,7 +270,7 @@ export class PeerConnection implements MessageSink, Tickable {
     // After finish() the socket is only drained until the peer's FIN.
     const decoder = this.decoder;
     if (decoder === null) return;
-    replyBatchOwner = this;
+    this.batchingReplies = true;
     try {
       decoder.push(buf, bytes);
       this.flushReplies();
@@ -277,7 +278,7 @@ export class PeerConnection implements MessageSink, Tickable {
       replyBatch.length = 0;
       this.internalError(err);
     } finally {
-      replyBatchOwner = null;
+      this.batchingReplies = false;
     }
   }
 
@@ -540,7 +541,7 @@ export class PeerConnection implements MessageSink, Tickable {
     if (this.success === null && this.phase === 'getaddr' && this.version !== null) this.success = this.successInfo(this.version);
     this.outcome = error;
     // What this chunk already answered goes out before our FIN (a reset drops it anyway).
-    if (replyBatchOwner === this) this.flushReplies();
+    if (this.batchingReplies) this.flushReplies();
     this.decoder = null;
     if (error !== null && this.log !== null) this.log.debug({ code: error.code }, error.message);
     const socket = this.socket;
@@ -630,7 +631,7 @@ export class PeerConnection implements MessageSink, Tickable {
       default:
         frame = encodeMessage(this.host.net, msg);
     }
-    if (replyBatchOwner === this) replyBatch.push(frame);
+    if (this.batchingReplies) replyBatch.push(frame);
     else socket.write(frame);
   }
 }
