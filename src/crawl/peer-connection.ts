@@ -16,7 +16,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerErrorCode, PlainError, WireError, WireErrorCode } from '../errors.js';
-import { encodeMessage, formatAddress, makeVersion, MessageDecoder, parseAddress } from '../wire/index.js';
+import { encodeMessage, formatAddress, MessageDecoder, parseAddress } from '../wire/index.js';
+import { ourVersionFrame, type OurVersionFields } from './version-frame.js';
 import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
 import type { AllowList } from './allow-list.js';
 import type { PeerCap } from '../supervisor/peer-cap.js';
@@ -33,6 +34,7 @@ const FEATURE_NEGOTIATION_VERSION = 70016;
 /** BIP31: pings carry a nonce above this version. */
 const BIP31_VERSION = 60000;
 export const USER_AGENT = '/bitspread:0.1.0/';
+const OUR_VERSION: OurVersionFields = { version: OUR_PROTOCOL_VERSION, userAgent: USER_AGENT };
 
 type Phase = 'connecting' | 'handshaking' | 'getaddr' | 'established' | 'closing' | 'lingering' | 'closed';
 
@@ -259,10 +261,8 @@ export class PeerConnection implements MessageSink, Tickable {
     this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
     this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
-    this.send({
-      command: 'version',
-      payload: makeVersion({ version: OUR_PROTOCOL_VERSION, services: 0n, userAgent: USER_AGENT, relay: false, startHeight: 0, nonce: randomNonce() }),
-    });
+    const nonceHi = (Math.random() * 0x1_0000_0000) >>> 0 || 1; // non-zero, like a ping nonce
+    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), nonceHi, (Math.random() * 0x1_0000_0000) >>> 0));
   }
 
   /** `bytes` new bytes at the start of the thread's shared read buffer (see sharedReadBuffer). */
@@ -614,26 +614,28 @@ export class PeerConnection implements MessageSink, Tickable {
   }
 
   private send(msg: Message): void {
-    const socket = this.socket;
-    if (socket === null || socket.destroyed) return;
-    if (socket.writableLength > MAX_SEND_BUFFER) {
-      return this.finish({ code: 'ERR_SLOW_PEER', message: `peer is not reading: ${socket.writableLength} bytes queued unsent` });
-    }
-    let frame: Buffer;
     switch (msg.command) {
       case 'verack':
       case 'getaddr':
       case 'wtxidrelay':
       case 'sendaddrv2':
         // Nothing ever modifies a frame once written, so one serves every peer.
-        frame = constantFrame(this.host.net, msg.command);
-        break;
+        return this.sendFrame(constantFrame(this.host.net, msg.command));
       default:
-        frame = encodeMessage(this.host.net, msg);
+        return this.sendFrame(encodeMessage(this.host.net, msg));
+    }
+  }
+
+  private sendFrame(frame: Buffer): void {
+    const socket = this.socket;
+    if (socket === null || socket.destroyed) return;
+    if (socket.writableLength > MAX_SEND_BUFFER) {
+      return this.finish({ code: 'ERR_SLOW_PEER', message: `peer is not reading: ${socket.writableLength} bytes queued unsent` });
     }
     if (this.batchingReplies) replyBatch.push(frame);
     else socket.write(frame);
   }
+
 }
 
 /** Messages without a payload, whose whole frame (checksum included) is the same for every peer. */
