@@ -74,17 +74,6 @@ const DIALABLE: ReadonlySet<AddressNetwork> = new Set(['ipv4', 'ipv6']);
 /** Dispatch pause after a worker refused a dial for our own limits (EMFILE, full shared cap). */
 const REQUEUE_PAUSE_MS = 50;
 
-/**
- * Crawl mode dials this many peers beyond the cap: they wait in the workers
- * and start the moment a slot frees there, so a slot never sits idle while
- * an 'end' travels to this thread and a dial travels back (and workers may
- * batch their events longer). A quarter of the cap, at most 64. Node mode
- * keeps its peers, so nothing would start soon: it dials none ahead.
- */
-function dialAheadFor(mode: string, max: number): number {
-  return mode === 'crawl' ? Math.min(64, Math.ceil(max / 4)) : 0;
-}
-
 export class Crawler extends EventEmitter {
   private readonly opts: ResolvedOptions;
   private readonly raw: CrawlOptions;
@@ -346,8 +335,7 @@ export class Crawler extends EventEmitter {
     if (this.stopping || this.pool === null || this.supervisor === null) return;
     if (this.pauseUntil !== 0 && performance.now() < this.pauseUntil) return;
     const max = this.cap.max;
-    const ahead = dialAheadFor(this.opts.mode, max);
-    while (ahead > 0 ? this.inFlight.size < max + ahead : this.inFlight.size < max && this.cap.open() < max) {
+    while (this.inFlight.size < max && this.cap.open() < max) {
       const addr = this.frontier.next();
       if (addr === undefined) break;
       if (this.written.has(addr)) continue;
@@ -404,7 +392,7 @@ export class Crawler extends EventEmitter {
           this.writeOnce(reachableRecord(ev.addr, this.inFlight.get(ev.addr)?.network ?? this.networkOf(ev.addr), ev.info));
           break;
         case 'end':
-          this.endPeer(session, ev.addr, ev.info, ev.error, ev.undialled === true);
+          this.endPeer(session, ev.addr, ev.info, ev.error);
           break;
         default:
           break;
@@ -413,17 +401,11 @@ export class Crawler extends EventEmitter {
     this.schedulePump();
   }
 
-  private endPeer(session: Session, addr: string, info: PeerSuccessInfo | undefined, error: PlainError | undefined, undialled = false): void {
+  private endPeer(session: Session, addr: string, info: PeerSuccessInfo | undefined, error: PlainError | undefined): void {
     const p = this.inFlight.get(addr);
     if (p === undefined || p.session !== session) return; // stale: already settled (crash, stop)
     this.inFlight.delete(addr);
     session.peers.delete(addr);
-    if (undialled) {
-      // It waited in the worker for a slot and was stopped first: like a queued address, never tried.
-      this.writeOnce(skippedRecord(addr, p.network, 'stopped'));
-      p.resolve({ kind: 'shutdown' });
-      return;
-    }
     if (error !== undefined && REQUEUE_CODES.has(error.code) && !this.stopping) {
       this.requeued++;
       this.frontier.requeue(addr);

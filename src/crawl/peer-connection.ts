@@ -192,10 +192,8 @@ export class PeerConnection implements MessageSink, Tickable {
    * Dials `addrText`. Never throws: every outcome, including refusal before any
    * socket exists (ERR_NOT_ALLOWED, ERR_MAX_PEERS), arrives as one 'end' event.
    */
-  static dial(host: PeerHost, addrText: string, slotHeld = false): PeerConnection {
+  static dial(host: PeerHost, addrText: string): PeerConnection {
     const conn = new PeerConnection(host, addrText);
-    // A caller that already took a cap slot for this dial hands it over.
-    conn.holdsSlot = slotHeld;
     conn.start();
     return conn;
   }
@@ -220,12 +218,10 @@ export class PeerConnection implements MessageSink, Tickable {
     if ((addr.network !== 'ipv4' && addr.network !== 'ipv6') || (this.host.allow !== null && !this.host.allow.allows(addr))) {
       return this.finishEarly({ code: 'ERR_NOT_ALLOWED', message: `${this.addr} is outside the allow-list` });
     }
-    if (!this.holdsSlot) {
-      if (!this.host.cap.tryAcquire(this.host.slot)) {
-        return this.finishEarly({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
-      }
-      this.holdsSlot = true;
+    if (!this.host.cap.tryAcquire(this.host.slot)) {
+      return this.finishEarly({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
     }
+    this.holdsSlot = true;
     this.deadline = this.startedAt + this.host.timeouts.connectMs;
     this.host.ticker.add(this);
     let socket: PeerSocket;
@@ -521,13 +517,9 @@ export class PeerConnection implements MessageSink, Tickable {
     this.finish({ code: 'ERR_STOPPED', message: 'stopped' }, abortive);
   }
 
-  /** Refused before a socket existed: nothing to close (a slot handed over by the caller is given back). */
+  /** Refused before a socket existed: nothing to release. */
   private finishEarly(error: PlainError): void {
     this.phase = 'closed';
-    if (this.holdsSlot) {
-      this.holdsSlot = false;
-      this.host.cap.release(this.host.slot);
-    }
     this.host.emit({ kind: 'end', addr: this.addr, error });
     this.host.closed(this);
   }

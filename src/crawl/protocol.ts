@@ -75,8 +75,6 @@ export interface SessionResult {
 export interface SessionStats {
   readonly slot: number;
   readonly open: number;
-  /** Dialled by the main thread, waiting in the worker for a free cap slot. */
-  readonly waiting: number;
   readonly dialled: number;
   readonly reachable: number;
   readonly failed: number;
@@ -138,14 +136,7 @@ export type PeerEvent =
    * the full handshake completed; `error` when it ended for any reason other
    * than a completed crawl visit.
    */
-  | {
-      readonly kind: 'end';
-      readonly addr: string;
-      readonly info?: PeerSuccessInfo;
-      readonly error?: PlainError;
-      /** Stopped while still waiting in the worker for a cap slot: never dialled (recorded as skipped). */
-      readonly undialled?: true;
-    };
+  | { readonly kind: 'end'; readonly addr: string; readonly info?: PeerSuccessInfo; readonly error?: PlainError };
 
 /** Error codes that are our problem, not the peer's: the address goes back in the queue. */
 export const REQUEUE_CODES: ReadonlySet<string> = new Set(['ERR_MAX_PEERS', 'ERR_RESOURCE']);

@@ -17,16 +17,9 @@ import { PeerCap } from '../supervisor/peer-cap.js';
 import { AllowList } from './allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
 import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats } from './protocol.js';
-import { DeadlineTicker, type Tickable } from './ticker.js';
+import { DeadlineTicker } from './ticker.js';
 import { RecentAddresses } from './recent-addresses.js';
 
-/**
- * While dials wait here for a free slot the main thread has no hurry to hear
- * about ends (it only tops the queue up), so batches may wait this long: on a
- * latency-bound crawl, where ends trickle in one at a time, that turns one
- * message (and two thread wake-ups) per peer into one per few peers.
- */
-const RELAXED_FLUSH_GAP_MS = 20;
 /** Flush early when a turn produces this many events, to bound one message's size. */
 const MAX_EVENTS_PER_BATCH = 512;
 /**
@@ -38,7 +31,7 @@ const MAX_EVENTS_PER_BATCH = 512;
  */
 const MIN_FLUSH_GAP_MS = 2;
 
-export class WorkerSession implements PeerHost, Tickable {
+export class WorkerSession implements PeerHost {
   readonly net;
   readonly cap: PeerCap;
   readonly slot: number;
@@ -50,15 +43,6 @@ export class WorkerSession implements PeerHost, Tickable {
   readonly recentAddresses = new RecentAddresses();
 
   private readonly conns = new Map<string, PeerConnection>();
-  /**
-   * Dialled while the cap was full (the main thread dials a few ahead of
-   * free slots), oldest first: each starts the moment a slot frees, without
-   * waiting for an 'end' to reach the main thread and a dial to come back.
-   */
-  private readonly waiting = new Set<string>();
-  private startingWaiting = false;
-  /** The flush pending is the relaxed one (RELAXED_FLUSH_GAP_MS). */
-  private relaxedFlush = false;
   private readonly dataPort: MessagePort;
   private batch: PeerEvent[] = [];
   private flushScheduled = false;
@@ -102,10 +86,6 @@ export class WorkerSession implements PeerHost, Tickable {
       return true;
     },
     drop: (addr: string): boolean => {
-      if (this.waiting.delete(addr)) {
-        this.emit({ kind: 'end', addr, error: { code: 'ERR_STOPPED', message: 'stopped before it was dialled' }, undialled: true });
-        return true;
-      }
       const conn = this.conns.get(addr);
       if (conn === undefined) return false;
       conn.stop();
@@ -113,8 +93,6 @@ export class WorkerSession implements PeerHost, Tickable {
     },
     drain: async (): Promise<void> => {
       this.draining = true;
-      for (const addr of this.waiting) this.emit({ kind: 'end', addr, error: { code: 'ERR_STOPPED', message: 'worker is draining' }, undialled: true });
-      this.waiting.clear();
       for (const conn of [...this.conns.values()]) conn.stop(true);
       this.ticker.stop();
       this.flush();
@@ -123,7 +101,6 @@ export class WorkerSession implements PeerHost, Tickable {
     stats: (): SessionStats => ({
       slot: this.slot,
       open: this.conns.size,
-      waiting: this.waiting.size,
       dialled: this.dialled,
       reachable: this.reachableCount,
       failed: this.failedCount,
@@ -150,49 +127,14 @@ export class WorkerSession implements PeerHost, Tickable {
   }
 
   private dial(addr: string): void {
-    if (this.conns.has(addr) || this.waiting.has(addr)) {
+    if (this.conns.has(addr)) {
       // The main thread never dials one address twice at once; refuse rather than leak.
       this.emit({ kind: 'end', addr, error: { code: 'ERR_SUPERVISOR', message: `${addr} is already open on this worker` } });
       return;
     }
-    if (this.waiting.size > 0 || !this.cap.tryAcquire(this.slot)) {
-      this.waiting.add(addr);
-      // Slots freed by other workers (or other users of a shared cap) are noticed on the tick.
-      this.ticker.add(this);
-      return;
-    }
-    this.open(addr);
-  }
-
-  /** Dials `addr` on a cap slot already taken for it. */
-  private open(addr: string): void {
     this.dialled++;
-    const conn = PeerConnection.dial(this, addr, true);
+    const conn = PeerConnection.dial(this, addr);
     if (conn.isOpen) this.conns.set(addr, conn);
-  }
-
-  /** Starts waiting dials, oldest first, while slots are free. */
-  private startWaiting(): void {
-    if (this.startingWaiting || this.draining) return;
-    this.startingWaiting = true;
-    try {
-      for (const addr of this.waiting) {
-        if (!this.cap.tryAcquire(this.slot)) return;
-        this.waiting.delete(addr);
-        this.open(addr);
-      }
-    } finally {
-      this.startingWaiting = false;
-      if (this.waiting.size === 0) {
-        this.ticker.delete(this);
-        // The main thread must hear of the ends now, or this worker idles until the relaxed flush.
-        if (this.relaxedFlush) this.flushSoon();
-      }
-    }
-  }
-
-  tick(): void {
-    this.startWaiting();
   }
 
   emit(ev: PeerEvent): void {
@@ -216,19 +158,10 @@ export class WorkerSession implements PeerHost, Tickable {
     if (this.batch.length >= MAX_EVENTS_PER_BATCH) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.relaxedFlush = this.waiting.size > 0;
-      const wait = this.lastFlushAt + (this.relaxedFlush ? RELAXED_FLUSH_GAP_MS : MIN_FLUSH_GAP_MS) - performance.now();
+      const wait = this.lastFlushAt + MIN_FLUSH_GAP_MS - performance.now();
       if (wait > 0) setTimeout(flushSession, wait, this);
       else setImmediate(flushSession, this);
     }
-  }
-
-  /** Replaces a pending relaxed flush by one within MIN_FLUSH_GAP_MS (the old timer then finds nothing to send). */
-  private flushSoon(): void {
-    this.relaxedFlush = false;
-    const wait = this.lastFlushAt + MIN_FLUSH_GAP_MS - performance.now();
-    if (wait > 0) setTimeout(flushSession, wait, this);
-    else setImmediate(flushSession, this);
   }
 
   /**
@@ -243,12 +176,10 @@ export class WorkerSession implements PeerHost, Tickable {
 
   closed(conn: PeerConnection): void {
     if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
-    if (this.waiting.size > 0) this.startWaiting();
   }
 
   flush(): void {
     this.flushScheduled = false;
-    this.relaxedFlush = false;
     if (this.batch.length === 0) return;
     this.lastFlushAt = performance.now();
     const out = this.batch;
