@@ -45,7 +45,15 @@ const NODES = Number(args.nodes ?? (quick ? 1000 : 10_000));
 const only = args.only ? new Set(args.only.split(',')) : null;
 const onlyWorkers = args.workers === undefined ? null : Number(args.workers);
 /** Interleaved rounds of the cpu-bound rows: enough for a median and a range; --quick is a smoke test. */
-const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
+const ROUNDS = positiveInt('rounds', args.rounds ?? (quick ? 1 : 3));
+/** How many latency crawls run side by side; default (null): all of them. */
+const PARALLEL = args.parallel === undefined ? null : positiveInt('parallel', args.parallel);
+
+function positiveInt(name, text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return n;
+}
 
 const TIMEOUTS = quick ? QUICK_TIMEOUTS : FULL_TIMEOUTS;
 const SCENARIOS = [
@@ -219,7 +227,7 @@ if (!simThere) {
   if (!args.scenario || args.scenario === latency.name) {
     // Waiting-bound: side by side, each crawler with its own sim on its own lane.
     const rows = crawlers.filter((c) => wanted(latency, c));
-    latencyParallel = Math.max(1, Math.min(rows.length, Number(args.parallel ?? rows.length)));
+    latencyParallel = Math.max(1, Math.min(rows.length, PARALLEL ?? rows.length));
     console.log(`  latency: ${rows.length} crawls, ${latencyParallel} at a time, each against its own sim`);
     for (const group of groupsOf(rows, latencyParallel)) {
       const results = await measureGroup(latency, group).catch((error) => group.map(() => ({ ok: false, error })));
@@ -326,7 +334,8 @@ const results = {
 
 const range = (lo, hi, d) => (lo == null ? '' : ` (${lo.toFixed(d)}-${hi.toFixed(d)})`);
 console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)} (cpu-bound: quietMs ${SCENARIOS[1].timeouts.quietMs})`);
-console.log(`latency rows: ${latencyParallel ?? 0} crawls side by side (main-loop lag measured with the other crawls on the cores); cpu-bound rows: one at a time, median (min-max) of ${ROUNDS} round(s)`);
+const latencyHow = latencyParallel > 1 ? `${latencyParallel} crawls side by side (main-loop lag measured with the other crawls on the cores)` : 'one at a time';
+console.log(`latency rows: ${latencyHow}; cpu-bound rows: one at a time, median (min-max) of ${ROUNDS} round(s)`);
 console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(38)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(16)} ${'cpu ms/node'.padStart(20)} ${'loop lag p50/p99/max ms'.padStart(24)} ${'peak RSS MB'.padStart(12)}`);
 for (const r of runs) {
   const nps = r.nodesPerSec.toFixed(0) + range(r.nodesPerSecMin, r.nodesPerSecMax, 0);
