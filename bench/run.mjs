@@ -114,7 +114,7 @@ const SUMMARY = [
   ['crawl.nodesPerSec', 'nodes/s', 'bitspread crawl, latency, default workers'],
   ['crawl.baselineNodesPerSec', 'nodes/s', 'plain node:net baseline crawler, latency'],
   ['crawl.establishedPeerNodesPerSec', 'nodes/s', 'bcoin Peer crawler, latency'],
-  ['crawl.cpuMsPerNode', 'ms', 'bitspread CPU per reachable node (no latency)'],
+  ['crawl.cpuMsPerNode', 'ms', 'bitspread CPU per reachable node (no latency, median of rounds)'],
   ['crawl.mainLoopP99Ms', 'ms', 'bitspread main-thread event-loop delay p99'],
   ['crawl.baselineMainLoopP99Ms', 'ms', 'baseline event-loop delay p99'],
   ['memory.bytesPerConnection', 'B', 'per open connection (goal < 20,000)'],
