@@ -23,6 +23,17 @@ describe('RecentAddresses (a worker reports each gossiped address once)', () => 
     expect(r.size).toBeLessThanOrEqual(6);
   });
 
+  it('keeps numeric keys up to 2^48 apart, including 0 and keys that differ only in the port or only in the address', () => {
+    const r = new RecentAddresses(5000);
+    const keys = [0, 1, 2 ** 48 - 1, 65536, 65537, 2 ** 32, 2 ** 47 + 3];
+    for (let i = 0; i < 2000; i++) keys.push(ipv4Key(new Uint8Array([127, 100, i >> 8, i & 255]), 0, 18444), ipv4Key(new Uint8Array([10, 0, 0, 1]), 0, i));
+    const unique = [...new Set(keys)];
+    for (const k of unique) expect(r.firstTime(k)).toBe(true);
+    for (const k of unique) expect(r.firstTime(k)).toBe(false);
+    expect(r.firstTime(2 ** 48 - 2)).toBe(true);
+    expect(r.size).toBe(unique.length + 1);
+  });
+
   it('ipv4Key is one-to-one with the Core text form of an IPv4 address and port', () => {
     const texts = ['0.0.0.0:0', '255.255.255.255:65535', '127.100.0.2:18444', '127.100.0.2:18445', '127.100.2.0:18444', '1.2.3.4:8333'];
     const keys = texts.map((t) => {

@@ -202,6 +202,30 @@ describe('MessageDecoder', () => {
     expect(sink.events[1]!.msg).toEqual({ command: 'ping', nonce: 3n });
   });
 
+  it('reads only `length` bytes of a reused read buffer and keeps nothing of it (node:net onread)', () => {
+    const version = makeVersion({ version: 70016, services: 1n, userAgent: '/t:1/', relay: true, startHeight: 7, nonce: 5n });
+    const bytes = Buffer.concat([
+      encodeMessage(net, { command: 'version', payload: version }),
+      encodeMessage(net, { command: 'addr', entries: addrEntries(40) }),
+      encodeMessage(net, { command: 'ping', nonce: 9n }),
+    ]);
+    const sink = recordingSink();
+    const d = new MessageDecoder(net, sink);
+    const readBuffer = Buffer.alloc(2048, 0xee);
+    for (let i = 0; i < bytes.length; i += 700) {
+      const n = bytes.copy(readBuffer, 0, i, i + 700);
+      d.push(readBuffer, n); // the bytes after n are stale garbage, as in a reused buffer
+      readBuffer.fill(0xff); // the socket overwrites it before the next read
+    }
+    expect(sink.events.map((e) => e.kind)).toEqual(['message', 'message', 'message']);
+    const [v, a, p] = sink.events.map((e) => e.msg!);
+    expect(v).toMatchObject({ command: 'version', payload: { userAgent: '/t:1/', startHeight: 7 } });
+    if (a!.command !== 'addr') throw new Error('expected addr');
+    expect(a!.entries.map((e) => e.address!.port)).toEqual(addrEntries(40).map(() => 8333));
+    expect(a!.list!.textAt(39)).toBe('10.0.39.1:8333');
+    expect(p).toEqual({ command: 'ping', nonce: 9n });
+  });
+
   it('marks itself failed when a sink throws, so a half-processed chunk cannot desynchronise it', () => {
     const d = new MessageDecoder(net, {
       onMessage() {

@@ -15,24 +15,91 @@
  * by their text.
  */
 export class RecentAddresses {
-  private current = new Set<number | string>();
-  private previous = new Set<number | string>();
+  private current: NumberSet;
+  private previous: NumberSet;
+  private currentTexts = new Set<string>();
+  private previousTexts = new Set<string>();
 
-  constructor(private readonly generationSize = 65_536) {}
+  constructor(private readonly generationSize = 65_536) {
+    this.current = new NumberSet(generationSize);
+    this.previous = new NumberSet(generationSize);
+  }
 
   /** True (and remembered) if `key` was not seen recently. */
   firstTime(key: number | string): boolean {
-    if (this.current.has(key) || this.previous.has(key)) return false;
-    if (this.current.size >= this.generationSize) {
-      this.previous = this.current;
-      this.current = new Set();
+    if (typeof key === 'number') {
+      if (this.current.has(key) || this.previous.has(key)) return false;
+      if (this.current.size >= this.generationSize) {
+        const emptied = this.previous;
+        emptied.clear();
+        this.previous = this.current;
+        this.current = emptied;
+      }
+      this.current.add(key);
+      return true;
     }
-    this.current.add(key);
+    if (this.currentTexts.has(key) || this.previousTexts.has(key)) return false;
+    if (this.currentTexts.size >= this.generationSize) {
+      this.previousTexts = this.currentTexts;
+      this.currentTexts = new Set();
+    }
+    this.currentTexts.add(key);
     return true;
   }
 
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.current.size + this.previous.size + this.currentTexts.size + this.previousTexts.size;
+  }
+}
+
+/**
+ * A set of integers in [0, 2^48) in one Float64Array (open addressing,
+ * linear probing, at most half full). A JS Set of such numbers boxes each
+ * one above 2^31 as a heap number to hash it; this was the worker's largest
+ * JS cost after the socket path (most of every getaddr answer is looked up
+ * here). Slot value 0 means empty, so keys are stored plus one.
+ */
+class NumberSet {
+  private readonly slots: Float64Array;
+  private readonly shift: number;
+  size = 0;
+
+  constructor(maxKeys: number) {
+    const bits = Math.max(4, Math.ceil(Math.log2(maxKeys * 2)));
+    this.slots = new Float64Array(2 ** bits);
+    this.shift = 32 - bits;
+  }
+
+  private start(key: number): number {
+    const high = Math.floor(key / 65536);
+    const low = key - high * 65536;
+    return Math.imul(high ^ Math.imul(low, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+  }
+
+  has(key: number): boolean {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    const stored = key + 1;
+    for (let i = this.start(key); ; i = (i + 1) & mask) {
+      const v = slots[i]!;
+      if (v === stored) return true;
+      if (v === 0) return false;
+    }
+  }
+
+  /** Adds a key known to be absent; the caller keeps size at most half the slots. */
+  add(key: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let i = this.start(key);
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = key + 1;
+    this.size++;
+  }
+
+  clear(): void {
+    this.slots.fill(0);
+    this.size = 0;
   }
 }
 

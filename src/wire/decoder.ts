@@ -108,10 +108,17 @@ export class MessageDecoder {
     return this.body === null ? 0 : this.body.length;
   }
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Feeds the next bytes of the stream: `chunk[0 .. length)` (default: all of it).
+   * Nothing of `chunk` is kept after this returns (what straddles is copied and
+   * decoded messages own their bytes), so the caller may reuse one read buffer
+   * for every socket (node:net's `onread`). The one exception: an `unknown`
+   * message's payload is a view, valid only inside onMessage (use skipUnknown).
+   */
+  push(chunk: Uint8Array, length: number = chunk.length): void {
     if (this._failed) return;
     const c = asBuffer(chunk);
-    const n = c.length;
+    const n = Math.min(length, c.length);
     let pos = 0;
     try {
       while (pos < n && !this._failed) {
