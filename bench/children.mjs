@@ -13,8 +13,22 @@ import { repoRoot } from './dist.mjs';
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 
-/** A scratch file for one child's JSON result, unique to this process. */
+/** A scratch file for one child's JSON result, unique to this process (give concurrent children distinct names). */
 export const tmpJson = (name) => join(os.tmpdir(), `bitspread-${name}-${process.pid}.json`);
+
+/**
+ * sim-host arguments giving crawl lane `lane` (0-9) its own loopback /16 and
+ * its own ports, so crawls that run side by side never share a listener:
+ * 127.110+lane.0.0, main port 25000 + 10 × lane (the sim also uses +1000,
+ * +2000 and +3000). All of 25000-28090 sits below Linux's ephemeral range
+ * (32768+), away from regtest's 18444, scaling.mjs's 21000-24000 and
+ * sim-cost.mjs's 28444-31444; the ports differ too in case a sim falls back to
+ * shared mode (wildcard listeners on every address).
+ */
+export function simLaneArgs(lane) {
+  if (!Number.isInteger(lane) || lane < 0 || lane > 9) throw new Error(`sim lane must be 0-9, got ${lane}`);
+  return ['--base-address', `127.${110 + lane}.0.0`, '--port', String(25_000 + 10 * lane)];
+}
 
 /**
  * Starts bench/sim-host.mjs with `simArgs`. `ready` resolves with its first

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadDist } from './dist.mjs';
+import { engineTimeoutOptions } from './scenarios.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -36,10 +37,7 @@ const runners = {
       only: ['127.0.0.0/8'],
       maxPeers,
       ...(a.workers ? { workers: Number(a.workers) } : {}),
-      connectTimeoutMs: timeouts.connectMs,
-      handshakeTimeoutMs: timeouts.handshakeMs,
-      getaddrTimeoutMs: timeouts.firstAddrMs,
-      addrQuietMs: timeouts.quietMs,
+      ...engineTimeoutOptions(timeouts),
       ...JSON.parse(a['engine-options']),
     });
     // Bounded like every benchmark: stop the crawl if it outlives the deadline.

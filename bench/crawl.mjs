@@ -6,16 +6,26 @@
 // in a fresh pair of processes: the sim in one (bench/sim-host.mjs), the
 // crawler in another (bench/crawl-child.mjs), so their CPU and memory never mix.
 //
+// The latency rows are bound by waiting (each crawler uses a few per cent of
+// a core), so they run side by side, each crawler against its own sim on its
+// own addresses and ports (--parallel; default: all of them at once). The
+// cpu-bound rows run one at a time, in --rounds interleaved rounds (every row
+// once per round), and report the median and the min-max of the rounds.
+//
 //   node bench/crawl.mjs [--quick] [--json out.json] [--only baseline,established,bitspread]
 //        [--scenario latency|cpu-bound] [--workers N] [--nodes N] [--cpu-prof DIR]
+//        [--parallel N] [--rounds N]
 // --scenario runs one scenario; --workers keeps only the bitspread row with N
 // workers (default options); --cpu-prof DIR runs each crawler process with
-// node --cpu-prof, one .cpuprofile per thread (main and workers) in DIR.
+// node --cpu-prof, one .cpuprofile per thread (main and workers) in DIR;
+// --parallel 1 runs the latency rows one after another (as before).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { distHas, ensureBuilt } from './dist.mjs';
-import { runCrawlChild, startSimHost, tmpJson } from './children.mjs';
+import { distHas, ensureBuilt, loadDist } from './dist.mjs';
+import { runCrawlChild, simLaneArgs, startSimHost, tmpJson } from './children.mjs';
+import { groupsOf, median, spread } from './repeat.mjs';
+import { CPU_MIX, LATENCY_MIX, MAX_PEERS, QUICK_TIMEOUTS, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts, engineTimeoutOptions } from './scenarios.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,45 +36,50 @@ const { values: args } = parseArgs({
     scenario: { type: 'string' },
     workers: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    parallel: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const quick = args.quick;
 const NODES = Number(args.nodes ?? (quick ? 1000 : 10_000));
 const only = args.only ? new Set(args.only.split(',')) : null;
 const onlyWorkers = args.workers === undefined ? null : Number(args.workers);
+/** Interleaved rounds of the cpu-bound rows: enough for a median and a range; --quick is a smoke test. */
+const ROUNDS = positiveInt('rounds', args.rounds ?? (quick ? 1 : 3));
+/** How many latency crawls run side by side; default (null): all of them. */
+const PARALLEL = args.parallel === undefined ? null : positiveInt('parallel', args.parallel);
 
-/** The same per-step limits for every crawler, so only the implementation differs. */
-const TIMEOUTS = quick
-  ? { connectMs: 1500, handshakeMs: 1500, firstAddrMs: 1500, quietMs: 250, peerMs: 8000 }
-  : { connectMs: 3000, handshakeMs: 3000, firstAddrMs: 3000, quietMs: 500, peerMs: 15000 };
-const MAX_PEERS = 125;
-/** ~30 % of advertised addresses never answer: a third silent (they cost a timeout), the rest refused. */
-const LATENCY_MIX = { silent: 0.1, refused: 0.2, old: 0.1, chatty: 0.05, slow: 0.02 };
-/** Without latency we measure CPU: silent nodes would only add timeout waits, so they are refused instead. */
-const CPU_MIX = { refused: 0.3, old: 0.1, chatty: 0.05, slow: 0.02 };
+function positiveInt(name, text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+const TIMEOUTS = quick ? QUICK_TIMEOUTS : FULL_TIMEOUTS;
 const SCENARIOS = [
   // --quick is a smoke test: half the latency, so the run stays well under a minute.
   { name: 'latency', latency: quick ? { medianMs: 50, tailMs: 500 } : { medianMs: 100, tailMs: 1000 }, mix: LATENCY_MIX, timeouts: TIMEOUTS },
   // Replies arrive within milliseconds, so a short quiet period loses nothing and the crawl is bound by CPU, not by waiting.
-  { name: 'cpu-bound', latency: null, mix: CPU_MIX, timeouts: { ...TIMEOUTS, quietMs: 100 } },
+  { name: 'cpu-bound', latency: null, mix: CPU_MIX, timeouts: cpuBoundTimeouts(TIMEOUTS) },
 ];
 /** The engine's default (src/crawl/worker-pool.ts defaultWorkerCount): one core left to the main thread. */
 const DEFAULT_WORKERS = Math.max(1, os.availableParallelism() - 1);
 
 ensureBuilt();
 
-function startSim(scenario) {
-  const simArgs = ['--nodes', String(NODES), '--seed', '7', '--mix', JSON.stringify(scenario.mix), '--max-seconds', '1200'];
+function startSim(scenario, lane) {
+  const simArgs = ['--nodes', String(NODES), '--seed', '7', '--mix', JSON.stringify(scenario.mix), '--max-seconds', '1200', ...simLaneArgs(lane)];
   if (scenario.latency) simArgs.push('--latency', String(scenario.latency.medianMs), '--tail', String(scenario.latency.tailMs));
   return startSimHost(simArgs);
 }
 
-function runCrawler(crawler, workers, seeds, timeouts, engineOptions) {
+function runCrawler(crawler, workers, seeds, timeouts, engineOptions, lane) {
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
   const childArgs = ['--crawler', crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
   if (workers) childArgs.push('--workers', String(workers));
   if (engineOptions) childArgs.push('--engine-options', JSON.stringify(engineOptions));
-  return runCrawlChild({ nodeArgs, childArgs, out: tmpJson(`crawl-${crawler}`), killAfterMs: (quick ? 180 : 900) * 1000, label: crawler });
+  // Concurrent children need their own scratch files.
+  return runCrawlChild({ nodeArgs, childArgs, out: tmpJson(`crawl-${crawler}-lane${lane}`), killAfterMs: (quick ? 180 : 900) * 1000, label: crawler });
 }
 
 const engineThere = await (async () => {
@@ -82,71 +97,168 @@ const notes = [];
 /** [crawler, workers, engine options, only in this scenario] */
 const crawlers = [];
 /**
- * The engine checks deadlines on a coarse per-worker tick (tickMs, default
- * 100 ms), so a 100 ms quiet period really lasts 100-200 ms. This extra row
- * shows what a finer tick buys when replies are instant.
+ * The engine checks deadlines on a coarse per-worker tick (tickMs: by default
+ * a tenth of the shortest deadline, 10-100 ms), so a deadline fires up to one
+ * tick late. This extra row shows what a 10 ms tick buys when replies are
+ * instant; it is skipped when the engine's default tick for the cpu-bound
+ * limits already is 10 ms (the row would repeat the default row).
  */
 const FINE_TICK = { tickMs: 10 };
+const defaultTickMs = await engineDefaultTickMs(SCENARIOS[1].timeouts);
+const fineTickIsDefault = defaultTickMs === FINE_TICK.tickMs;
 if (engineThere) {
   // --quick keeps only the default worker count.
   if (!quick) crawlers.push(['bitspread', 1], ['bitspread', 2]);
   if (quick || (DEFAULT_WORKERS !== 1 && DEFAULT_WORKERS !== 2)) crawlers.push(['bitspread', null]);
   else notes.push(`bitspread's default worker count is os.availableParallelism() - 1 = ${DEFAULT_WORKERS} here, so the ${DEFAULT_WORKERS}-worker row is the default`);
-  if (!quick) crawlers.push(['bitspread', null, FINE_TICK, 'cpu-bound']);
+  if (!quick && !fineTickIsDefault) crawlers.push(['bitspread', null, FINE_TICK, 'cpu-bound']);
+  if (!quick && fineTickIsDefault) notes.push(`no separate tickMs ${FINE_TICK.tickMs} row: the engine's default tick for the cpu-bound limits is already ${defaultTickMs} ms, so the cpuBoundFineTick* figures are the default row's`);
 } else {
   notes.push('bitspread rows skipped: the engine (crawl() in dist/src/index.js) is not built yet');
 }
 crawlers.push(['baseline', null], ['established', null]);
 
+/** The tick crawl() would pick for these limits, or null if the engine cannot say. */
+async function engineDefaultTickMs(timeouts) {
+  if (!distHas('src/crawl/options.js')) return null;
+  const { resolveOptions } = await loadDist('src/crawl/options.js');
+  try {
+    return resolveOptions({ seeds: ['127.0.0.1:1'], network: 'regtest', only: ['127.0.0.0/8'], maxPeers: MAX_PEERS, ...engineTimeoutOptions(timeouts) }).tickMs;
+  } catch {
+    return null;
+  }
+}
+
+function wanted(scenario, [crawler, workers, engineOptions, onlyIn]) {
+  if (only && !only.has(crawler)) return false;
+  if (onlyWorkers !== null && crawler === 'bitspread' && (engineOptions || (workers ?? DEFAULT_WORKERS) !== onlyWorkers)) return false;
+  return !onlyIn || onlyIn === scenario.name;
+}
+
+/**
+ * Crawls `rows` side by side, each against a fresh sim of its own (lane i =
+ * row i: its own addresses and ports). Every sim is up before any crawler
+ * starts and none closes before the last crawl ends, so no crawl is measured
+ * while a sim binds or releases its thousands of listeners. Resolves with
+ * one settled result per row: { ok, value: row figures } or { ok: false, error }.
+ */
+async function measureGroup(scenario, rows) {
+  const sims = rows.map((_, lane) => startSim(scenario, lane));
+  try {
+    const ready = await Promise.all(sims.map((sim) => sim.ready));
+    const settled = await Promise.allSettled(rows.map((row, lane) => crawlOnce(scenario, row, lane, sims[lane], ready[lane].seeds)));
+    return settled.map((s) => (s.status === 'fulfilled' ? { ok: true, value: s.value } : { ok: false, error: s.reason }));
+  } finally {
+    await Promise.all(sims.map((sim) => sim.close()));
+  }
+}
+
+async function crawlOnce(scenario, [crawler, workers, engineOptions], lane, sim, seeds) {
+  const r = await runCrawler(crawler, workers, seeds, scenario.timeouts, engineOptions, lane);
+  const truth = await sim.truth();
+  const truthSet = new Set(truth.reachable);
+  const found = r.reachable.filter((x) => truthSet.has(x)).length;
+  const cpuMs = r.cpuUserMs + r.cpuSystemMs;
+  return {
+    scenario: scenario.name,
+    crawler,
+    workers: crawler === 'bitspread' ? (workers ?? DEFAULT_WORKERS) : 1,
+    engineOptions: engineOptions ?? null,
+    nodes: NODES,
+    seconds: r.ms / 1000,
+    reachableFound: r.reachable.length,
+    truthReachable: truthSet.size,
+    completeness: truthSet.size ? found / truthSet.size : null,
+    failed: r.failed,
+    failureCodes: r.failureCodes,
+    nodesPerSec: r.reachable.length / (r.ms / 1000),
+    cpuMs,
+    cpuMsPerNode: r.reachable.length ? cpuMs / r.reachable.length : null,
+    loopP50Ms: r.loopP50Ms,
+    loopP99Ms: r.loopP99Ms,
+    loopMaxMs: r.loopMaxMs,
+    maxRssBytes: r.maxRssBytes,
+    simPeakInbound: truth.stats.peakInbound,
+    simViolations: truth.stats.violations,
+  };
+}
+
+function printRow(x, round) {
+  const tag = round === undefined ? '' : ` r${round + 1}`;
+  console.log(`  ${(x.scenario + tag).padEnd(12)} ${label(x).padEnd(38)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms`);
+}
+const rowName = (scenario, [crawler, workers, engineOptions]) => `${scenario.name} ${crawler}${workers ? ` ×${workers}` : ''}${engineOptions ? ` ${JSON.stringify(engineOptions)}` : ''}`;
+
+/**
+ * One row out of several rounds of the same crawl: the median of every
+ * figure, completeness as the worst round's, and the rounds themselves.
+ */
+function combineRounds(rounds) {
+  const nps = spread(rounds.map((x) => x.nodesPerSec));
+  const cpu = spread(rounds.map((x) => x.cpuMsPerNode));
+  const mid = (key) => median(rounds.map((x) => x[key]));
+  const worst = rounds.reduce((a, b) => (b.reachableFound < a.reachableFound ? b : a));
+  return {
+    ...worst,
+    seconds: mid('seconds'),
+    nodesPerSec: nps.median,
+    nodesPerSecMin: nps.min,
+    nodesPerSecMax: nps.max,
+    cpuMs: mid('cpuMs'),
+    cpuMsPerNode: cpu?.median ?? null,
+    cpuMsPerNodeMin: cpu?.min ?? null,
+    cpuMsPerNodeMax: cpu?.max ?? null,
+    loopP50Ms: mid('loopP50Ms'),
+    loopP99Ms: mid('loopP99Ms'),
+    loopMaxMs: mid('loopMaxMs'),
+    maxRssBytes: mid('maxRssBytes'),
+    simPeakInbound: Math.max(...rounds.map((x) => x.simPeakInbound)),
+    simViolations: rounds.reduce((n, x) => n + x.simViolations, 0),
+    rounds: rounds.map(({ seconds, reachableFound, nodesPerSec, cpuMsPerNode, loopP99Ms, loopMaxMs, maxRssBytes }) => ({ seconds, reachableFound, nodesPerSec, cpuMsPerNode, loopP99Ms, loopMaxMs, maxRssBytes })),
+  };
+}
+
 const runs = [];
+let latencyParallel = null;
 if (!simThere) {
   notes.push('skipped: startSimNetwork is not in dist/src/index.js yet');
 } else {
-  for (const scenario of SCENARIOS) {
-    if (args.scenario && scenario.name !== args.scenario) continue;
-    for (const [crawler, workers, engineOptions, onlyIn] of crawlers) {
-      if (only && !only.has(crawler)) continue;
-      if (onlyWorkers !== null && crawler === 'bitspread' && (engineOptions || (workers ?? DEFAULT_WORKERS) !== onlyWorkers)) continue;
-      if (onlyIn && onlyIn !== scenario.name) continue;
-      const sim = startSim(scenario);
-      try {
-        const { seeds } = await sim.ready;
-        const r = await runCrawler(crawler, workers, seeds, scenario.timeouts, engineOptions);
-        const truth = await sim.truth();
-        const truthSet = new Set(truth.reachable);
-        const found = r.reachable.filter((x) => truthSet.has(x)).length;
-        const cpuMs = r.cpuUserMs + r.cpuSystemMs;
-        runs.push({
-          scenario: scenario.name,
-          crawler,
-          workers: crawler === 'bitspread' ? (workers ?? DEFAULT_WORKERS) : 1,
-          engineOptions: engineOptions ?? null,
-          nodes: NODES,
-          seconds: r.ms / 1000,
-          reachableFound: r.reachable.length,
-          truthReachable: truthSet.size,
-          completeness: truthSet.size ? found / truthSet.size : null,
-          failed: r.failed,
-          failureCodes: r.failureCodes,
-          nodesPerSec: r.reachable.length / (r.ms / 1000),
-          cpuMs,
-          cpuMsPerNode: r.reachable.length ? cpuMs / r.reachable.length : null,
-          loopP50Ms: r.loopP50Ms,
-          loopP99Ms: r.loopP99Ms,
-          loopMaxMs: r.loopMaxMs,
-          maxRssBytes: r.maxRssBytes,
-          simPeakInbound: truth.stats.peakInbound,
-          simViolations: truth.stats.violations,
-        });
-        const x = runs.at(-1);
-        console.log(`  ${scenario.name.padEnd(9)} ${label(x).padEnd(38)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms`);
-      } catch (err) {
-        notes.push(`${scenario.name} ${crawler}${workers ? ` ×${workers}` : ''}: ${err.message}`);
-        console.log(`  ${scenario.name} ${crawler}: FAILED ${err.message}`);
-      } finally {
-        await sim.close();
+  const [latency, cpuBound] = SCENARIOS;
+  if (!args.scenario || args.scenario === latency.name) {
+    // Waiting-bound: side by side, each crawler with its own sim on its own lane.
+    const rows = crawlers.filter((c) => wanted(latency, c));
+    latencyParallel = Math.max(1, Math.min(rows.length, PARALLEL ?? rows.length));
+    console.log(`  latency: ${rows.length} crawls, ${latencyParallel} at a time, each against its own sim`);
+    for (const group of groupsOf(rows, latencyParallel)) {
+      const results = await measureGroup(latency, group).catch((error) => group.map(() => ({ ok: false, error })));
+      results.forEach((res, i) => {
+        if (res.ok) {
+          printRow(res.value);
+          runs.push({ ...res.value, concurrentCrawls: group.length });
+        } else {
+          notes.push(`${rowName(latency, group[i])}: ${res.error.message}`);
+          console.log(`  ${rowName(latency, group[i])}: FAILED ${res.error.message}`);
+        }
+      });
+    }
+  }
+  if (!args.scenario || args.scenario === cpuBound.name) {
+    // CPU-bound: one crawl at a time, every row once per round, so background load hits all rows alike.
+    const rows = crawlers.filter((c) => wanted(cpuBound, c));
+    const byRow = rows.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, row] of rows.entries()) {
+        const [res] = await measureGroup(cpuBound, [row]).catch((error) => [{ ok: false, error }]);
+        if (res.ok) {
+          printRow(res.value, round);
+          byRow[i].push(res.value);
+        } else {
+          notes.push(`${rowName(cpuBound, row)} round ${round + 1}: ${res.error.message}`);
+          console.log(`  ${rowName(cpuBound, row)} round ${round + 1}: FAILED ${res.error.message}`);
+        }
       }
     }
+    for (const rounds of byRow) if (rounds.length) runs.push({ ...combineRounds(rounds), concurrentCrawls: 1 });
   }
 }
 
@@ -158,7 +270,9 @@ function fmt(x, d = 1) {
   return x == null ? 'n/a' : x.toFixed(d);
 }
 const pick = (scenario, crawler, workers) => runs.find((r) => r.scenario === scenario && r.crawler === crawler && r.engineOptions === null && (workers === undefined || r.workers === workers));
-const oursFineTick = runs.find((r) => r.scenario === 'cpu-bound' && r.crawler === 'bitspread' && r.engineOptions !== null);
+const oursFineTick = fineTickIsDefault ? pick('cpu-bound', 'bitspread', DEFAULT_WORKERS) : runs.find((r) => r.scenario === 'cpu-bound' && r.crawler === 'bitspread' && r.engineOptions !== null);
+/** Each round's figure of a cpu-bound row, in round order (the headline is their median). */
+const perRound = (row, key) => row?.rounds?.map((x) => x[key]) ?? null;
 
 const ours = pick('latency', 'bitspread', DEFAULT_WORKERS);
 const oursCpu = pick('cpu-bound', 'bitspread', DEFAULT_WORKERS);
@@ -177,6 +291,10 @@ const results = {
   latencyMix: LATENCY_MIX,
   cpuBoundMix: CPU_MIX,
   defaultWorkers: DEFAULT_WORKERS,
+  // How the rows ran: latency rows side by side (each against its own sim), cpu-bound rows alone in interleaved rounds.
+  latencyParallel,
+  cpuBoundRounds: ROUNDS,
+  cpuBoundDefaultTickMs: defaultTickMs,
   nodesPerSec: ours?.nodesPerSec ?? null,
   secondsToCompleteMap: ours?.seconds ?? null,
   completeness: ours?.completeness ?? null,
@@ -203,14 +321,26 @@ const results = {
   ratioCpuBoundMainLoopP99VsBaseline: ratio(oursCpu?.loopP99Ms, baseCpu?.loopP99Ms),
   cpuBoundMainLoopP99Ms: oursCpu?.loopP99Ms ?? null,
   cpuBoundBaselineMainLoopP99Ms: baseCpu?.loopP99Ms ?? null,
+  // Error bars of the cpu-bound headline figures: every round's value (median above).
+  cpuMsPerNodeRuns: perRound(oursCpu, 'cpuMsPerNode'),
+  cpuBoundNodesPerSecRuns: perRound(oursCpu, 'nodesPerSec'),
+  baselineCpuMsPerNodeRuns: perRound(baseCpu, 'cpuMsPerNode'),
+  cpuBoundBaselineNodesPerSecRuns: perRound(baseCpu, 'nodesPerSec'),
+  establishedPeerCpuMsPerNodeRuns: perRound(estCpu, 'cpuMsPerNode'),
+  cpuBoundEstablishedPeerNodesPerSecRuns: perRound(estCpu, 'nodesPerSec'),
   runs,
   notes,
 };
 
+const range = (lo, hi, d) => (lo == null ? '' : ` (${lo.toFixed(d)}-${hi.toFixed(d)})`);
 console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)} (cpu-bound: quietMs ${SCENARIOS[1].timeouts.quietMs})`);
-console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(38)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(8)} ${'cpu ms/node'.padStart(12)} ${'loop lag p50/p99/max ms'.padStart(24)} ${'peak RSS MB'.padStart(12)}`);
+const latencyHow = latencyParallel > 1 ? `${latencyParallel} crawls side by side (main-loop lag measured with the other crawls on the cores)` : 'one at a time';
+console.log(`latency rows: ${latencyHow}; cpu-bound rows: one at a time, median (min-max) of ${ROUNDS} round(s)`);
+console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(38)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(16)} ${'cpu ms/node'.padStart(20)} ${'loop lag p50/p99/max ms'.padStart(24)} ${'peak RSS MB'.padStart(12)}`);
 for (const r of runs) {
-  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(38)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${r.nodesPerSec.toFixed(0).padStart(8)} ${fmt(r.cpuMsPerNode, 3).padStart(12)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(24)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)}`);
+  const nps = r.nodesPerSec.toFixed(0) + range(r.nodesPerSecMin, r.nodesPerSecMax, 0);
+  const cpu = fmt(r.cpuMsPerNode, 3) + range(r.cpuMsPerNodeMin, r.cpuMsPerNodeMax, 3);
+  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(38)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${nps.padStart(16)} ${cpu.padStart(20)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(24)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)}`);
 }
 for (const [k, v] of Object.entries(results)) if (k.startsWith('ratio') && v != null) console.log(`${k}: ${v.toFixed(2)}`);
 for (const n of notes) console.log(`note: ${n}`);

@@ -73,6 +73,12 @@ const results = {
   runs: {},
 };
 
+/** 312.4 → "5 min 12 s". */
+function minutes(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
 let failures = 0;
 for (const bench of BENCHMARKS) {
   if (args.only && !args.only.includes(bench.key) && !args.only.includes(bench.script)) continue;
@@ -84,6 +90,7 @@ for (const bench of BENCHMARKS) {
   console.log(`\n[bench] ${bench.script}${quick ? ' --quick' : ''}`);
   const r = await runChild(bench);
   const ok = r.code === 0 && r.figures !== null;
+  console.log(`[bench] ${bench.script}: ${ok ? 'done' : 'FAILED'} in ${r.seconds.toFixed(1)} s (${minutes((Date.now() - started.getTime()) / 1000)} so far)`);
   if (!ok) failures++;
   results.runs[bench.key] = { status: ok ? 'ok' : 'failed', seconds: Math.round(r.seconds * 10) / 10, ...(ok ? {} : { exitCode: r.code, signal: r.signal }) };
   if (r.figures) results[bench.key] = r.figures;
@@ -107,7 +114,7 @@ const SUMMARY = [
   ['crawl.nodesPerSec', 'nodes/s', 'bitspread crawl, latency, default workers'],
   ['crawl.baselineNodesPerSec', 'nodes/s', 'plain node:net baseline crawler, latency'],
   ['crawl.establishedPeerNodesPerSec', 'nodes/s', 'bcoin Peer crawler, latency'],
-  ['crawl.cpuMsPerNode', 'ms', 'bitspread CPU per reachable node (no latency)'],
+  ['crawl.cpuMsPerNode', 'ms', 'bitspread CPU per reachable node (no latency, median of rounds)'],
   ['crawl.mainLoopP99Ms', 'ms', 'bitspread main-thread event-loop delay p99'],
   ['crawl.baselineMainLoopP99Ms', 'ms', 'baseline event-loop delay p99'],
   ['memory.bytesPerConnection', 'B', 'per open connection (goal < 20,000)'],
@@ -124,5 +131,6 @@ for (const [path, unit, what] of SUMMARY) {
 for (const [key, run] of Object.entries(results.runs)) {
   console.log(`${key}: ${run.status}${run.seconds !== undefined ? ` in ${run.seconds} s` : ''}${run.note ? ` (${run.note})` : ''}`);
 }
-console.log(`\nwrote bench/results/latest.json and bench/results/${stamp}.json (${results.durationSeconds} s)`);
+console.log(`\nwrote bench/results/latest.json and bench/results/${stamp}.json`);
+console.log(`total wall time ${minutes(results.durationSeconds)} (${results.durationSeconds} s)`);
 process.exitCode = failures === 0 ? 0 : 1;

@@ -2,7 +2,8 @@
 // Scaling benchmark (issue 5): time and memory of a complete crawl from 1,000 to
 // 20,000 simulated nodes, to see whether cost grows linearly with the network
 // and where it bends. Same machinery and scenario as bench/crawl.mjs's
-// cpu-bound row (no latency, 30 % refused, quiet period 100 ms): the sim in one
+// cpu-bound rows (bench/scenarios.mjs: no latency, 30 % refused, quiet period
+// 25 ms): the sim in one
 // process (bench/sim-host.mjs), bitspread at its default worker count in another
 // (bench/crawl-child.mjs), a fresh pair per size.
 //
@@ -12,6 +13,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { distHas, ensureBuilt } from './dist.mjs';
 import { runCrawlChild, startSimHost, tmpJson } from './children.mjs';
+import { CPU_MIX, MAX_PEERS, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts } from './scenarios.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,10 +24,9 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick;
 const SIZES = args.sizes ? args.sizes.split(',').map(Number) : quick ? [1000, 2000] : [1000, 2000, 5000, 10_000, 20_000];
-const MAX_PEERS = 125;
-/** bench/crawl.mjs's cpu-bound scenario: replies within milliseconds, so the crawl is bound by CPU, not by waiting. */
-const TIMEOUTS = { connectMs: 3000, handshakeMs: 3000, firstAddrMs: 3000, quietMs: 100, peerMs: 15000 };
-const MIX = { refused: 0.3, old: 0.1, chatty: 0.05, slow: 0.02 };
+/** bench/crawl.mjs's cpu-bound scenario (full limits even with --quick): replies within milliseconds, so the crawl is bound by CPU, not by waiting. */
+const TIMEOUTS = cpuBoundTimeouts(FULL_TIMEOUTS);
+const MIX = CPU_MIX;
 /**
  * Above ~15,900 nodes the sim listens in shared mode: one wildcard listener on
  * port, port+1000 and port+2000 of every address. 21000-23000 sits well below

@@ -1,7 +1,7 @@
 /**
  * One coarse interval that serves every connection's deadlines, instead of a
  * setTimeout per socket (thousands of timers cost more than a scan of a few
- * hundred deadlines every 100 ms; same idea as undici's lib/util/timers.js).
+ * hundred deadlines every few milliseconds; same idea as undici's lib/util/timers.js).
  * The interval runs only while something is registered, so an idle thread or
  * the main thread after connectToNode() holds no timer.
  */
