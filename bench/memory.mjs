@@ -255,7 +255,7 @@ async function parent() {
   // Repeats: the machine is shared and one reading moved by ±20 % between runs.
   const runs = Math.max(1, Number(args.runs ?? (quick ? 1 : 3)));
   const sizes = quick ? [100_000] : [100_000, 1_000_000];
-  // The settled reading (see childEngineConnections) costs this much per engine row; --quick skips it.
+  // The settled reading (see childEngineConnections) costs this much per engine row: first run only; --quick skips it.
   const SETTLE_MS = quick ? 0 : 6000;
   const notes = [];
   const connections = [];
@@ -281,7 +281,7 @@ async function parent() {
         const sim = startHelper([here('./sim-host.mjs'), '--nodes', String(count + Math.ceil(count / 10)), '--seed', '3', '--mix', '{"modern":1}', '--max-seconds', '600']);
         try {
           const { seeds } = await sim.ready;
-          const r = await runChild(['--child', 'connections', '--impl', 'bitspread', '--count', String(count), '--seeds', seeds.join(','), '--settle', String(SETTLE_MS)]);
+          const r = await runChild(['--child', 'connections', '--impl', 'bitspread', '--count', String(count), '--seeds', seeds.join(','), '--settle', String(run === 0 ? SETTLE_MS : 0)]);
           connections.push({ impl: 'bitspread', run, count, ...r });
         } catch (err) {
           notes.push(`bitspread ${count} connections (run ${run + 1}): ${err.message}`);
@@ -404,7 +404,7 @@ async function parent() {
     // after one in the worker; used: the worker heap as it was (garbage included); committed: each heap's
     // size (young generation included), at most what it holds in RSS; rest = RSS - both live heaps.
     bytesPerConnectionBreakdown: breakdown,
-    // The same marginal RSS read again after SETTLE_MS with every peer established and idle (median, runs).
+    // The same marginal RSS read again SETTLE_MS later, every peer established and idle (first run only).
     bytesPerConnectionSettled: oursMarginal?.settledRss ?? null,
     bytesPerConnectionSettledRuns: oursMarginal?.settledRuns ?? [],
     settleMs: SETTLE_MS,
