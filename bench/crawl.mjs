@@ -14,18 +14,19 @@
 //
 //   node bench/crawl.mjs [--quick] [--json out.json] [--only baseline,established,bitspread]
 //        [--scenario latency|cpu-bound] [--workers N] [--nodes N] [--cpu-prof DIR]
-//        [--parallel N] [--rounds N]
+//        [--parallel N] [--rounds N] [--cpu-bound-max-peers N]
 // --scenario runs one scenario; --workers keeps only the bitspread row with N
 // workers (default options); --cpu-prof DIR runs each crawler process with
 // node --cpu-prof, one .cpuprofile per thread (main and workers) in DIR;
-// --parallel 1 runs the latency rows one after another (as before).
+// --parallel 1 runs the latency rows one after another (as before);
+// --cpu-bound-max-peers sets the cpu-bound cap (default 500, see scenarios.mjs).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { distHas, ensureBuilt, loadDist } from './dist.mjs';
 import { runCrawlChild, simLaneArgs, startSimHost, tmpJson } from './children.mjs';
 import { groupsOf, median, spread } from './repeat.mjs';
-import { CPU_MIX, LATENCY_MIX, MAX_PEERS, QUICK_TIMEOUTS, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts, engineTimeoutOptions } from './scenarios.mjs';
+import { CPU_BOUND_MAX_PEERS, CPU_MIX, LATENCY_MIX, MAX_PEERS, QUICK_TIMEOUTS, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts, engineTimeoutOptions } from './scenarios.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     parallel: { type: 'string' },
     rounds: { type: 'string' },
+    'cpu-bound-max-peers': { type: 'string' },
   },
 });
 const quick = args.quick;
@@ -58,9 +60,15 @@ function positiveInt(name, text) {
 const TIMEOUTS = quick ? QUICK_TIMEOUTS : FULL_TIMEOUTS;
 const SCENARIOS = [
   // --quick is a smoke test: half the latency, so the run stays well under a minute.
-  { name: 'latency', latency: quick ? { medianMs: 50, tailMs: 500 } : { medianMs: 100, tailMs: 1000 }, mix: LATENCY_MIX, timeouts: TIMEOUTS },
-  // Replies arrive within milliseconds, so a short quiet period loses nothing and the crawl is bound by CPU, not by waiting.
-  { name: 'cpu-bound', latency: null, mix: CPU_MIX, timeouts: cpuBoundTimeouts(TIMEOUTS) },
+  { name: 'latency', latency: quick ? { medianMs: 50, tailMs: 500 } : { medianMs: 100, tailMs: 1000 }, mix: LATENCY_MIX, timeouts: TIMEOUTS, maxPeers: MAX_PEERS },
+  // Replies arrive within milliseconds, so a short quiet period loses nothing; with enough slots the crawl is bound by CPU, not by waiting.
+  {
+    name: 'cpu-bound',
+    latency: null,
+    mix: CPU_MIX,
+    timeouts: cpuBoundTimeouts(TIMEOUTS),
+    maxPeers: args['cpu-bound-max-peers'] === undefined ? CPU_BOUND_MAX_PEERS : positiveInt('cpu-bound-max-peers', args['cpu-bound-max-peers']),
+  },
 ];
 /** The engine's default (src/crawl/worker-pool.ts defaultWorkerCount): one core left to the main thread. */
 const DEFAULT_WORKERS = Math.max(1, os.availableParallelism() - 1);
@@ -73,9 +81,9 @@ function startSim(scenario, lane) {
   return startSimHost(simArgs);
 }
 
-function runCrawler(crawler, workers, seeds, timeouts, engineOptions, lane) {
+function runCrawler(crawler, workers, seeds, scenario, engineOptions, lane) {
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
-  const childArgs = ['--crawler', crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(timeouts), '--max-peers', String(MAX_PEERS), '--deadline-seconds', quick ? '120' : '600'];
+  const childArgs = ['--crawler', crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(scenario.timeouts), '--max-peers', String(scenario.maxPeers), '--deadline-seconds', quick ? '120' : '600'];
   if (workers) childArgs.push('--workers', String(workers));
   if (engineOptions) childArgs.push('--engine-options', JSON.stringify(engineOptions));
   // Concurrent children need their own scratch files.
@@ -98,13 +106,13 @@ const notes = [];
 const crawlers = [];
 /**
  * The engine checks deadlines on a coarse per-worker tick (tickMs: by default
- * a tenth of the shortest deadline, 10-100 ms), so a deadline fires up to one
+ * a tenth of the shortest deadline, 2-20 ms), so a deadline fires up to one
  * tick late. This extra row shows what a 10 ms tick buys when replies are
  * instant; it is skipped when the engine's default tick for the cpu-bound
  * limits already is 10 ms (the row would repeat the default row).
  */
 const FINE_TICK = { tickMs: 10 };
-const defaultTickMs = await engineDefaultTickMs(SCENARIOS[1].timeouts);
+const defaultTickMs = await engineDefaultTickMs(SCENARIOS[1]);
 const fineTickIsDefault = defaultTickMs === FINE_TICK.tickMs;
 if (engineThere) {
   // --quick keeps only the default worker count.
@@ -119,11 +127,11 @@ if (engineThere) {
 crawlers.push(['baseline', null], ['established', null]);
 
 /** The tick crawl() would pick for these limits, or null if the engine cannot say. */
-async function engineDefaultTickMs(timeouts) {
+async function engineDefaultTickMs({ timeouts, maxPeers }) {
   if (!distHas('src/crawl/options.js')) return null;
   const { resolveOptions } = await loadDist('src/crawl/options.js');
   try {
-    return resolveOptions({ seeds: ['127.0.0.1:1'], network: 'regtest', only: ['127.0.0.0/8'], maxPeers: MAX_PEERS, ...engineTimeoutOptions(timeouts) }).tickMs;
+    return resolveOptions({ seeds: ['127.0.0.1:1'], network: 'regtest', only: ['127.0.0.0/8'], maxPeers, ...engineTimeoutOptions(timeouts) }).tickMs;
   } catch {
     return null;
   }
@@ -154,7 +162,7 @@ async function measureGroup(scenario, rows) {
 }
 
 async function crawlOnce(scenario, [crawler, workers, engineOptions], lane, sim, seeds) {
-  const r = await runCrawler(crawler, workers, seeds, scenario.timeouts, engineOptions, lane);
+  const r = await runCrawler(crawler, workers, seeds, scenario, engineOptions, lane);
   const truth = await sim.truth();
   const truthSet = new Set(truth.reachable);
   const found = r.reachable.filter((x) => truthSet.has(x)).length;
@@ -180,12 +188,15 @@ async function crawlOnce(scenario, [crawler, workers, engineOptions], lane, sim,
     maxRssBytes: r.maxRssBytes,
     simPeakInbound: truth.stats.peakInbound,
     simViolations: truth.stats.violations,
+    // The simulator's CPU over the crawl, and as a share of one core: near 1 it, not the crawler, sets the pace.
+    simCpuMs: truth.cpuMs,
+    simCoreShare: truth.cpuMs / r.ms,
   };
 }
 
 function printRow(x, round) {
   const tag = round === undefined ? '' : ` r${round + 1}`;
-  console.log(`  ${(x.scenario + tag).padEnd(12)} ${label(x).padEnd(38)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms`);
+  console.log(`  ${(x.scenario + tag).padEnd(12)} ${label(x).padEnd(38)} ${x.seconds.toFixed(1).padStart(6)} s  ${x.reachableFound}/${x.truthReachable} reachable  ${x.nodesPerSec.toFixed(0).padStart(5)} nodes/s  cpu ${fmt(x.cpuMsPerNode, 3)} ms/node  loop p99 ${x.loopP99Ms.toFixed(1)} ms  sim ${(100 * x.simCoreShare).toFixed(0)} % of a core`);
 }
 const rowName = (scenario, [crawler, workers, engineOptions]) => `${scenario.name} ${crawler}${workers ? ` ×${workers}` : ''}${engineOptions ? ` ${JSON.stringify(engineOptions)}` : ''}`;
 
@@ -214,7 +225,9 @@ function combineRounds(rounds) {
     maxRssBytes: mid('maxRssBytes'),
     simPeakInbound: Math.max(...rounds.map((x) => x.simPeakInbound)),
     simViolations: rounds.reduce((n, x) => n + x.simViolations, 0),
-    rounds: rounds.map(({ seconds, reachableFound, nodesPerSec, cpuMsPerNode, loopP99Ms, loopMaxMs, maxRssBytes }) => ({ seconds, reachableFound, nodesPerSec, cpuMsPerNode, loopP99Ms, loopMaxMs, maxRssBytes })),
+    simCpuMs: mid('simCpuMs'),
+    simCoreShare: mid('simCoreShare'),
+    rounds: rounds.map(({ seconds, reachableFound, nodesPerSec, cpuMsPerNode, loopP99Ms, loopMaxMs, maxRssBytes, simCoreShare }) => ({ seconds, reachableFound, nodesPerSec, cpuMsPerNode, loopP99Ms, loopMaxMs, maxRssBytes, simCoreShare })),
   };
 }
 
@@ -285,6 +298,7 @@ const ratio = (x, y) => (x != null && y ? x / y : null);
 const results = {
   nodes: NODES,
   maxPeers: MAX_PEERS,
+  cpuBoundMaxPeers: SCENARIOS[1].maxPeers,
   timeouts: TIMEOUTS,
   cpuBoundTimeouts: SCENARIOS[1].timeouts,
   latency: SCENARIOS[0].latency,
@@ -321,6 +335,14 @@ const results = {
   ratioCpuBoundMainLoopP99VsBaseline: ratio(oursCpu?.loopP99Ms, baseCpu?.loopP99Ms),
   cpuBoundMainLoopP99Ms: oursCpu?.loopP99Ms ?? null,
   cpuBoundBaselineMainLoopP99Ms: baseCpu?.loopP99Ms ?? null,
+  // What the network saw: most connections held at once per crawler (the cap is maxPeers / cpuBoundMaxPeers).
+  peakConnections: ours?.simPeakInbound ?? null,
+  baselinePeakConnections: base?.simPeakInbound ?? null,
+  cpuBoundPeakConnections: oursCpu?.simPeakInbound ?? null,
+  cpuBoundBaselinePeakConnections: baseCpu?.simPeakInbound ?? null,
+  // The simulator's share of one core during the cpu-bound crawls (it shares the machine with the crawler).
+  cpuBoundSimCoreShare: oursCpu?.simCoreShare ?? null,
+  cpuBoundBaselineSimCoreShare: baseCpu?.simCoreShare ?? null,
   // Error bars of the cpu-bound headline figures: every round's value (median above).
   cpuMsPerNodeRuns: perRound(oursCpu, 'cpuMsPerNode'),
   cpuBoundNodesPerSecRuns: perRound(oursCpu, 'nodesPerSec'),
@@ -333,15 +355,16 @@ const results = {
 };
 
 const range = (lo, hi, d) => (lo == null ? '' : ` (${lo.toFixed(d)}-${hi.toFixed(d)})`);
-console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)} (cpu-bound: quietMs ${SCENARIOS[1].timeouts.quietMs})`);
+console.log(`\nCrawl: ${NODES.toLocaleString('en-US')} simulated nodes on 127.0.0.0/8, cap ${MAX_PEERS} connections, timeouts ${JSON.stringify(TIMEOUTS)} (cpu-bound: cap ${SCENARIOS[1].maxPeers}, quietMs ${SCENARIOS[1].timeouts.quietMs})`);
 const latencyHow = latencyParallel > 1 ? `${latencyParallel} crawls side by side (main-loop lag measured with the other crawls on the cores)` : 'one at a time';
 console.log(`latency rows: ${latencyHow}; cpu-bound rows: one at a time, median (min-max) of ${ROUNDS} round(s)`);
-console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(38)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(16)} ${'cpu ms/node'.padStart(20)} ${'loop lag p50/p99/max ms'.padStart(24)} ${'peak RSS MB'.padStart(12)}`);
+console.log(`${'scenario'.padEnd(10)} ${'crawler'.padEnd(38)} ${'s'.padStart(7)} ${'found/truth'.padStart(12)} ${'nodes/s'.padStart(16)} ${'cpu ms/node'.padStart(20)} ${'loop lag p50/p99/max ms'.padStart(24)} ${'peak RSS MB'.padStart(12)} ${'peak conns'.padStart(11)} ${'sim core'.padStart(9)}`);
 for (const r of runs) {
   const nps = r.nodesPerSec.toFixed(0) + range(r.nodesPerSecMin, r.nodesPerSecMax, 0);
   const cpu = fmt(r.cpuMsPerNode, 3) + range(r.cpuMsPerNodeMin, r.cpuMsPerNodeMax, 3);
-  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(38)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${nps.padStart(16)} ${cpu.padStart(20)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(24)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)}`);
+  console.log(`${r.scenario.padEnd(10)} ${label(r).padEnd(38)} ${r.seconds.toFixed(1).padStart(7)} ${`${r.reachableFound}/${r.truthReachable}`.padStart(12)} ${nps.padStart(16)} ${cpu.padStart(20)} ${`${r.loopP50Ms.toFixed(1)}/${r.loopP99Ms.toFixed(1)}/${r.loopMaxMs.toFixed(0)}`.padStart(24)} ${(r.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)} ${String(r.simPeakInbound).padStart(11)} ${`${(100 * r.simCoreShare).toFixed(0)} %`.padStart(9)}`);
 }
+console.log('peak conns: most connections from the crawler the simulator held at once (a crawler that frees a slot before the peer has closed overshoots its cap); sim core: the simulator\'s CPU over the crawl, share of one core');
 for (const [k, v] of Object.entries(results)) if (k.startsWith('ratio') && v != null) console.log(`${k}: ${v.toFixed(2)}`);
 for (const n of notes) console.log(`note: ${n}`);
 

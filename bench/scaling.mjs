@@ -13,7 +13,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { distHas, ensureBuilt } from './dist.mjs';
 import { runCrawlChild, startSimHost, tmpJson } from './children.mjs';
-import { CPU_MIX, MAX_PEERS, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts } from './scenarios.mjs';
+import { CPU_BOUND_MAX_PEERS as MAX_PEERS, CPU_MIX, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts } from './scenarios.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -87,9 +87,11 @@ for (const nodes of engineThere ? SIZES : []) {
       loopMaxMs: r.loopMaxMs,
       simPeakInbound: truth.stats.peakInbound,
       simViolations: truth.stats.violations,
+      simCpuMs: truth.cpuMs,
+      simCoreShare: truth.cpuMs / r.ms,
     });
     const p = points.at(-1);
-    console.log(`  ${String(nodes).padStart(6)} nodes (${p.simListenMode})  ${seconds.toFixed(1).padStart(6)} s  ${p.reachableFound}/${p.truthReachable}  ${p.nodesPerSec.toFixed(0)} nodes/s  cpu ${fmt(p.cpuMsPerNode, 3)} ms/node  RSS ${(p.maxRssBytes / 2 ** 20).toFixed(0)} MB`);
+    console.log(`  ${String(nodes).padStart(6)} nodes (${p.simListenMode})  ${seconds.toFixed(1).padStart(6)} s  ${p.reachableFound}/${p.truthReachable}  ${p.nodesPerSec.toFixed(0)} nodes/s  cpu ${fmt(p.cpuMsPerNode, 3)} ms/node  RSS ${(p.maxRssBytes / 2 ** 20).toFixed(0)} MB  sim ${(100 * p.simCoreShare).toFixed(0)} % of a core`);
   } catch (err) {
     notes.push(`${nodes} nodes: ${err.message}`);
     console.log(`  ${nodes} nodes: FAILED ${err.message}`);

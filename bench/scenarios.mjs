@@ -24,6 +24,18 @@ export const CPU_MIX = Object.freeze({ refused: 0.3, old: 0.1, chatty: 0.05, slo
  */
 export const CPU_BOUND_QUIET_MS = 25;
 
+/**
+ * Connection cap of the cpu-bound scenario. At 125 (the latency scenario's
+ * cap, Bitcoin Core's default) and no latency the crawl is bound by slots ×
+ * visit time, not CPU: on 2 idle cores bitspread and the baseline both sat
+ * at ~2,300 nodes/s with the crawler using ~75 % of a core and the simulator
+ * ~64 %, and doubling the cap made both faster (2026-11-24, 10,000 nodes:
+ * 125 → 2,300, 250 → 3,000, 500 → 3,250, 1,000 → 3,340 nodes/s for
+ * bitspread). From 500 up more slots buy almost nothing: CPU is the limit,
+ * which is what this scenario is for. `--max-peers` overrides it.
+ */
+export const CPU_BOUND_MAX_PEERS = 500;
+
 export const cpuBoundTimeouts = (timeouts) => ({ ...timeouts, quietMs: CPU_BOUND_QUIET_MS });
 
 /** bitspread's crawl() options for one set of limits (bench/crawl-child.mjs passes these). */

@@ -1,7 +1,10 @@
 // Hosts a simulated network in its own process, so the sim's CPU and memory
 // never count against the crawler being measured. Protocol over stdio, one
 // JSON object per line: prints {"ready":true,"seeds":[...]} once listening;
-// reads "truth" (→ {"reachable":[addr…],"failed":n,"stats":{…}}) and "close".
+// reads "truth" (→ {"reachable":[addr…],"failed":n,"stats":{…},"cpuMs":n}) and
+// "close". cpuMs is this process's CPU (user + system) since it said ready:
+// the crawl's demand on the simulator, which on a small machine competes with
+// the crawler for the same cores.
 //
 //   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N]
 import { createInterface } from 'node:readline';
@@ -52,9 +55,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (cmd === 'truth') {
     const t = sim.truth();
     const s = sim.stats();
-    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length } });
+    const cpu = process.cpuUsage(cpuAtReady);
+    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length }, cpuMs: (cpu.user + cpu.system) / 1000 });
   } else if (cmd === 'close') {
     void close();
   }
 });
+const cpuAtReady = process.cpuUsage();
 send({ ready: true, seeds: sim.seeds, listenMode: sim.listenMode, listeners: sim.listeners });
