@@ -13,7 +13,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { distHas, ensureBuilt } from './dist.mjs';
 import { runCrawlChild, startSimHost, tmpJson } from './children.mjs';
-import { CPU_BOUND_MAX_PEERS as MAX_PEERS, CPU_MIX, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts } from './scenarios.mjs';
+import { CPU_BOUND_MAX_PEERS, CPU_MIX, TIMEOUTS as FULL_TIMEOUTS, cpuBoundTimeouts } from './scenarios.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ function startSim(nodes) {
 }
 
 function runCrawler(seeds) {
-  const childArgs = ['--crawler', 'bitspread', '--seeds', seeds.join(','), '--timeouts', JSON.stringify(TIMEOUTS), '--max-peers', String(MAX_PEERS), '--deadline-seconds', String(CRAWL_DEADLINE_S)];
+  const childArgs = ['--crawler', 'bitspread', '--seeds', seeds.join(','), '--timeouts', JSON.stringify(TIMEOUTS), '--max-peers', String(CPU_BOUND_MAX_PEERS), '--deadline-seconds', String(CRAWL_DEADLINE_S)];
   return runCrawlChild({ childArgs, out: tmpJson('scaling'), killAfterMs: KILL_S * 1000, label: 'bitspread' });
 }
 
@@ -109,7 +109,7 @@ const spread = points.length >= 2;
 // Flat like the other benchmarks: bench/run.mjs files it under `scaling`, so latest.json has scaling.points, scaling.linearity.
 const results = {
   sizes: SIZES,
-  maxPeers: MAX_PEERS,
+  maxPeers: CPU_BOUND_MAX_PEERS,
   workers: DEFAULT_WORKERS,
   timeouts: TIMEOUTS,
   mix: MIX,
@@ -123,7 +123,7 @@ const results = {
   notes,
 };
 
-console.log(`\nScaling: bitspread, ${DEFAULT_WORKERS} worker(s) (default), cap ${MAX_PEERS}, cpu-bound scenario (no latency, 30 % refused, quiet ${TIMEOUTS.quietMs} ms), sim port ${SIM_PORT}`);
+console.log(`\nScaling: bitspread, ${DEFAULT_WORKERS} worker(s) (default), cap ${CPU_BOUND_MAX_PEERS}, cpu-bound scenario (no latency, 30 % refused, quiet ${TIMEOUTS.quietMs} ms), sim port ${SIM_PORT}`);
 console.log(`${'nodes'.padStart(7)} ${'sim'.padEnd(9)} ${'s'.padStart(7)} ${'found/truth'.padStart(13)} ${'nodes/s'.padStart(8)} ${'s/1k nodes'.padStart(11)} ${'cpu ms/node'.padStart(12)} ${'peak RSS MB'.padStart(12)} ${'loop p99/max'.padStart(13)}`);
 for (const p of points) {
   console.log(`${String(p.nodes).padStart(7)} ${String(p.simListenMode).padEnd(9)} ${p.seconds.toFixed(1).padStart(7)} ${`${p.reachableFound}/${p.truthReachable}`.padStart(13)} ${p.nodesPerSec.toFixed(0).padStart(8)} ${p.secondsPer1000Nodes.toFixed(3).padStart(11)} ${fmt(p.cpuMsPerNode, 3).padStart(12)} ${(p.maxRssBytes / 2 ** 20).toFixed(0).padStart(12)} ${`${p.loopP99Ms.toFixed(1)}/${p.loopMaxMs.toFixed(0)}`.padStart(13)}`);

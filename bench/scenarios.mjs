@@ -28,11 +28,12 @@ export const CPU_BOUND_QUIET_MS = 25;
  * Connection cap of the cpu-bound scenario. At 125 (the latency scenario's
  * cap, Bitcoin Core's default) and no latency the crawl is bound by slots ×
  * visit time, not CPU: on 2 idle cores bitspread and the baseline both sat
- * at ~2,300 nodes/s with the crawler using ~75 % of a core and the simulator
- * ~64 %, and doubling the cap made both faster (2026-11-24, 10,000 nodes:
- * 125 → 2,300, 250 → 3,000, 500 → 3,250, 1,000 → 3,340 nodes/s for
- * bitspread). From 500 up more slots buy almost nothing: CPU is the limit,
- * which is what this scenario is for. `--max-peers` overrides it.
+ * near 2,300 nodes/s with the crawler using ~75 % of a core and the simulator
+ * ~62 %, and more slots made both faster (2026-11-24, 10,000 nodes, bitspread:
+ * 125 → 2,350, 250 → 3,020, 500 → 3,130, 1,000 → 3,030 nodes/s;
+ * bench/results/cap-sweep-2026-11-24T1539-*.json). From 500 up more slots buy
+ * nothing: CPU is the limit, which is what this scenario is for.
+ * `node bench/crawl.mjs --cpu-bound-max-peers N` runs it at another cap.
  */
 export const CPU_BOUND_MAX_PEERS = 500;
 

@@ -50,6 +50,7 @@ async function close() {
 const selfStop = setTimeout(close, Number(a['max-seconds']) * 1000);
 process.stdin.on('end', close);
 
+const cpuAtReady = process.cpuUsage();
 createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = line.trim();
   if (cmd === 'truth') {
@@ -61,5 +62,4 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     void close();
   }
 });
-const cpuAtReady = process.cpuUsage();
 send({ ready: true, seeds: sim.seeds, listenMode: sim.listenMode, listeners: sim.listeners });
