@@ -154,9 +154,13 @@ function hostOf(text: string, addr: NetAddress): string {
   return text.slice(0, text.lastIndexOf(':'));
 }
 
+/** A random 32-bit word: nonces are built from two, the high one non-zero so the nonce never is (a zero ping nonce means "no nonce" to Core). */
+function randomWord(): number {
+  return (Math.random() * 0x1_0000_0000) >>> 0;
+}
+
 function randomNonce(): bigint {
-  // Non-zero: a zero ping nonce means "no nonce" to Core.
-  return BigInt(Math.floor(Math.random() * 0xffffffff) + 1) * 0x100000000n + BigInt(Math.floor(Math.random() * 0xffffffff));
+  return BigInt(randomWord() || 1) * 0x1_0000_0000n + BigInt(randomWord());
 }
 
 export class PeerConnection implements MessageSink, Tickable {
@@ -278,8 +282,7 @@ export class PeerConnection implements MessageSink, Tickable {
     this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
     this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
-    const nonceHi = (Math.random() * 0x1_0000_0000) >>> 0 || 1; // non-zero, like a ping nonce
-    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), nonceHi, (Math.random() * 0x1_0000_0000) >>> 0));
+    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomWord() || 1, randomWord()));
   }
 
   /** `bytes` new bytes at the start of the thread's shared read buffer (see sharedReadBuffer). */
@@ -654,7 +657,6 @@ export class PeerConnection implements MessageSink, Tickable {
     if (this.batchingReplies) replyBatch.push(frame);
     else socket.write(frame);
   }
-
 }
 
 /** Messages without a payload, whose whole frame (checksum included) is the same for every peer. */
