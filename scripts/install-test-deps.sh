@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses as real parts (not mocks):
+#   redis-server  the Redis that the multi-process crawl tests start on a loopback port
+#   microsocks    a real SOCKS5 server for the proxy path
+#   chromium      the headless browser that renders the HTML report
+#   prometheus    for `promtool check metrics`
+# A policy-rc.d that exits 101 first, so Debian starts none of these as a service (the tests
+# start what they need themselves, bound to loopback, and stop it). Needs root (CI runs as root).
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+PKGS=(redis-server microsocks chromium prometheus)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
