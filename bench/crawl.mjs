@@ -70,7 +70,7 @@ const SCENARIOS = [
     maxPeers: args['cpu-bound-max-peers'] === undefined ? CPU_BOUND_MAX_PEERS : positiveInt('cpu-bound-max-peers', args['cpu-bound-max-peers']),
   },
 ];
-/** The engine's default (src/crawl/worker-pool.ts defaultWorkerCount): one core left to the main thread. */
+/** The engine's default (src/engine/worker-pool.ts defaultWorkerCount): one core left to the main thread. */
 const DEFAULT_WORKERS = Math.max(1, os.availableParallelism() - 1);
 
 ensureBuilt();
@@ -128,8 +128,8 @@ crawlers.push(['baseline', null], ['established', null]);
 
 /** The tick crawl() would pick for these limits, or null if the engine cannot say. */
 async function engineDefaultTickMs({ timeouts, maxPeers }) {
-  if (!distHas('src/crawl/options.js')) return null;
-  const { resolveOptions } = await loadDist('src/crawl/options.js');
+  if (!distHas('src/engine/options.js')) return null;
+  const { resolveOptions } = await loadDist('src/engine/options.js');
   try {
     return resolveOptions({ seeds: ['127.0.0.1:1'], network: 'regtest', only: ['127.0.0.0/8'], maxPeers, ...engineTimeoutOptions(timeouts) }).tickMs;
   } catch {

@@ -3,7 +3,7 @@
 // Prints heap bytes per address after a full add, after draining half the
 // queue, and the time the adds took. Addresses are fresh flat strings, as
 // they arrive from a worker through structured clone.
-import { Frontier } from '../dist/src/crawl/frontier.js';
+import { Frontier } from '../dist/src/engine/frontier.js';
 
 const count = Number(process.argv[2] ?? 1_000_000);
 const gc = globalThis.gc;

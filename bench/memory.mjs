@@ -171,7 +171,7 @@ async function childEngineConnections(count, seeds, settleMs) {
 
 async function childFrontier(size) {
   const wire = await loadDist('src/wire/index.js');
-  const { Frontier } = await loadDist('src/crawl/frontier.js');
+  const { Frontier } = await loadDist('src/engine/frontier.js');
   const params = wire.NETWORKS.regtest;
   // A realistic mix of what addrv2 gossip carries: IPv4, IPv6, Tor v3.
   const entry = (i) => {
@@ -186,7 +186,7 @@ async function childFrontier(size) {
   const frontier = new Frontier();
   const decoder = new wire.MessageDecoder(params, {
     // The engine's path: a worker turns each addr message into [text, network]
-    // pairs (src/crawl/peer-connection.ts) and posts them to the main thread,
+    // pairs (workers/peer-connection.ts) and posts them to the main thread,
     // whose Frontier keeps them. The structured clone matters: it hands the
     // main thread fresh flat strings, whatever shape the worker built.
     onMessage(msg) {
@@ -294,7 +294,7 @@ async function parent() {
   if (!engineThere || !simThere) notes.push('bitspread connection rows skipped: Crawler/startSimNetwork not in dist/src/index.js yet');
 
   const frontier = [];
-  if (distHas('src/crawl/frontier.js')) {
+  if (distHas('src/engine/frontier.js')) {
     for (const size of sizes) {
       try {
         frontier.push({ size, ...(await runChild(['--child', 'frontier', '--count', String(size)], { limitMs: 600_000 })) });
@@ -303,7 +303,7 @@ async function parent() {
       }
     }
   } else {
-    notes.push('frontier rows skipped: dist/src/crawl/frontier.js not built yet');
+    notes.push('frontier rows skipped: dist/src/engine/frontier.js not built yet');
   }
 
   const perConn = (r) => ({

@@ -2,7 +2,7 @@
 // contending for a cap of 125 (each grabbing up to 50 at a time).
 // Run: npm run build && node bench/peer-cap.mjs
 import { Worker } from 'node:worker_threads';
-import { PeerCap } from '../dist/src/supervisor/peer-cap.js';
+import { PeerCap } from '../dist/src/shared/peer-cap.js';
 
 const fixture = new URL('../test/fixtures/peer-cap-worker.mjs', import.meta.url);
 const rounds = 200_000;

@@ -3,7 +3,7 @@
  */
 export * from './errors.js';
 export * from './wire/index.js';
-export { PeerCap, OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './supervisor/peer-cap.js';
+export { PeerCap, OPEN_INDEX, MAX_INDEX, PEAK_INDEX, WORKER_BASE_INDEX, DEFAULT_WORKER_SLOTS, MAX_WORKER_SLOTS, MAX_PEER_CAP } from './shared/peer-cap.js';
 export {
   DynamicSupervisor,
   restartDecision,
@@ -27,17 +27,17 @@ export type {
   SupervisorEvents,
   SupervisorOptions,
 } from './supervisor/dynamic-supervisor.js';
-export { Frontier } from './crawl/frontier.js';
-export type { FrontierState } from './crawl/frontier.js';
-export { AllowList } from './crawl/allow-list.js';
-export { Crawler, type CrawlStats } from './crawl/crawler.js';
-export { crawl, type CrawlRun } from './crawl/crawl.js';
-export { connectToNode, type ConnectOptions, type ConnectResult } from './crawl/connect-to-node.js';
-export type { CrawlOptions } from './crawl/options.js';
-export type { CrawlMode, PeerTimeouts, LearnedAddress, WorkerMemory } from './crawl/protocol.js';
-export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './crawl/record.js';
-export { SnapshotWriter } from './crawl/snapshot.js';
-export { pickWorker } from './crawl/balancer.js';
+export { Frontier } from './engine/frontier.js';
+export type { FrontierState } from './engine/frontier.js';
+export { AllowList } from './shared/allow-list.js';
+export { Crawler, type CrawlStats } from './engine/crawler.js';
+export { crawl, type CrawlRun } from './engine/crawl.js';
+export { connectToNode, type ConnectOptions, type ConnectResult } from './engine/probe-node.js';
+export type { CrawlOptions } from './engine/options.js';
+export type { CrawlMode, PeerTimeouts, LearnedAddress, WorkerMemory } from './shared/messages.js';
+export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './engine/record.js';
+export { SnapshotWriter } from './engine/snapshot.js';
+export { pickWorker } from './engine/balancer.js';
 export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './sim/index.js';
 export type {
   SimOptions,

@@ -1,7 +1,7 @@
 import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AllowList, formatIpv6, parseIpv6 } from '../src/crawl/allow-list.js';
+import { AllowList, formatIpv6, parseIpv6 } from '../src/shared/allow-list.js';
 import { UsageError } from '../src/errors.js';
 import type { NetAddress } from '../src/wire/types.js';
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCrawlArgs } from '../src/cli/commands/crawl.js';
-import { dnsServersFor, resolveDnsSeeds } from '../src/crawl/dns-seeds.js';
-import { AllowList } from '../src/crawl/allow-list.js';
-import type { NodeRecord } from '../src/crawl/record.js';
+import { dnsServersFor, resolveDnsSeeds } from '../src/seeds/dns-seeds.js';
+import { AllowList } from '../src/shared/allow-list.js';
+import type { NodeRecord } from '../src/engine/record.js';
 import { startDnsServer, type TestDnsServer } from './helpers/dns-server.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
 

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Crawler } from '../src/crawl/crawler.js';
-import { crawl } from '../src/crawl/crawl.js';
-import type { NodeRecord } from '../src/crawl/record.js';
+import { Crawler } from '../src/engine/crawler.js';
+import { crawl } from '../src/engine/crawl.js';
+import type { NodeRecord } from '../src/engine/record.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
 
 /**
@@ -219,7 +219,7 @@ describe('Crawler options', () => {
 
 describe('a cap shared with other users', () => {
   it('waits for slots held elsewhere instead of dropping addresses, and never goes over', async () => {
-    const { PeerCap } = await import('../src/supervisor/peer-cap.js');
+    const { PeerCap } = await import('../src/shared/peer-cap.js');
     const hosts = [1, 2, 3, 4, 5].map((i) => `127.71.${R}.${i}`);
     for (const h of hosts) peers.push(await startLoopbackPeer({ host: h, port: PORT }));
     const cap = PeerCap.create(2);

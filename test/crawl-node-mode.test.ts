@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Crawler } from '../src/crawl/crawler.js';
-import type { NodeRecord } from '../src/crawl/record.js';
+import { Crawler } from '../src/engine/crawler.js';
+import type { NodeRecord } from '../src/engine/record.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
 
 /**

@@ -4,9 +4,9 @@
  * (violations) and counts our connections (peakInbound vs the cap).
  */
 import { describe, expect, it } from 'vitest';
-import { Crawler } from '../src/crawl/crawler.js';
-import type { CrawlOptions } from '../src/crawl/options.js';
-import type { CrawlSummary, NodeRecord } from '../src/crawl/record.js';
+import { Crawler } from '../src/engine/crawler.js';
+import type { CrawlOptions } from '../src/engine/options.js';
+import type { CrawlSummary, NodeRecord } from '../src/engine/record.js';
 import { startSimNetwork, type SimBehaviour, type SimNetwork, type SimOptions } from '../src/sim/index.js';
 
 /** The `detail` a correct crawler records under that error, per behaviour (absent: none). */

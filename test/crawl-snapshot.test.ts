@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { failedRecord, formatSummary, reachableRecord, skippedRecord, SummaryCollector } from '../src/crawl/record.js';
-import { recordToLine, SnapshotWriter } from '../src/crawl/snapshot.js';
+import { failedRecord, formatSummary, reachableRecord, skippedRecord, SummaryCollector } from '../src/engine/record.js';
+import { recordToLine, SnapshotWriter } from '../src/engine/snapshot.js';
 
 const info = {
   protocolVersion: 70016,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pickWorker } from '../src/crawl/balancer.js';
+import { pickWorker } from '../src/engine/balancer.js';
 
 describe('pickWorker (least-loaded balancer)', () => {
   it('picks the worker with the fewest open peers', () => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectToNode } from '../src/crawl/connect-to-node.js';
-import { PeerCap } from '../src/supervisor/peer-cap.js';
+import { connectToNode } from '../src/engine/probe-node.js';
+import { PeerCap } from '../src/shared/peer-cap.js';
 import { startLoopbackPeer, type LoopbackPeer, type PeerBehaviour } from './helpers/loopback-peer.js';
 
 const peers: LoopbackPeer[] = [];

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerConnection, socketErrorCode, type PeerHost } from '../src/crawl/peer-connection.js';
-import type { PeerEvent } from '../src/crawl/protocol.js';
-import { DeadlineTicker } from '../src/crawl/ticker.js';
-import { AllowList } from '../src/crawl/allow-list.js';
-import { PeerCap } from '../src/supervisor/peer-cap.js';
+import { PeerConnection, socketErrorCode, type PeerHost } from '../workers/peer-connection.js';
+import type { PeerEvent } from '../src/shared/messages.js';
+import { DeadlineTicker } from '../workers/ticker.js';
+import { AllowList } from '../src/shared/allow-list.js';
+import { PeerCap } from '../src/shared/peer-cap.js';
 import { NETWORKS } from '../src/wire/index.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
 

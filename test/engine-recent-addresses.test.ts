@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentAddresses, ipv4Key } from '../src/crawl/recent-addresses.js';
+import { RecentAddresses, ipv4Key } from '../workers/recent-addresses.js';
 import { parseAddress, formatAddress } from '../src/wire/index.js';
 
 describe('RecentAddresses (a worker reports each gossiped address once)', () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeMessage, makeVersion, MessageDecoder, NETWORKS, type Message, type NetworkParams } from '../src/wire/index.js';
-import { ourVersionFrame } from '../src/crawl/version-frame.js';
+import { ourVersionFrame } from '../workers/version-frame.js';
 
 const fields = { version: 70016, userAgent: '/bitspread:0.1.0/' };
 

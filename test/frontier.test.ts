@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Frontier } from '../src/crawl/frontier.js';
+import { Frontier } from '../src/engine/frontier.js';
 import { UsageError } from '../src/errors.js';
 
 const ONION = `${'a'.repeat(56)}.onion:8333`;

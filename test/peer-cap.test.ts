@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { MAX_INDEX, OPEN_INDEX, PEAK_INDEX, PeerCap, WORKER_BASE_INDEX } from '../src/supervisor/peer-cap.js';
+import { MAX_INDEX, OPEN_INDEX, PEAK_INDEX, PeerCap, WORKER_BASE_INDEX } from '../src/shared/peer-cap.js';
 import { UsageError } from '../src/errors.js';
 
 const FIXTURE = new URL('./fixtures/peer-cap-worker.mjs', import.meta.url);

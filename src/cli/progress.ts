@@ -2,7 +2,7 @@
  * The live progress line: only when the output is a terminal (a log file or
  * a pipe gets the summary alone).
  */
-import type { Crawler, CrawlStats } from '../crawl/crawler.js';
+import type { Crawler, CrawlStats } from '../engine/crawler.js';
 
 export function progressLine(s: CrawlStats): string {
   const eta = s.etaSeconds === null ? '?' : `${Math.ceil(s.etaSeconds)}s`;

@@ -4,10 +4,10 @@
 import { UsageError } from '../../errors.js';
 import { NETWORKS, parseAddress } from '../../wire/index.js';
 import type { NetworkName } from '../../wire/types.js';
-import { Crawler } from '../../crawl/crawler.js';
-import type { CrawlOptions } from '../../crawl/options.js';
-import { formatSummary, type CrawlSummary } from '../../crawl/record.js';
-import { parseDnsServer } from '../../crawl/dns-seeds.js';
+import { Crawler } from '../../engine/crawler.js';
+import type { CrawlOptions } from '../../engine/options.js';
+import { formatSummary, type CrawlSummary } from '../../engine/record.js';
+import { parseDnsServer } from '../../seeds/dns-seeds.js';
 import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { cliLogger, LOG_LEVELS } from '../logger.js';
 import { attachProgress } from '../progress.js';

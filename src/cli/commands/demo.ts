@@ -5,8 +5,8 @@
  */
 import { UsageError } from '../../errors.js';
 import { startSimNetwork, type SimNetwork } from '../../sim/index.js';
-import { Crawler } from '../../crawl/crawler.js';
-import { formatSummary, type CrawlSummary, type NodeRecord } from '../../crawl/record.js';
+import { Crawler } from '../../engine/crawler.js';
+import { formatSummary, type CrawlSummary, type NodeRecord } from '../../engine/record.js';
 import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { cliLogger, LOG_LEVELS } from '../logger.js';
 import { usageFailure } from '../usage.js';

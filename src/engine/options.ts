@@ -5,9 +5,9 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { UsageError } from '../errors.js';
 import type { NetworkName } from '../wire/types.js';
-import type { PeerCap } from '../supervisor/peer-cap.js';
+import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
-import type { CrawlMode, PeerTimeouts } from './protocol.js';
+import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
 import { defaultWorkerCount } from './worker-pool.js';
 
 export interface CrawlOptions {

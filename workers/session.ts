@@ -10,13 +10,13 @@
  */
 import { resourceLimits, threadId, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { nodeEndpoint } from './comlink-node.js';
+import { nodeEndpoint } from '../src/shared/comlink-node.js';
 import { pino, type Logger } from 'pino';
-import { NETWORKS } from '../wire/index.js';
-import { PeerCap } from '../supervisor/peer-cap.js';
-import { AllowList } from './allow-list.js';
+import { NETWORKS } from '../src/wire/index.js';
+import { PeerCap } from '../src/shared/peer-cap.js';
+import { AllowList } from '../src/shared/allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
-import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats, WorkerMemory } from './protocol.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats, WorkerMemory } from '../src/shared/messages.js';
 import { DeadlineTicker } from './ticker.js';
 import { RecentAddresses } from './recent-addresses.js';
 

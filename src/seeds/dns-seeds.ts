@@ -6,7 +6,7 @@
 import { getServers } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { UsageError } from '../errors.js';
-import type { AllowList } from './allow-list.js';
+import type { AllowList } from '../shared/allow-list.js';
 
 /** `127.0.0.1:5353` / `[::1]:53` / `127.0.0.1` → the form Resolver.setServers takes. */
 export function parseDnsServer(text: string): string {

@@ -15,11 +15,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { nodeEndpoint } from './comlink-node.js';
+import { nodeEndpoint } from '../shared/comlink-node.js';
 import { Piscina } from 'piscina';
-import type { PeerCap } from '../supervisor/peer-cap.js';
+import type { PeerCap } from '../shared/peer-cap.js';
 import { pickWorker } from './balancer.js';
-import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult } from './protocol.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult } from '../shared/messages.js';
 
 /**
  * PeerCap worker slots sessions cycle through: 0..254 of the cap's default

@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
-import type { PeerSuccessInfo } from './protocol.js';
+import type { PeerSuccessInfo } from '../shared/messages.js';
 
 export type NodeState = 'reachable' | 'failed' | 'skipped';
 

@@ -8,13 +8,13 @@ import { pino, type Logger } from 'pino';
 import { PeerError, UsageError } from '../errors.js';
 import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, NetworkName } from '../wire/types.js';
-import { PeerCap } from '../supervisor/peer-cap.js';
-import { AllowList } from './allow-list.js';
+import { PeerCap } from '../shared/peer-cap.js';
+import { AllowList } from '../shared/allow-list.js';
 import { DEFAULT_ADDR_QUIET_MS, DEFAULT_MAX_PEERS, DEFAULT_STEP_TIMEOUT_MS } from './options.js';
-import { PeerConnection, type PeerHost } from './peer-connection.js';
-import type { LearnedAddress, PeerEvent, PeerTimeouts } from './protocol.js';
+import { PeerConnection, type PeerHost } from '../../workers/peer-connection.js';
+import type { LearnedAddress, PeerEvent, PeerTimeouts } from '../shared/messages.js';
 import { failedRecord, reachableRecord, type NodeRecord } from './record.js';
-import { DeadlineTicker } from './ticker.js';
+import { DeadlineTicker } from '../../workers/ticker.js';
 
 /** The cap slot main-thread connections count under (worker sessions use the others). */
 export const MAIN_THREAD_CAP_SLOT = 255;

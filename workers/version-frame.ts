@@ -5,7 +5,7 @@
  * height, relay) never change, and encoding them through the generic writer
  * for every dial was a visible share of a worker's time.
  */
-import { encodeMessage, makeVersion, sha256d, type NetworkParams } from '../wire/index.js';
+import { encodeMessage, makeVersion, sha256d, type NetworkParams } from '../src/wire/index.js';
 
 /** What we announce; one place, shared with the generic encoder the template is built from. */
 export interface OurVersionFields {

@@ -15,13 +15,13 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { PeerErrorCode, PlainError, WireError, WireErrorCode } from '../errors.js';
-import { encodeMessage, formatAddress, MessageDecoder, parseAddress } from '../wire/index.js';
+import type { PeerErrorCode, PlainError, WireError, WireErrorCode } from '../src/errors.js';
+import { encodeMessage, formatAddress, MessageDecoder, parseAddress } from '../src/wire/index.js';
 import { ourVersionFrame, type OurVersionFields } from './version-frame.js';
-import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../wire/index.js';
-import type { AllowList } from './allow-list.js';
-import type { PeerCap } from '../supervisor/peer-cap.js';
-import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from './protocol.js';
+import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../src/wire/index.js';
+import type { AllowList } from '../src/shared/allow-list.js';
+import type { PeerCap } from '../src/shared/peer-cap.js';
+import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from '../src/shared/messages.js';
 import type { DeadlineTicker, Tickable } from './ticker.js';
 import { ipv4Key, type RecentAddresses } from './recent-addresses.js';
 
