@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerConnection, socketErrorCode, type PeerHost } from '../workers/peer-connection.js';
+import { PeerConnection, type PeerHost } from '../workers/peer-connection.js';
+import { socketErrorCode } from '../workers/peer-socket.js';
 import type { PeerEvent } from '../src/shared/messages.js';
 import { DeadlineTicker } from '../workers/ticker.js';
 import { AllowList } from '../src/shared/allow-list.js';

@@ -3,10 +3,10 @@
  * generic encoder produces for the same fields.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, makeVersion, MessageDecoder, NETWORKS, type Message, type NetworkParams } from '../src/wire/index.js';
+import { DEFAULT_USER_AGENT, encodeMessage, makeVersion, MessageDecoder, NETWORKS, PROTOCOL_VERSION, type Message, type NetworkParams } from '../src/wire/index.js';
 import { ourVersionFrame } from '../workers/version-frame.js';
 
-const fields = { version: 70016, userAgent: '/bitspread:0.1.0/' };
+const fields = { version: PROTOCOL_VERSION, userAgent: DEFAULT_USER_AGENT };
 
 function generic(net: NetworkParams, timestamp: number, nonce: bigint): Buffer {
   const payload = makeVersion({ version: fields.version, services: 0n, userAgent: fields.userAgent, relay: false, startHeight: 0, timestamp: BigInt(timestamp), nonce });
@@ -20,14 +20,14 @@ describe('ourVersionFrame', () => {
     ['testnet4', 0, 1, 0],
   ] as const)('matches the generic encoder on %s (timestamp %d)', (name, ts, hi, lo) => {
     const net = NETWORKS[name];
-    const frame = ourVersionFrame(net, fields, ts, hi, lo);
+    const frame = ourVersionFrame(net, fields, ts, BigInt(hi) * 0x1_0000_0000n + BigInt(lo));
     expect(frame.equals(generic(net, ts, BigInt(hi) * 0x1_0000_0000n + BigInt(lo)))).toBe(true);
   });
 
   it('gives every call its own buffer, and each decodes with a valid checksum', () => {
     const net = NETWORKS.regtest;
-    const a = ourVersionFrame(net, fields, 1_700_000_000, 7, 8);
-    const b = ourVersionFrame(net, fields, 1_700_000_001, 9, 10);
+    const a = ourVersionFrame(net, fields, 1_700_000_000, 7n * 0x1_0000_0000n + 8n);
+    const b = ourVersionFrame(net, fields, 1_700_000_001, 9n * 0x1_0000_0000n + 10n);
     expect(a.buffer === b.buffer && a.byteOffset === b.byteOffset).toBe(false);
     const got: Message[] = [];
     const d = new MessageDecoder(net, { onMessage: (m) => got.push(m), onMessageError: (e) => { throw e; } });

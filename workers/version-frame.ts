@@ -5,7 +5,7 @@
  * height, relay) never change, and encoding them through the generic writer
  * for every dial was a visible share of a worker's time.
  */
-import { encodeMessage, makeVersion, sha256d, type NetworkParams } from '../src/wire/index.js';
+import { CHECKSUM_OFFSET, encodeMessage, HEADER_SIZE, makeVersion, sha256d, type NetworkParams } from '../src/wire/index.js';
 
 /** What we announce; one place, shared with the generic encoder the template is built from. */
 export interface OurVersionFields {
@@ -13,10 +13,8 @@ export interface OurVersionFields {
   readonly userAgent: string;
 }
 
-const HEADER_BYTES = 24;
-const CHECKSUM_AT = 20;
 /** Payload offsets: version 4, services 8, then the 8-byte timestamp. */
-const TIMESTAMP_AT = HEADER_BYTES + 4 + 8;
+const TIMESTAMP_AT = HEADER_SIZE + 4 + 8;
 /** ... addr_recv (26) and addr_from (26) after it, then the 8-byte nonce. */
 const NONCE_AT = TIMESTAMP_AT + 8 + 26 + 26;
 
@@ -32,18 +30,17 @@ function template(net: NetworkParams, fields: OurVersionFields): Buffer {
 }
 
 /**
- * The framed version message with `timestampSeconds` and the nonce
- * `nonceHi * 2^32 + nonceLo`. The fields must be the same on every call in a
- * thread (they are: the crawler announces one identity).
+ * The framed version message with `timestampSeconds` and `nonce`. The fields
+ * must be the same on every call in a thread (they are: the crawler announces
+ * one identity).
  */
-export function ourVersionFrame(net: NetworkParams, fields: OurVersionFields, timestampSeconds: number, nonceHi: number, nonceLo: number): Buffer {
+export function ourVersionFrame(net: NetworkParams, fields: OurVersionFields, timestampSeconds: number, nonce: bigint): Buffer {
   const t = template(net, fields);
   const frame = Buffer.allocUnsafe(t.length);
   t.copy(frame);
   frame.writeUInt32LE(timestampSeconds >>> 0, TIMESTAMP_AT);
   frame.writeUInt32LE(Math.floor(timestampSeconds / 0x1_0000_0000), TIMESTAMP_AT + 4);
-  frame.writeUInt32LE(nonceLo >>> 0, NONCE_AT);
-  frame.writeUInt32LE(nonceHi >>> 0, NONCE_AT + 4);
-  sha256d(frame.subarray(HEADER_BYTES)).copy(frame, CHECKSUM_AT, 0, 4);
+  frame.writeBigUInt64LE(nonce, NONCE_AT);
+  sha256d(frame.subarray(HEADER_SIZE)).copy(frame, CHECKSUM_OFFSET, 0, 4);
   return frame;
 }

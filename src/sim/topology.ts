@@ -5,6 +5,7 @@
  * (truth.ts) and served (network.ts).
  */
 import type { AddressNetwork, NetworkName } from '../wire/types.js';
+import { PROTOCOL_VERSION, WTXID_RELAY_VERSION } from '../wire/constants.js';
 import { UsageError } from '../errors.js';
 import { Prng } from './prng.js';
 import { LoopbackRange, simPorts, type SimPorts } from './addresses.js';
@@ -135,7 +136,8 @@ export function generatePlan(opts: PlanOptions): SimPlan {
       addr: `${ip}:${port}`,
       behaviour,
       seed: i < seedCount,
-      protocolVersion: old ? 70015 : 70016,
+      // Old: the last version before wtxidrelay/addrv2 (70015); modern: what Core 31.x announces.
+      protocolVersion: old ? WTXID_RELAY_VERSION - 1 : PROTOCOL_VERSION,
       services: old ? pickServicesOld(rng) : pickServicesModern(rng),
       userAgent: rng.pick(old ? OLD_AGENTS : MODERN_AGENTS),
       startHeight: Math.max(0, tip - (rng.next() < 0.9 ? rng.int(0, 3) : rng.int(0, 2000))),

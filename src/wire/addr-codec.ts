@@ -38,7 +38,7 @@ function truncated(command: string, what: string, o: number, end: number): WireE
   return new WireError('ERR_TRUNCATED', `${command}: ${what} at byte ${o} runs past the end (${end} bytes)`);
 }
 
-const BIP155_NAMES: Record<number, string> = { 1: 'IPv4', 2: 'IPv6', 4: 'TORv3', 5: 'I2P', 6: 'CJDNS' };
+const BIP155_NAMES: Record<number, string> = { [BIP155_IPV4]: 'IPv4', [BIP155_IPV6]: 'IPv6', [BIP155_TORV3]: 'TORv3', [BIP155_I2P]: 'I2P', [BIP155_CJDNS]: 'CJDNS' };
 
 /*
  * Reads and copies go through DataViews: TurboFan turns getUint32/setUint32

@@ -6,8 +6,14 @@
 /** magic(4) + command(12) + length(4) + checksum(4). */
 export const HEADER_SIZE = 24;
 
-/** Width of the NUL-padded command field. */
+/** Width of the NUL-padded command field (header bytes 4..15). */
 export const COMMAND_SIZE = 12;
+
+/** Header offset of the little-endian payload length. */
+export const LENGTH_OFFSET = 16;
+
+/** Header offset of the checksum (the first 4 bytes of sha256d(payload)). */
+export const CHECKSUM_OFFSET = 20;
 
 /** Core disconnects a peer whose header declares more (MAX_PROTOCOL_MESSAGE_LENGTH). */
 export const MAX_MESSAGE_LENGTH = 4_000_000;
@@ -23,6 +29,12 @@ export const MIN_PEER_PROTO_VERSION = 31800;
 
 /** Ping carries a nonce (and pong exists) only above this version (BIP31). */
 export const BIP0031_VERSION = 60000;
+
+/** sendcmpct (BIP152) is sent from this common version on (SHORT_IDS_BLOCKS_VERSION). */
+export const SHORT_IDS_BLOCKS_VERSION = 70014;
+
+/** wtxidrelay (BIP339) and sendaddrv2 (BIP155) are negotiated from this version on (WTXID_RELAY_VERSION, FACTS §3). */
+export const WTXID_RELAY_VERSION = 70016;
 
 /** Largest CompactSize Core accepts where it range-checks (serialize.h MAX_SIZE). */
 export const MAX_SIZE = 0x02000000;

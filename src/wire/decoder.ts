@@ -19,7 +19,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { WireError } from '../errors.js';
-import { HEADER_SIZE, MAX_MESSAGE_LENGTH } from './constants.js';
+import { CHECKSUM_OFFSET, HEADER_SIZE, LENGTH_OFFSET, MAX_MESSAGE_LENGTH } from './constants.js';
 import { u32le } from './bytes.js';
 import { checksumLE } from './checksum.js';
 import { commandLength, commandName, maxPayloadLength } from './framing.js';
@@ -214,7 +214,7 @@ export class MessageDecoder {
       this.fatal(new WireError('ERR_BAD_MAGIC', `wrong message start ${got}, expected ${Buffer.from(this.net.magic).toString('hex')} (${this.net.name})`), null);
       return;
     }
-    const length = u32le(h, o + 16);
+    const length = u32le(h, o + LENGTH_OFFSET);
     const cmdLen = commandLength(h, o + 4);
     const name = commandName(h, o + 4);
     if (length > MAX_MESSAGE_LENGTH) {
@@ -223,7 +223,7 @@ export class MessageDecoder {
     }
     this.command = name;
     this.length = length;
-    this.checksum = u32le(h, o + 20);
+    this.checksum = u32le(h, o + CHECKSUM_OFFSET);
     if (cmdLen < 0) {
       // Core drops it only after the whole message arrived, reporting a bad
       // checksum first; hash the body as it streams past instead of storing it.

@@ -3,7 +3,7 @@
  * checksum(4) ‖ payload. Outgoing frames are built in one allocation.
  */
 import { WireError } from '../errors.js';
-import { ADDR_V1_ENTRY_SIZE, COMMAND_SIZE, HEADER_SIZE, MAX_ADDR_PER_MESSAGE, MAX_ADDRV2_SIZE, MAX_MESSAGE_LENGTH } from './constants.js';
+import { ADDR_V1_ENTRY_SIZE, CHECKSUM_OFFSET, COMMAND_SIZE, HEADER_SIZE, LENGTH_OFFSET, MAX_ADDR_PER_MESSAGE, MAX_ADDRV2_SIZE, MAX_MESSAGE_LENGTH } from './constants.js';
 import { sha256d } from './checksum.js';
 import { guardEncode, writePayload } from './payloads.js';
 import { PayloadWriter } from './writer.js';
@@ -46,10 +46,10 @@ function checkCommand(command: string): void {
 
 function writeHeader(out: Buffer, net: NetworkParams, command: string, length: number, hashOf: Uint8Array): void {
   out.set(net.magic, 0);
-  out.fill(0, 4, 16);
+  out.fill(0, 4, LENGTH_OFFSET);
   out.write(command, 4, 'latin1');
-  out.writeUInt32LE(length, 16);
-  out.set(sha256d(hashOf).subarray(0, 4), 20);
+  out.writeUInt32LE(length, LENGTH_OFFSET);
+  out.set(sha256d(hashOf).subarray(0, 4), CHECKSUM_OFFSET);
 }
 
 /**

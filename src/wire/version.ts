@@ -3,7 +3,6 @@
  * (net_processing.cpp:3600-3647): every field after addr_recv is optional and
  * read only if bytes remain; addr_from and the nonce come as one block.
  */
-import { randomBytes } from 'node:crypto';
 import { WireError } from '../errors.js';
 import { MAX_SUBVERSION_LENGTH, PROTOCOL_VERSION } from './constants.js';
 import { netAddressFromV1, netAddressToV1 } from './address.js';
@@ -118,9 +117,18 @@ export function versionAddress(address: NetAddress | null, services = 0n): Versi
   return { services, address, raw: netAddressToV1(address), port: address.port };
 }
 
-/** A random 64-bit nonce (Core uses it to detect connecting to itself). */
+/**
+ * A random 64-bit nonce, never zero (a zero ping nonce means "no nonce" to
+ * Core; Core uses the version nonce to detect connecting to itself). Built
+ * from two Math.random words: a nonce has to differ between connections, not
+ * be secret, and a crypto call per dial was a visible share of a worker's time.
+ */
 export function randomNonce(): bigint {
-  return randomBytes(8).readBigUInt64LE(0);
+  return BigInt(randomWord() || 1) * 0x1_0000_0000n + BigInt(randomWord());
+}
+
+function randomWord(): number {
+  return (Math.random() * 0x1_0000_0000) >>> 0;
 }
 
 /**

@@ -1,0 +1,72 @@
+/**
+ * When a simulated node's output leaves: after a sampled latency, in order
+ * (replies never overtake each other), and for `slow` nodes a few bytes at a
+ * time. One timer per connection at a time, never one per frame.
+ */
+import type { SimConnection } from './connection.js';
+
+/** `slow` nodes write 1..SLOW_MAX_BYTES bytes every SLOW_TICK_MS. */
+const SLOW_MAX_BYTES = 8;
+const SLOW_TICK_MS = 2;
+
+/** This reply's latency: a sample of the network's model, 0 without one. */
+export function delay(conn: SimConnection): number {
+  return conn.sim.latency === null ? 0 : conn.sim.latency.sample();
+}
+
+/**
+ * Queues bytes to go out `delayMs` from now, after everything queued before.
+ * Undelayed output from a node that is not slow goes straight to the socket.
+ */
+export function send(conn: SimConnection, bytes: Buffer, delayMs: number): void {
+  if (conn.closed) return;
+  const slow = conn.node.behaviour === 'slow';
+  if (delayMs <= 0 && !slow && conn.out.length === 0) {
+    conn.socket.write(bytes);
+    return;
+  }
+  const due = Math.max(Date.now() + delayMs, conn.lastDue);
+  conn.lastDue = due;
+  conn.out.push(bytes);
+  conn.outDue.push(due);
+  if (conn.timer === null) armTimer(conn, due - Date.now());
+}
+
+/** Closes our side (FIN) once everything queued has been written. */
+export function endWhenDrained(conn: SimConnection): void {
+  if (conn.closed) return;
+  if (conn.out.length === 0) conn.socket.end();
+  else conn.endWhenDrained = true;
+}
+
+function armTimer(conn: SimConnection, ms: number): void {
+  conn.timer = setTimeout(drainOutput, Math.max(0, ms), conn);
+}
+
+function drainOutput(conn: SimConnection): void {
+  conn.timer = null;
+  if (conn.closed) return;
+  const slow = conn.node.behaviour === 'slow';
+  const now = Date.now();
+  while (conn.out.length > 0 && (conn.outDue[0] as number) <= now) {
+    const head = conn.out[0] as Buffer;
+    if (slow) {
+      const n = Math.min(head.length, conn.sim.rng.int(1, SLOW_MAX_BYTES));
+      conn.socket.write(head.subarray(0, n));
+      if (n === head.length) {
+        conn.out.shift();
+        conn.outDue.shift();
+      } else {
+        conn.out[0] = head.subarray(n);
+      }
+      if (conn.out.length > 0) armTimer(conn, SLOW_TICK_MS);
+      else if (conn.endWhenDrained) conn.socket.end();
+      return;
+    }
+    conn.socket.write(head);
+    conn.out.shift();
+    conn.outDue.shift();
+  }
+  if (conn.out.length > 0) armTimer(conn, (conn.outDue[0] as number) - now);
+  else if (conn.endWhenDrained) conn.socket.end();
+}
