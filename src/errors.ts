@@ -47,7 +47,21 @@ export type PeerErrorCode =
 /** Codes for the engine's own misuse (bad options, bad arguments). */
 export type UsageErrorCode = 'ERR_BAD_OPTION' | 'ERR_BAD_CIDR' | 'ERR_BAD_ARGUMENT' | 'ERR_SUPERVISOR';
 
-export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode;
+/**
+ * Codes of the dynamic supervisor (OTP's DynamicSupervisor errors as codes).
+ * Returned as data by startChild/terminateChild, carried by the `shutdown`
+ * event, and used in an `error` exit reason for a child that failed without
+ * a code of its own.
+ */
+export type SupervisorErrorCode =
+  | 'ERR_MAX_CHILDREN' // startChild at maxChildren (OTP {error, max_children})
+  | 'ERR_ALREADY_STARTED' // startChild with the id of a live child (OTP {error, {already_started, pid}})
+  | 'ERR_SUPERVISOR_STOPPED' // startChild after stop() or after the supervisor shut itself down
+  | 'ERR_NOT_FOUND' // terminateChild of an id the supervisor does not hold (OTP {error, not_found})
+  | 'ERR_RESTART_INTENSITY' // more than maxRestarts restarts within maxSeconds: the supervisor shut down
+  | 'ERR_CHILD_FAILED'; // a child threw / rejected with something that has no code, or resolved with no exit reason
+
+export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode;
 
 /** The shape an error takes when it crosses a thread boundary. */
 export interface PlainError {
@@ -108,6 +122,24 @@ export class UsageError extends BitspreadError {
   constructor(code: UsageErrorCode, message: string) {
     super(code, message);
     this.name = 'UsageError';
+  }
+}
+
+const SUPERVISOR_BRAND = Symbol.for('bitspread.error.supervisor');
+
+export class SupervisorError extends BitspreadError {
+  declare readonly code: SupervisorErrorCode;
+  readonly [SUPERVISOR_BRAND] = true;
+
+  constructor(code: SupervisorErrorCode, message: string) {
+    super(code, message);
+    this.name = 'SupervisorError';
+  }
+
+  /** Branded like BitspreadError, so `instanceof SupervisorError` works across copies of the module. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== SupervisorError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SUPERVISOR_BRAND] === true;
   }
 }
 

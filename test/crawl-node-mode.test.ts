@@ -39,7 +39,7 @@ describe('node mode', () => {
       timeoutMs: 2000,
       addrQuietMs: 30,
       pingIntervalMs: 100,
-      supervisor: { maxRestarts: 3, maxSeconds: 5, backoff: { initialMs: 20, maxMs: 100, factor: 2 } },
+      supervisor: { childMaxRestarts: 3, childMaxSeconds: 5, backoff: { initialMs: 20, maxMs: 100, factor: 2 } },
     });
     const records: NodeRecord[] = [];
     crawler.on('node', (r: NodeRecord) => records.push(r));
@@ -109,7 +109,7 @@ describe('node mode, peer behaviour', () => {
       timeoutMs: 2000,
       addrQuietMs: 30,
       pingIntervalMs: 50,
-      supervisor: { maxRestarts, maxSeconds: 60, backoff: { initialMs: 10, maxMs: 50, factor: 2 } },
+      supervisor: { childMaxRestarts: maxRestarts, childMaxSeconds: 60, backoff: { initialMs: 10, maxMs: 50, factor: 2 } },
     });
     const giveups: Array<{ id: string; code: string | undefined }> = [];
     crawler.on('giveup', (id: string, reason: { kind: string; error?: { code: string } }) => giveups.push({ id, code: reason.error?.code }));

@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
-  DEFAULT_RESTART_LIMITS,
+  DEFAULT_CHILD_RESTART_LIMITS,
+  DEFAULT_INTENSITY,
+  intensityExceeded,
+  isAbnormal,
   pruneHistory,
   restartDecision,
   restartsInWindow,
@@ -12,18 +15,22 @@ import {
 
 const NORMAL: ExitReason = { kind: 'normal' };
 const SHUTDOWN: ExitReason = { kind: 'shutdown' };
-const CRASH: ExitReason = { kind: 'abnormal', error: { code: 'ERR_PEER_CLOSED', message: 'gone' } };
+const KILLED: ExitReason = { kind: 'killed' };
+const CRASH: ExitReason = { kind: 'error', error: { code: 'ERR_PEER_CLOSED', message: 'gone' } };
+const EVERY_REASON: readonly ExitReason[] = [NORMAL, SHUTDOWN, KILLED, CRASH];
 const LIMITS: RestartLimits = { maxRestarts: 3, maxSeconds: 5, backoff: { initialMs: 100, maxMs: 5_000, factor: 2 } };
 
 describe('restartDecision', () => {
-  it('restarts a transient child only after an abnormal exit', () => {
+  it('restarts a transient child only after an abnormal exit (error or killed)', () => {
     expect(restartDecision('transient', CRASH, [], 0, LIMITS)).toEqual({ restart: true, delayMs: 100, giveUp: false });
+    expect(restartDecision('transient', KILLED, [], 0, LIMITS)).toEqual({ restart: true, delayMs: 100, giveUp: false });
     expect(restartDecision('transient', NORMAL, [], 0, LIMITS)).toEqual({ restart: false, delayMs: 0, giveUp: false });
     expect(restartDecision('transient', SHUTDOWN, [], 0, LIMITS)).toEqual({ restart: false, delayMs: 0, giveUp: false });
+    expect(EVERY_REASON.map(isAbnormal)).toEqual([false, false, true, true]);
   });
 
   it('always restarts a permanent child and never a temporary one', () => {
-    for (const reason of [NORMAL, SHUTDOWN, CRASH]) {
+    for (const reason of EVERY_REASON) {
       expect(restartDecision('permanent', reason, [], 0, LIMITS).restart).toBe(true);
       expect(restartDecision('temporary', reason, [], 0, LIMITS)).toEqual({ restart: false, delayMs: 0, giveUp: false });
     }
@@ -51,9 +58,45 @@ describe('restartDecision', () => {
     expect(restartDecision('transient', CRASH, [], 0, { ...LIMITS, maxRestarts: 0 })).toEqual({ restart: false, delayMs: 0, giveUp: true });
   });
 
-  it('defaults to 3 restarts in 5 seconds with 100 ms doubling backoff', () => {
-    expect(DEFAULT_RESTART_LIMITS).toMatchObject({ maxRestarts: 3, maxSeconds: 5, backoff: { initialMs: 100, maxMs: 5_000, factor: 2 } });
+  it('defaults to 3 restarts of one child in 5 seconds with 100 ms doubling backoff', () => {
+    expect(DEFAULT_CHILD_RESTART_LIMITS).toMatchObject({ maxRestarts: 3, maxSeconds: 5, backoff: { initialMs: 100, maxMs: 5_000, factor: 2 } });
     expect(restartDecision('transient', CRASH, [0, 1], 2).delayMs).toBe(400);
+  });
+});
+
+describe('intensityExceeded (the supervisor as a whole)', () => {
+  it('allows maxRestarts restarts in the window and refuses the one after, like the per-child limit', () => {
+    const limits = { maxRestarts: 3, maxSeconds: 5 };
+    expect(intensityExceeded([], 0, limits)).toBe(false);
+    expect(intensityExceeded([7_000, 8_000], 10_000, limits)).toBe(false);
+    expect(intensityExceeded([7_000, 8_000, 9_000], 10_000, limits)).toBe(true);
+    // 5,000 ms ago has left the window.
+    expect(intensityExceeded([5_000, 8_000, 9_000], 10_000, limits)).toBe(false);
+    expect(intensityExceeded([], 0, { maxRestarts: 0, maxSeconds: 1 })).toBe(true);
+  });
+
+  it('defaults to 100 restarts in 10 seconds: a flap of 125 peers trips it, steady churn does not', () => {
+    expect(DEFAULT_INTENSITY).toEqual({ maxRestarts: 100, maxSeconds: 10 });
+    // 125 peers dropping within one second.
+    const flap = Array.from({ length: 125 }, (_, i) => i * 8);
+    const history: number[] = [];
+    let tripped = -1;
+    for (const [i, at] of flap.entries()) {
+      pruneHistory(history, at, DEFAULT_INTENSITY.maxSeconds);
+      if (intensityExceeded(history, at, DEFAULT_INTENSITY)) {
+        tripped = i;
+        break;
+      }
+      history.push(at);
+    }
+    expect(tripped).toBe(100);
+    // 5,000 peers each dropping once an hour, evenly: 1.4 restarts a second, for an hour.
+    const churn: number[] = [];
+    for (let at = 0; at < 3_600_000; at += 720) {
+      pruneHistory(churn, at, DEFAULT_INTENSITY.maxSeconds);
+      expect(intensityExceeded(churn, at, DEFAULT_INTENSITY)).toBe(false);
+      churn.push(at);
+    }
   });
 });
 

@@ -242,6 +242,11 @@ export class Crawler extends EventEmitter {
 
     this.supervisor = new DynamicSupervisor(this.raw.supervisor ?? {});
     this.supervisor.on('giveup', (id: string, reason: ExitReason) => this.onGiveUp(id, reason));
+    // Restart intensity exceeded (a network flap in node mode): the supervisor is gone, so is the crawl.
+    this.supervisor.on('shutdown', (error) => {
+      this.log.error({ err: error.message }, 'supervisor shut down');
+      void this.stop();
+    });
     this.pool = new PeerWorkerPool({
       workers: o.workers,
       cap: this.cap,
@@ -431,7 +436,7 @@ export class Crawler extends EventEmitter {
     else if (error.code === 'ERR_STOPPED') p.resolve({ kind: 'shutdown' });
     // Node mode restarts (transient) only peers that had been up: a dead address is not retried forever.
     else if (this.opts.mode === 'node' && info === undefined) p.resolve({ kind: 'normal' });
-    else p.resolve({ kind: 'abnormal', error });
+    else p.resolve({ kind: 'error', error });
   }
 
   private onCrash(session: Session, lost: readonly string[], err: unknown): void {
@@ -449,15 +454,15 @@ export class Crawler extends EventEmitter {
       } else if (this.opts.mode === 'crawl') {
         this.writeOnce(failedRecord(addr, p.network, 'ERR_WORKER_CRASHED'));
       }
-      p.resolve({ kind: 'abnormal', error });
+      p.resolve({ kind: 'error', error });
     }
     this.schedulePump();
   }
 
   private onGiveUp(id: string, reason: ExitReason): void {
     this.emit('giveup', id, reason);
-    const code = reason.kind === 'abnormal' ? reason.error.code : 'ERR_STOPPED';
-    this.writeOnce(failedRecord(id, this.networkOf(id), code, reason.kind === 'abnormal' ? reason.error.detail : undefined));
+    const code = reason.kind === 'error' ? reason.error.code : 'ERR_STOPPED';
+    this.writeOnce(failedRecord(id, this.networkOf(id), code, reason.kind === 'error' ? reason.error.detail : undefined));
   }
 
   private checkDone(): void {

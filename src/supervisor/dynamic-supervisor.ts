@@ -1,361 +1,378 @@
 /**
- * A dynamic supervisor after Elixir/OTP's DynamicSupervisor: it starts with
- * no children, children are added one at a time with `startChild`, and each
- * child's restart type says whether it comes back after it ends.
+ * A dynamic supervisor as Elixir/OTP defines DynamicSupervisor: it starts
+ * with no children, children are added one at a time with `startChild`, and
+ * each child's restart type says whether it comes back after it ends.
  *
- * A child is a function `start(signal)` returning a promise that settles when
- * the child ENDS. The supervisor never kills anything itself: terminating a
- * child aborts its signal and waits for that promise. `start` must honour the
- * signal (end promptly once it aborts), otherwise `terminateChild` and `stop`
- * wait as long as the child runs.
+ * A child is a function `start(signal)` returning a promise that settles
+ * when the child ENDS, with its true exit reason (restart-policy.ts).
+ * Terminating a child asks it to stop (its `terminate()`, or an aborted
+ * signal) and waits up to its `shutdown` time; past that the child is
+ * killed (`kill()` if it has one) and its exit recorded as `killed`, so
+ * `terminateChild` and `stop` never wait forever unless a child chose
+ * `shutdown: 'infinity'`.
  *
- * Restart intensity is limited per child (not for the whole supervisor as in
- * OTP, where one crashing peer would take down the crawl): at most
- * `maxRestarts` restarts within `maxSeconds`, after which the supervisor gives
- * up on that child. Restarts wait an exponential backoff; the timers are
- * per pending restart (restarts are rare) and all cleared by `stop`.
+ * Two restart limits, both OTP's sliding-window counting:
+ * - `maxRestarts`/`maxSeconds`, the supervisor as a whole (OTP's
+ *   max_restarts/max_seconds): one restart too many and the supervisor
+ *   terminates every child, emits `shutdown` (ERR_RESTART_INTENSITY) and
+ *   refuses new children (ERR_SUPERVISOR_STOPPED).
+ * - `childMaxRestarts`/`childMaxSeconds`, each child on its own (not in OTP):
+ *   one restart too many and that child alone is removed (`giveup`).
+ * Restarts wait an exponential backoff (not in OTP, which restarts at once:
+ * a peer that just dropped is redialled a little later, not in a tight
+ * loop). The timers exist per pending restart or per child being
+ * terminated, never per running child, and `stop` clears them all.
  */
 import { EventEmitter } from 'node:events';
-import { BitspreadError, UsageError, isBitspreadError, type PlainError } from '../errors.js';
-import {
+import { BitspreadError, SupervisorError } from '../errors.js';
+import { crashReasonOf, DEFAULT_SHUTDOWN_MS, exitReasonOf, KILLED, specProblem, type ChildSpec, type Shutdown } from './child-spec.js';
+import { checkOptions, SYSTEM_CLOCK, type SupervisorClock, type SupervisorOptions } from './options.js';
+import { intensityExceeded, pruneHistory, restartDecision, type ExitReason, type IntensityLimits, type RestartLimits, type RestartType } from './restart-policy.js';
+
+export type { ChildSpec, Shutdown } from './child-spec.js';
+export type { SupervisorClock, SupervisorOptions } from './options.js';
+export { DEFAULT_SHUTDOWN_MS, MAX_SHUTDOWN_MS } from './child-spec.js';
+export type { BackoffOptions, ExitReason, IntensityLimits, RestartDecision, RestartLimits, RestartType } from './restart-policy.js';
+export {
+  backoffDelay,
   DEFAULT_BACKOFF,
-  DEFAULT_RESTART_LIMITS,
-  pruneHistory,
+  DEFAULT_CHILD_RESTART_LIMITS,
+  DEFAULT_INTENSITY,
+  intensityExceeded,
+  isAbnormal,
   restartDecision,
-  type ExitReason,
-  type RestartLimits,
-  type RestartType,
+  restartsInWindow,
+  wantsRestart,
 } from './restart-policy.js';
-
-export type { BackoffOptions, ExitReason, RestartDecision, RestartLimits, RestartType } from './restart-policy.js';
-export { backoffDelay, DEFAULT_BACKOFF, DEFAULT_RESTART_LIMITS, restartDecision, restartsInWindow, wantsRestart } from './restart-policy.js';
-
-export interface ChildSpec {
-  /** Unique among live children (e.g. the peer's address text). */
-  id: string;
-  restart: RestartType;
-  /**
-   * Starts the child; the promise settles when the child ENDS, with its exit
-   * reason. A rejection (or a synchronous throw) counts as abnormal.
-   * `signal` aborts when the supervisor terminates the child: honour it.
-   */
-  start(signal: AbortSignal): Promise<ExitReason>;
-  /**
-   * Optional, for supervisors of thousands of short children: when given, the
-   * supervisor ends this child by calling `terminate()` (once per run) instead
-   * of aborting a signal, makes no AbortController for it, and `start` gets
-   * a shared signal that never aborts. An AbortSignal costs microseconds to
-   * create; a crawl starts one child per address.
-   */
-  terminate?(): void;
-}
 
 /** What `start` gets when the spec ends its child through `terminate()`. */
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
-
-/** Time source and timers, injectable so tests run on a fake clock. */
-export interface SupervisorClock {
-  /** Milliseconds on a monotonic clock. */
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export interface SupervisorOptions {
-  /** Restarts of one child allowed within `maxSeconds` (default 3). */
-  maxRestarts?: number;
-  /** The sliding window for `maxRestarts`, in seconds (default 5). */
-  maxSeconds?: number;
-  /** Restart delay initialMs × factor^n capped at maxMs (default 100 ms, ×2, 5 s). */
-  backoff?: { initialMs: number; maxMs: number; factor: number };
-  /** Defaults to performance.now() and the global timers. */
-  clock?: SupervisorClock;
-}
 
 export interface SupervisorEvents {
   /** A child ended; `willRestart` says whether a restart is scheduled. */
   exit: [id: string, reason: ExitReason, willRestart: boolean];
   /** A child was started again; `attempt` counts its restarts from 1. */
   restart: [id: string, attempt: number];
-  /** The child hit the restart intensity limit and was removed. */
+  /** The child passed its own restart limit and was removed. */
   giveup: [id: string, reason: ExitReason];
+  /**
+   * The supervisor shut itself down (restart intensity, ERR_RESTART_INTENSITY):
+   * emitted once, as it starts terminating its children; `await stop()` to
+   * wait for them. Not emitted by a requested stop().
+   */
+  shutdown: [error: SupervisorError];
 }
 
-export type StartChildResult = { ok: true } | { ok: false; error: PlainError };
+export type StartChildError = { code: 'ERR_MAX_CHILDREN' | 'ERR_ALREADY_STARTED' | 'ERR_SUPERVISOR_STOPPED' | 'ERR_BAD_ARGUMENT'; message: string };
+export type StartChildResult = { ok: true; id: string } | { ok: false; error: StartChildError };
+export type TerminateChildResult = { ok: true } | { ok: false; error: { code: 'ERR_NOT_FOUND'; message: string } };
 
+/** OTP's count_children. */
 export interface ChildCounts {
-  /** Every child the supervisor holds (running or waiting to restart). */
+  /** Every child the supervisor holds (running, terminating or waiting to restart). */
   specs: number;
-  /** Children whose `start` promise is pending. */
+  /** Children whose current run has not ended (running or terminating). */
   active: number;
-  /** Children waiting for their backoff delay to pass. */
-  restarting: number;
+  /** Always 0: children are not supervisors here. */
+  supervisors: 0;
+  /** Every child, running or not (all are workers): equals `specs`. */
+  workers: number;
 }
+
+export type ChildState = 'running' | 'restarting' | 'terminating';
 
 export interface ChildInfo {
   id: string;
   restart: RestartType;
-  state: 'running' | 'restarting';
+  state: ChildState;
+  /** Restarts since startChild. */
+  restarts: number;
 }
 
-const SYSTEM_CLOCK: SupervisorClock = {
-  now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+const TERMINATED: TerminateChildResult = Object.freeze({ ok: true });
+const NO_HISTORY: readonly number[] = Object.freeze([]);
 
 /** One supervised child and the state of its current run. */
 interface Child {
-  readonly spec: ChildSpec;
-  state: 'running' | 'restarting';
-  /** The current run's; made by launch() (one per run: a restart gets a fresh, unaborted one). */
+  readonly id: string;
+  readonly restart: RestartType;
+  readonly start: ChildSpec['start'];
+  readonly terminate: (() => void) | undefined;
+  readonly kill: (() => void) | undefined;
+  readonly shutdown: Shutdown;
+  state: ChildState;
+  /** The current run's, for a spec without terminate() (one per run). */
   controller: AbortController | null;
-  /** Settles after the current run's exit was handled; null while restarting. */
-  run: Promise<void> | null;
-  /** The pending restart, while `state` is 'restarting'. */
+  /** The pending restart ('restarting') or the kill deadline ('terminating'). */
   timer: unknown;
-  /** Timestamps of restarts inside the intensity window. */
-  readonly history: number[];
+  /** Timestamps of this child's restarts inside its window; made at its first restart. */
+  history: number[] | null;
   restarts: number;
-  /** Set by terminateChild/stop: this run's end is final. */
-  terminating: boolean;
-  /** spec.terminate() was called for the current run. */
-  terminateCalled: boolean;
+  /** Made when termination starts; resolved once the child has ended or was killed. */
+  ended: { promise: Promise<void>; resolve: () => void } | null;
+  /** Removed from the supervisor: anything its last run still does is ignored. */
+  gone: boolean;
 }
 
 export class DynamicSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly children = new Map<string, Child>();
   /** Kept up to date so countChildren is O(1): the engine asks often. */
   private restartingCount = 0;
-  private readonly limits: RestartLimits;
+  private readonly maxChildren: number;
+  private readonly intensity: IntensityLimits;
+  private readonly childLimits: RestartLimits;
   private readonly clock: SupervisorClock;
+  /** Timestamps of every child's restarts inside the intensity window. */
+  private readonly history: number[] = [];
+  /** No new children, no restarts: stop() was called or the intensity tripped. */
+  private closed = false;
   private stopping: Promise<void> | null = null;
 
   constructor(options: SupervisorOptions = {}) {
     super();
-    this.limits = checkLimits(options);
+    const checked = checkOptions(options);
+    this.maxChildren = checked.maxChildren;
+    this.intensity = checked.intensity;
+    this.childLimits = checked.childLimits;
     this.clock = options.clock ?? SYSTEM_CLOCK;
   }
 
   /**
-   * Starts a child now (its `start` is called before this returns). Fails
-   * with ERR_SUPERVISOR on a duplicate id or once the supervisor is stopped,
-   * ERR_BAD_ARGUMENT on a malformed spec.
+   * Starts a child now (its `start` is called before this returns). Refuses
+   * with ERR_SUPERVISOR_STOPPED once stopped, ERR_MAX_CHILDREN at
+   * maxChildren (checked first, as Elixir does), ERR_ALREADY_STARTED while a
+   * child with that id is held, ERR_BAD_ARGUMENT for a malformed spec.
    */
   startChild(spec: ChildSpec): StartChildResult {
-    if (this.stopping) return failure('ERR_SUPERVISOR', 'the supervisor is stopped');
+    if (this.closed) return failure('ERR_SUPERVISOR_STOPPED', 'the supervisor is stopped');
     const invalid = specProblem(spec);
     if (invalid) return failure('ERR_BAD_ARGUMENT', invalid);
-    if (this.children.has(spec.id)) return failure('ERR_SUPERVISOR', `a child with id ${JSON.stringify(spec.id)} is already supervised`);
+    if (this.children.size >= this.maxChildren) return failure('ERR_MAX_CHILDREN', `the supervisor holds maxChildren (${this.maxChildren}) children`);
+    if (this.children.has(spec.id)) return failure('ERR_ALREADY_STARTED', `a child with id ${JSON.stringify(spec.id)} is already supervised`);
     const child: Child = {
-      spec: spec.terminate === undefined ? { id: spec.id, restart: spec.restart, start: spec.start } : { id: spec.id, restart: spec.restart, start: spec.start, terminate: spec.terminate },
+      id: spec.id,
+      restart: spec.restart,
+      start: spec.start,
+      terminate: spec.terminate,
+      kill: spec.kill,
+      shutdown: spec.shutdown ?? DEFAULT_SHUTDOWN_MS,
       state: 'running',
       controller: null,
-      run: null,
       timer: null,
-      history: [],
+      history: null,
       restarts: 0,
-      terminating: false,
-      terminateCalled: false,
+      ended: null,
+      gone: false,
     };
     this.children.set(spec.id, child);
     this.launch(child);
-    return { ok: true };
+    return { ok: true, id: spec.id };
   }
 
   /**
-   * Stops a child without restarting it: aborts its signal and resolves once
-   * its promise has settled (or at once if it was waiting to restart).
-   * Resolves false if no child has that id.
+   * Stops a child for good (no restart): asks it to stop, and resolves once
+   * it has ended or, past its `shutdown` time, was killed. A child waiting
+   * to restart is removed at once. ERR_NOT_FOUND if no child has that id.
    */
-  async terminateChild(id: string): Promise<boolean> {
+  async terminateChild(id: string): Promise<TerminateChildResult> {
     const child = this.children.get(id);
-    if (!child) return false;
+    if (!child) return { ok: false, error: { code: 'ERR_NOT_FOUND', message: `no child with id ${JSON.stringify(id)}` } };
     await this.terminate(child);
-    return true;
+    return TERMINATED;
   }
 
   countChildren(): ChildCounts {
     const specs = this.children.size;
-    return { specs, active: specs - this.restartingCount, restarting: this.restartingCount };
+    return { specs, active: specs - this.restartingCount, supervisors: 0, workers: specs };
   }
 
   whichChildren(): ChildInfo[] {
-    return Array.from(this.children.values(), (child) => ({ id: child.spec.id, restart: child.spec.restart, state: child.state }));
+    return Array.from(this.children.values(), (child) => ({ id: child.id, restart: child.restart, state: child.state, restarts: child.restarts }));
   }
 
   has(id: string): boolean {
     return this.children.has(id);
   }
 
+  /** True once stop() was called or the supervisor shut itself down. */
   get stopped(): boolean {
-    return this.stopping !== null;
+    return this.closed;
   }
 
   /**
-   * Terminates every child (no restarts), clears every pending restart timer
-   * and resolves when all children have ended. Later startChild calls fail
-   * with ERR_SUPERVISOR. Calling it again returns the same promise.
+   * Terminates every child at once (each honouring its `shutdown`), clears
+   * every pending restart and resolves when all have ended or were killed.
+   * Later startChild calls fail with ERR_SUPERVISOR_STOPPED. Calling it
+   * again (or after the supervisor shut itself down) returns the same promise.
    */
   stop(): Promise<void> {
-    this.stopping ??= Promise.all(Array.from(this.children.values(), (child) => this.terminate(child))).then(() => undefined);
+    this.closed = true;
+    this.stopping ??= Promise.all(Array.from(this.children.values()).map((child) => this.terminate(child))).then(() => undefined);
     return this.stopping;
   }
 
   private terminate(child: Child): Promise<void> {
-    child.terminating = true;
+    if (child.gone) return Promise.resolve();
     if (child.state === 'restarting') {
       this.clock.clearTimeout(child.timer);
       child.timer = null;
       this.remove(child);
       return Promise.resolve();
     }
-    if (child.spec.terminate !== undefined) {
-      if (!child.terminateCalled) {
-        child.terminateCalled = true;
-        child.spec.terminate();
-      }
-    } else if (child.controller !== null && !child.controller.signal.aborted) {
-      child.controller.abort(new BitspreadError('ERR_STOPPED', `child ${child.spec.id} terminated by its supervisor`));
+    if (child.ended !== null) return child.ended.promise;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    child.ended = { promise, resolve };
+    this.setState(child, 'terminating');
+    if (child.shutdown === 'brutal_kill') {
+      this.kill(child);
+    } else {
+      this.askToStop(child);
+      if (!child.gone && child.shutdown !== 'infinity') child.timer = this.clock.setTimeout(() => this.kill(child), child.shutdown);
     }
-    return child.run ?? Promise.resolve();
+    return promise;
+  }
+
+  /** terminate() or the run's signal: the polite request. */
+  private askToStop(child: Child): void {
+    if (child.terminate !== undefined) {
+      guarded(child.terminate);
+    } else if (child.controller !== null && !child.controller.signal.aborted) {
+      child.controller.abort(new BitspreadError('ERR_STOPPED', `child ${child.id} terminated by its supervisor`));
+    }
+  }
+
+  /** The shutdown time ran out (or brutal_kill): force it, stop waiting, record `killed`. */
+  private kill(child: Child): void {
+    if (child.gone) return;
+    child.timer = null;
+    if (child.kill !== undefined) guarded(child.kill);
+    // brutal_kill was never asked politely; without a kill hook, asking is all we can do.
+    else if (child.shutdown === 'brutal_kill') this.askToStop(child);
+    this.finish(child, KILLED);
   }
 
   private launch(child: Child): void {
     this.setState(child, 'running');
     let signal = NEVER_ABORTED;
-    if (child.spec.terminate === undefined) {
+    if (child.terminate === undefined) {
       child.controller = new AbortController();
       signal = child.controller.signal;
     }
-    child.terminateCalled = false;
-    let ended: Promise<ExitReason>;
+    let ended: Promise<unknown>;
     try {
-      ended = Promise.resolve(child.spec.start(signal)).then(checkExitReason);
+      ended = Promise.resolve(child.start(signal));
     } catch (error) {
       ended = Promise.reject(error);
     }
-    child.run = ended
-      .then(
-        (reason) => this.onExit(child, reason),
-        (error: unknown) => this.onExit(child, { kind: 'abnormal', error: plainErrorOf(error) }),
-      )
-      // Only a throwing event listener gets here; surface it like any
-      // EventEmitter listener error instead of leaving an unhandled rejection.
-      .catch((error: unknown) => {
-        process.nextTick(() => {
-          throw error;
-        });
-      });
+    ended.then(
+      (value) => this.onExit(child, exitReasonOf(value)),
+      (error: unknown) => this.onExit(child, crashReasonOf(error)),
+    );
   }
 
   private onExit(child: Child, reason: ExitReason): void {
-    const id = child.spec.id;
-    if (child.terminating || this.stopping) {
-      this.remove(child);
-      this.emit('exit', id, reason, false);
+    if (child.gone) return; // killed earlier: its exit is already recorded
+    if (child.state === 'terminating' || this.closed) {
+      this.finish(child, reason);
       return;
     }
+    const id = child.id;
     const now = this.clock.now();
-    const decision = restartDecision(child.spec.restart, reason, child.history, now, this.limits);
+    const decision = restartDecision(child.restart, reason, child.history ?? NO_HISTORY, now, this.childLimits);
     if (!decision.restart) {
       this.remove(child);
-      this.emit('exit', id, reason, false);
-      if (decision.giveUp) this.emit('giveup', id, reason);
+      this.notify('exit', id, reason, false);
+      if (decision.giveUp) this.notify('giveup', id, reason);
       return;
     }
-    pruneHistory(child.history, now, this.limits.maxSeconds);
+    pruneHistory(this.history, now, this.intensity.maxSeconds);
+    if (intensityExceeded(this.history, now, this.intensity)) {
+      this.remove(child);
+      this.notify('exit', id, reason, false);
+      this.shutDown();
+      return;
+    }
+    this.history.push(now);
+    child.history ??= [];
+    pruneHistory(child.history, now, this.childLimits.maxSeconds);
     child.history.push(now);
     this.setState(child, 'restarting');
-    child.run = null;
+    child.controller = null;
     child.timer = this.clock.setTimeout(() => this.restart(child), decision.delayMs);
-    this.emit('exit', id, reason, true);
+    this.notify('exit', id, reason, true);
+  }
+
+  /** Restart intensity exceeded: OTP's supervisor terminates its children and itself. */
+  private shutDown(): void {
+    const { maxRestarts, maxSeconds } = this.intensity;
+    this.closed = true;
+    this.notify('shutdown', new SupervisorError('ERR_RESTART_INTENSITY', `more than ${maxRestarts} restarts within ${maxSeconds} s: the supervisor shut down`));
+    void this.stop();
   }
 
   private restart(child: Child): void {
     child.timer = null;
-    if (child.terminating || this.stopping || this.children.get(child.spec.id) !== child) return;
+    if (child.gone || this.closed) return;
     child.restarts++;
     this.launch(child);
-    this.emit('restart', child.spec.id, child.restarts);
+    this.notify('restart', child.id, child.restarts);
   }
 
-  private setState(child: Child, state: Child['state']): void {
+  /** The run is over (ended, or killed): forget the child, report, release waiters. */
+  private finish(child: Child, reason: ExitReason): void {
+    if (child.timer !== null) {
+      this.clock.clearTimeout(child.timer);
+      child.timer = null;
+    }
+    this.remove(child);
+    child.ended?.resolve();
+    this.notify('exit', child.id, reason, false);
+  }
+
+  private setState(child: Child, state: ChildState): void {
     if (child.state === state) return;
-    this.restartingCount += state === 'restarting' ? 1 : -1;
+    if (child.state === 'restarting') this.restartingCount--;
+    else if (state === 'restarting') this.restartingCount++;
     child.state = state;
   }
 
   private remove(child: Child): void {
-    if (this.children.get(child.spec.id) !== child) return;
-    this.children.delete(child.spec.id);
+    if (child.gone) return;
+    child.gone = true;
+    if (this.children.get(child.id) === child) this.children.delete(child.id);
     if (child.state === 'restarting') this.restartingCount--;
   }
-}
 
-function failure(code: 'ERR_SUPERVISOR' | 'ERR_BAD_ARGUMENT', message: string): StartChildResult {
-  return { ok: false, error: { code, message } };
-}
-
-function specProblem(spec: ChildSpec): string | null {
-  if (typeof spec !== 'object' || spec === null) return 'a child spec must be an object';
-  if (typeof spec.id !== 'string' || spec.id === '') return 'a child spec needs a non-empty string id';
-  if (spec.restart !== 'permanent' && spec.restart !== 'transient' && spec.restart !== 'temporary') {
-    return `child ${spec.id}: restart must be permanent, transient or temporary, got ${String(spec.restart)}`;
-  }
-  if (typeof spec.start !== 'function') return `child ${spec.id}: start must be a function`;
-  if (spec.terminate !== undefined && typeof spec.terminate !== 'function') return `child ${spec.id}: terminate must be a function`;
-  return null;
-}
-
-/** A child resolving with anything but an ExitReason is treated as a crash, visibly. */
-function checkExitReason(value: unknown): ExitReason {
-  if (typeof value === 'object' && value !== null) {
-    const kind = (value as { kind?: unknown }).kind;
-    if (kind === 'normal' || kind === 'shutdown') return { kind };
-    if (kind === 'abnormal') return { kind, error: plainErrorOf((value as { error?: unknown }).error) };
-  }
-  return { kind: 'abnormal', error: { code: 'ERR_SUPERVISOR', message: `child resolved with an invalid exit reason: ${describe(value)}` } };
-}
-
-/**
- * Typed errors keep their code; plain `{ code: 'ERR_…', message }` data (a
- * typed error that crossed a thread) is kept as is; anything else becomes
- * ERR_SUPERVISOR carrying the original message.
- */
-function plainErrorOf(error: unknown): PlainError {
-  if (isBitspreadError(error)) return { code: error.code, message: error.message };
-  if (typeof error === 'object' && error !== null) {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    if (typeof code === 'string' && code.startsWith('ERR_') && typeof message === 'string') {
-      return { code: code as PlainError['code'], message };
+  /**
+   * Emits without letting a throwing listener break the supervisor's
+   * bookkeeping: the error surfaces as an uncaught exception, as an
+   * EventEmitter listener's would, once the state is consistent.
+   */
+  private notify<K extends keyof SupervisorEvents>(event: K, ...args: SupervisorEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: SupervisorEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      rethrowLater(error);
     }
   }
-  return { code: 'ERR_SUPERVISOR', message: `child failed: ${describe(error)}` };
 }
 
-function describe(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
+/** Calls a child's terminate()/kill(); a throw surfaces later, like a listener's. */
+function guarded(hook: () => void): void {
   try {
-    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  } catch {
-    return String(value);
+    hook();
+  } catch (error) {
+    rethrowLater(error);
   }
 }
 
-function checkLimits(options: SupervisorOptions): RestartLimits {
-  const maxRestarts = options.maxRestarts ?? DEFAULT_RESTART_LIMITS.maxRestarts;
-  const maxSeconds = options.maxSeconds ?? DEFAULT_RESTART_LIMITS.maxSeconds;
-  const backoff = options.backoff ?? DEFAULT_BACKOFF;
-  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
-    throw new UsageError('ERR_BAD_OPTION', `maxRestarts must be an integer >= 0, got ${String(maxRestarts)}`);
-  }
-  if (!Number.isFinite(maxSeconds) || maxSeconds <= 0) {
-    throw new UsageError('ERR_BAD_OPTION', `maxSeconds must be a positive number, got ${String(maxSeconds)}`);
-  }
-  const { initialMs, maxMs, factor } = backoff;
-  if (!Number.isFinite(initialMs) || initialMs < 0 || !Number.isFinite(maxMs) || maxMs < initialMs || !Number.isFinite(factor) || factor < 1) {
-    throw new UsageError('ERR_BAD_OPTION', `backoff needs 0 <= initialMs <= maxMs and factor >= 1, got ${JSON.stringify(backoff)}`);
-  }
-  return { maxRestarts, maxSeconds, backoff: { initialMs, maxMs, factor } };
+function rethrowLater(error: unknown): void {
+  process.nextTick(() => {
+    throw error;
+  });
+}
+
+function failure(code: StartChildError['code'], message: string): StartChildResult {
+  return { ok: false, error: { code, message } };
 }
