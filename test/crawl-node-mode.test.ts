@@ -95,7 +95,7 @@ describe('node mode, peer behaviour', () => {
     }
   });
 
-  it('gives up on a peer that keeps dropping once the restart intensity is exceeded', async () => {
+  it('gives up on a peer that keeps dropping once its own restart limit (childMaxRestarts) is exceeded', async () => {
     const PORT = 18564;
     const p = await startLoopbackPeer({ host: `127.67.${R}.12`, port: PORT, addrs: ['127.99.0.1:1', '127.99.0.2:1'] });
     peers.push(p);
