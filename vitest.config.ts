@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Builds dist/ (incrementally) first: the worker threads run the built code (scripts/build.mjs).
+    globalSetup: ['test/setup/build.ts'],
     // Integration tests start real sockets and worker threads; the default
     // 5 s is too tight on a loaded 2-core CI machine.
     testTimeout: 60_000,
