@@ -4,7 +4,14 @@
  * Every failure bitspread reports carries a stable `code` a caller can switch
  * on. A structured clone (postMessage, Piscina results) drops subclass
  * identity and custom fields, so errors cross thread boundaries as
- * {@link PlainError} data and are rebuilt with {@link errorFromPlain}.
+ * {@link PlainError} data (`toPlain()`), and the side that receives them
+ * keeps them as data or wraps them in a new error with the data as `cause`.
+ *
+ * Every class is branded: its instances carry a registered symbol per class
+ * of their chain (`Symbol.for('bitspread.error.WireError')`…), and
+ * `instanceof` checks that symbol. So `instanceof WireError` holds for a
+ * WireError from another copy of this module (src/ under vitest, dist/ in a
+ * worker, two installed versions).
  */
 
 /** Codes raised by the wire codec (framing, payloads, address text). */
@@ -31,7 +38,6 @@ export type PeerErrorCode =
   | 'ERR_CONNECTION_REFUSED'
   | 'ERR_CONNECTION_RESET'
   | 'ERR_HANDSHAKE_TIMEOUT'
-  | 'ERR_GETADDR_TIMEOUT'
   | 'ERR_PEER_CLOSED' // the peer closed before the step we waited for
   | 'ERR_PROTOCOL' // the peer broke the protocol (wrong magic, oversized frame, garbage)
   | 'ERR_VERSION_TOO_OLD' // below MIN_PEER_PROTO_VERSION 31800
@@ -45,7 +51,11 @@ export type PeerErrorCode =
   | 'ERR_SLOW_PEER'; // the peer does not read what we send (our send buffer passed its limit)
 
 /** Codes for the engine's own misuse (bad options, bad arguments). */
-export type UsageErrorCode = 'ERR_BAD_OPTION' | 'ERR_BAD_CIDR' | 'ERR_BAD_ARGUMENT' | 'ERR_SUPERVISOR';
+export type UsageErrorCode =
+  | 'ERR_BAD_OPTION'
+  | 'ERR_BAD_CIDR'
+  | 'ERR_BAD_ARGUMENT'
+  | 'ERR_NOT_RUNNING'; // crawler.connectToNode before start() or after the crawl ended
 
 /**
  * Codes of the dynamic supervisor (OTP's DynamicSupervisor errors as codes).
@@ -71,16 +81,29 @@ export interface PlainError {
   readonly detail?: ErrorCode;
 }
 
-const BRAND = Symbol.for('bitspread.error');
+/** The registered symbol that marks instances of the class `name`, the same in every copy of this module. */
+function brandOf(name: string): symbol {
+  return Symbol.for(`bitspread.error.${name}`);
+}
+
+export interface BitspreadErrorOptions {
+  /** What caused this error, kept as the original object (ES2022 `cause`). */
+  readonly cause?: unknown;
+}
 
 export class BitspreadError extends Error {
+  /** The brand of this class; each subclass declares its own. */
+  static readonly brand: symbol = brandOf('BitspreadError');
   readonly code: ErrorCode;
-  readonly [BRAND] = true;
 
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(message, options !== undefined && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'BitspreadError';
     this.code = code;
+    // Every branded class of the chain (a user's unbranded subclass is skipped, not its parents).
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
+      if (Object.hasOwn(c, 'brand')) Object.defineProperty(this, (c as typeof BitspreadError).brand, { value: true });
+    }
   }
 
   toPlain(): PlainError {
@@ -92,62 +115,51 @@ export class BitspreadError extends Error {
   }
 
   /**
-   * `instanceof BitspreadError` works across copies of the module (src under
-   * vitest and dist inside a worker); subclasses keep the ordinary check.
+   * A branded class checks the brand, so `instanceof` works across copies of
+   * the module; a subclass without its own brand keeps the ordinary check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== BitspreadError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+    if (!Object.hasOwn(this, 'brand')) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[(this as typeof BitspreadError).brand] === true;
   }
 }
 
 export class WireError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('WireError');
   declare readonly code: WireErrorCode;
-  constructor(code: WireErrorCode, message: string) {
-    super(code, message);
+  constructor(code: WireErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(code, message, options);
     this.name = 'WireError';
   }
 }
 
 export class PeerError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('PeerError');
   declare readonly code: PeerErrorCode;
-  constructor(code: PeerErrorCode, message: string) {
-    super(code, message);
+  constructor(code: PeerErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(code, message, options);
     this.name = 'PeerError';
   }
 }
 
 export class UsageError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('UsageError');
   declare readonly code: UsageErrorCode;
-  constructor(code: UsageErrorCode, message: string) {
-    super(code, message);
+  constructor(code: UsageErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(code, message, options);
     this.name = 'UsageError';
   }
 }
 
-const SUPERVISOR_BRAND = Symbol.for('bitspread.error.supervisor');
-
 export class SupervisorError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('SupervisorError');
   declare readonly code: SupervisorErrorCode;
-  readonly [SUPERVISOR_BRAND] = true;
-
-  constructor(code: SupervisorErrorCode, message: string) {
-    super(code, message);
+  constructor(code: SupervisorErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(code, message, options);
     this.name = 'SupervisorError';
-  }
-
-  /** Branded like BitspreadError, so `instanceof SupervisorError` works across copies of the module. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== SupervisorError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SUPERVISOR_BRAND] === true;
   }
 }
 
 export function isBitspreadError(value: unknown): value is BitspreadError {
   return value instanceof BitspreadError;
-}
-
-/** Rebuilds a typed error from data that crossed a thread boundary. */
-export function errorFromPlain(plain: PlainError): BitspreadError {
-  return new BitspreadError(plain.code, plain.message);
 }

@@ -66,7 +66,7 @@ describe('Crawler on a tiny loopback network', () => {
       out,
     });
     let peakInFlight = 0;
-    crawler.on('node', () => (peakInFlight = Math.max(peakInFlight, crawler.countPeers().inFlight)));
+    crawler.on('node', () => (peakInFlight = Math.max(peakInFlight, crawler.stats().inFlight)));
     const summary = await crawler.start();
 
     const recs = readFileSync(out, 'utf8')
@@ -157,7 +157,7 @@ describe('a worker thread dying mid-crawl', () => {
     const done = crawler.start();
     // Wait until every peer is connected and waiting for its getaddr answer.
     // Every peer has completed the handshake (it got our getaddr) and waits.
-    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
+    await until(() => crawler.stats().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker(how);
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(all.length);
@@ -179,7 +179,7 @@ describe('a worker thread dying mid-crawl', () => {
     const crawler = new Crawler({ network: 'regtest', seeds: all, only: [`127.65.${R}.0/24`], workers: 2, timeoutMs: 3000, getaddrTimeoutMs: 3000 });
     const done = crawler.start();
     // Every peer has completed the handshake (it got our getaddr) and waits.
-    await until(() => crawler.countPeers().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
+    await until(() => crawler.stats().open === all.length && peers.every((p) => p.sessions[0]?.includes('getaddr') === true), 'every peer waiting for getaddr');
     const held = await crawler.crashWorker();
     await until(() => crawler.stats().workerCrashes === 1, 'the crash to be noticed');
     for (const p of peers) p.dropConnections();
@@ -260,7 +260,7 @@ describe('crawl() when the crawl cannot start', () => {
 
   it('a caller that only awaits done gets the error, and no record buffer is subscribed', async () => {
     const run = crawl({ network: 'regtest', seeds: ['not-an-address'], only: ['127.0.0.0/8'], workers: 1 });
-    const subscribers = (run.crawler as unknown as { subscribers: Set<unknown> }).subscribers;
+    const subscribers = (run.crawler as unknown as { recorder: { subscribers: Set<unknown> } }).recorder.subscribers;
     expect(subscribers.size).toBe(0);
     await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
   });
@@ -268,7 +268,7 @@ describe('crawl() when the crawl cannot start', () => {
   it('buffers records only once iterated: a done-only caller of a real crawl holds none', async () => {
     peers.push(await startLoopbackPeer({ host: `127.66.${R}.1`, port: PORT, addrs: [`127.66.${R}.2:${PORT}`] }));
     const run = crawl({ network: 'regtest', seeds: [`127.66.${R}.1:${PORT}`], only: ['127.66.0.0/16'], workers: 1, timeoutMs: 2000, addrQuietMs: 50 });
-    const subscribers = (run.crawler as unknown as { subscribers: Set<unknown> }).subscribers;
+    const subscribers = (run.crawler as unknown as { recorder: { subscribers: Set<unknown> } }).recorder.subscribers;
     const summary = await run.done;
     expect(summary.total).toBe(2);
     expect(subscribers.size).toBe(0);

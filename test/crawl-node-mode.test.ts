@@ -44,7 +44,7 @@ describe('node mode', () => {
     const records: NodeRecord[] = [];
     crawler.on('node', (r: NodeRecord) => records.push(r));
     const done = crawler.start();
-    await until(() => crawler.countPeers().open === 3 && records.length === 3, 'three established peers');
+    await until(() => crawler.countPeers() === 3 && records.length === 3, 'three established peers');
     expect(records.map((r) => r.state)).toEqual(['reachable', 'reachable', 'reachable']);
     // Keepalive: every peer gets pinged while it stays connected.
     await until(() => peers.every((p) => p.sessions[0]?.includes('ping') === true), 'pings');
@@ -63,7 +63,7 @@ describe('node mode', () => {
 
     // One peer drops us: the transient child is restarted and reconnects.
     (peers[1] as LoopbackPeer).dropConnections();
-    await until(() => (peers[1] as LoopbackPeer).accepted() === 2 && crawler.countPeers().open === 3, 'the restart');
+    await until(() => (peers[1] as LoopbackPeer).accepted() === 2 && crawler.countPeers() === 3, 'the restart');
 
     await crawler.stop();
     const summary = await done;
@@ -127,7 +127,7 @@ describe('node mode, peer behaviour', () => {
       expect(giveups).toEqual([{ id: p.address, code: 'ERR_PEER_CLOSED' }]);
       // The first connection plus maxRestarts restarts, then no more.
       expect(p.accepted()).toBe(maxRestarts + 1);
-      expect(crawler.countPeers().inFlight).toBe(0);
+      expect(crawler.stats().inFlight).toBe(0);
     } finally {
       await crawler.stop();
       await done;

@@ -108,7 +108,7 @@ function expectMatchesTruth(run: Run, cap: number, lost: ReadonlySet<string> = n
   expect(stats.peakInbound).toBeLessThanOrEqual(cap);
   expect(stats.violationCount).toBe(0);
   expect(run.crawler.cap.open()).toBe(0);
-  expect(run.crawler.countPeers().inFlight).toBe(0);
+  expect(run.crawler.stats().inFlight).toBe(0);
 }
 
 describe('crawling the simulated network', () => {

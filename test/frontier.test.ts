@@ -121,4 +121,39 @@ describe('Frontier', () => {
     expect(taken).toBe(1_000_000);
     expect([frontier.known, frontier.queued, frontier.taken]).toEqual([1_000_000, 0, 1_000_000]);
   });
+
+  it('carries each address to done once: finish() is true the first time only, and a done address is never queued again', () => {
+    const frontier = new Frontier();
+    frontier.add('127.0.0.1:1', 'ipv4');
+    frontier.add('127.0.0.2:1', 'ipv4');
+    frontier.add(ONION, 'onion');
+    expect(frontier.next()).toBe('127.0.0.1:1');
+    expect(frontier.finish('127.0.0.1:1')).toBe(true);
+    expect(frontier.finish('127.0.0.1:1')).toBe(false);
+    expect(frontier.stateOf('127.0.0.1:1')).toBe('done');
+    // A skipped (non-IP) address was recorded when learned: never finished again.
+    expect(frontier.finish(ONION)).toBe(false);
+    // Requeueing a done address does nothing.
+    frontier.requeue('127.0.0.1:1');
+    expect(frontier.stateOf('127.0.0.1:1')).toBe('done');
+    expect([frontier.known, frontier.queued, frontier.taken, frontier.done, frontier.skipped]).toEqual([3, 1, 0, 1, 1]);
+    // An address never seen can be finished (it is added as done).
+    expect(frontier.finish('127.0.0.3:1')).toBe(true);
+    expect([frontier.known, frontier.done]).toEqual([4, 2]);
+    expect(drain(frontier)).toEqual(['127.0.0.2:1']);
+  });
+
+  it('takes a queued address out of turn (take): next() skips it, the counts stay exact', () => {
+    const frontier = new Frontier();
+    for (const a of ['127.0.0.1:1', '127.0.0.2:1', '127.0.0.3:1']) frontier.add(a, 'ipv4');
+    expect(frontier.take('127.0.0.2:1')).toBe(true);
+    expect(frontier.stateOf('127.0.0.2:1')).toBe('taken');
+    expect([frontier.queued, frontier.taken]).toEqual([2, 1]);
+    expect(frontier.take('127.0.0.9:1')).toBe(false);
+    expect(frontier.take(ONION)).toBe(false);
+    // Requeued after being taken out of turn: dialled next, once.
+    frontier.requeue('127.0.0.2:1');
+    expect(drain(frontier)).toEqual(['127.0.0.2:1', '127.0.0.1:1', '127.0.0.3:1']);
+    expect([frontier.queued, frontier.taken]).toEqual([0, 3]);
+  });
 });

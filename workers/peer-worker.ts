@@ -3,8 +3,8 @@
  * workers/session.ts). Kept thin so the thread boundary is easy to find.
  */
 import { runSession } from './session.js';
-import type { SessionInit, SessionResult } from '../src/shared/messages.js';
+import type { SessionInit } from '../src/shared/messages.js';
 
-export default function peerSession(init: SessionInit): Promise<SessionResult> {
+export default function peerSession(init: SessionInit): Promise<void> {
   return runSession(init);
 }

@@ -16,7 +16,7 @@ import { NETWORKS } from '../src/wire/index.js';
 import { PeerCap } from '../src/shared/peer-cap.js';
 import { AllowList } from '../src/shared/allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
-import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult, SessionStats, WorkerMemory } from '../src/shared/messages.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerMemory } from '../src/shared/messages.js';
 import { DeadlineTicker } from './ticker.js';
 import { RecentAddresses } from './recent-addresses.js';
 
@@ -51,11 +51,6 @@ export class WorkerSession implements PeerHost {
   private endSession: (() => void) | null = null;
   readonly ended: Promise<void>;
 
-  private dialled = 0;
-  private reachableCount = 0;
-  private failedCount = 0;
-  private addrsReceived = 0;
-
   constructor(init: SessionInit, log: Logger) {
     const net = NETWORKS[init.network];
     this.net = net;
@@ -75,22 +70,6 @@ export class WorkerSession implements PeerHost {
   }
 
   readonly control: SessionControl = {
-    connect: (addr: string): boolean => {
-      if (this.draining) return false;
-      this.dial(addr);
-      return true;
-    },
-    connectMany: (addrs: readonly string[]): boolean => {
-      if (this.draining) return false;
-      for (const addr of addrs) this.dial(addr);
-      return true;
-    },
-    drop: (addr: string): boolean => {
-      const conn = this.conns.get(addr);
-      if (conn === undefined) return false;
-      conn.stop();
-      return true;
-    },
     drain: async (): Promise<void> => {
       this.draining = true;
       for (const conn of [...this.conns.values()]) conn.stop(true);
@@ -98,14 +77,6 @@ export class WorkerSession implements PeerHost {
       this.flush();
       this.endSession?.();
     },
-    stats: (): SessionStats => ({
-      slot: this.slot,
-      open: this.conns.size,
-      dialled: this.dialled,
-      reachable: this.reachableCount,
-      failed: this.failedCount,
-      addrsReceived: this.addrsReceived,
-    }),
     memory: (collect: boolean): WorkerMemory => {
       const gc = (globalThis as { gc?: () => void }).gc;
       const collected = collect && typeof gc === 'function';
@@ -132,7 +103,8 @@ export class WorkerSession implements PeerHost {
   /** Dial / drop from the data port. */
   private command(cmd: SessionCommand): void {
     if (cmd.op === 'drop') {
-      this.control.drop(cmd.addr);
+      // Unknown: it already ended (its 'end' event is on its way).
+      this.conns.get(cmd.addr)?.stop(cmd.abortive === true);
       return;
     }
     if (this.draining) {
@@ -145,31 +117,17 @@ export class WorkerSession implements PeerHost {
   private dial(addr: string): void {
     if (this.conns.has(addr)) {
       // The main thread never dials one address twice at once; refuse rather than leak.
-      this.emit({ kind: 'end', addr, error: { code: 'ERR_SUPERVISOR', message: `${addr} is already open on this worker` } });
+      this.emit({ kind: 'end', addr, error: { code: 'ERR_ALREADY_STARTED', message: `${addr} is already open on this worker` } });
       return;
     }
-    this.dialled++;
     const conn = PeerConnection.dial(this, addr);
     if (conn.isOpen) this.conns.set(addr, conn);
   }
 
   emit(ev: PeerEvent): void {
-    switch (ev.kind) {
-      case 'addrs':
-        this.addrsReceived += ev.texts.length;
-        break;
-      case 'end':
-        if (ev.error === undefined) this.reachableCount++;
-        else this.failedCount++;
-        break;
-      case 'connected':
-      case 'reachable':
-        // The main thread acts on none of these: posting them would only cost a
-        // structured clone and, often, a message (and a wake-up) of their own.
-        return;
-      default:
-        break;
-    }
+    // The main thread acts on neither: posting them would only cost a
+    // structured clone and, often, a message (and a wake-up) of their own.
+    if (ev.kind === 'connected' || ev.kind === 'reachable') return;
     this.batch.push(ev);
     if (this.batch.length >= MAX_EVENTS_PER_BATCH) this.flush();
     else if (!this.flushScheduled) {
@@ -227,17 +185,15 @@ function captureNoStackTraces(): void {
 }
 
 /** The body of the session task: serve until drained. */
-export async function runSession(init: SessionInit): Promise<SessionResult> {
+export async function runSession(init: SessionInit): Promise<void> {
   if (init.logLevel !== 'debug' && init.logLevel !== 'trace') captureNoStackTraces();
   const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
   // A monitor runs before the thread dies and does not stop it from dying.
   process.on('uncaughtExceptionMonitor', () => session.resetAll());
   Comlink.expose(session.control, nodeEndpoint(init.control));
   await session.ended;
-  const stats = session.control.stats();
   // Let the last batch and the drain() reply leave before the ports close.
   await new Promise((r) => setImmediate(r));
   init.data.close();
   init.control.close();
-  return { dialled: stats.dialled };
 }

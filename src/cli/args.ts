@@ -20,7 +20,7 @@ export function parseOptions<const O extends OptionsConfig>(argv: string[], opti
   try {
     return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
   } catch (err) {
-    throw new UsageError('ERR_BAD_ARGUMENT', (err as Error).message);
+    throw new UsageError('ERR_BAD_ARGUMENT', (err as Error).message, { cause: err });
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * The crawl frontier: every address the crawl has ever heard of, deduplicated
  * by its Core text form (network + address + port, e.g. "127.0.0.1:18444"),
- * and the FIFO of those still to dial.
+ * where each stands (queued → taken → done), and the FIFO of those still to
+ * dial. It is the one place that knows whether an address already has its
+ * record: `finish()` says so exactly once per address.
  *
  * Only ipv4/ipv6 addresses are dialled. onion, i2p and cjdns addresses are
  * recorded as skipped (no proxy support yet) and never queued, so they are
@@ -16,12 +18,17 @@
 import { UsageError } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
 
-export type FrontierState = 'queued' | 'taken' | 'skipped';
+/**
+ * queued: waiting to be dialled; taken: handed out (being visited); done: has
+ * its final record; skipped: a non-IP address, recorded when learned.
+ */
+export type FrontierState = 'queued' | 'taken' | 'done' | 'skipped';
 
 /** State codes stored as Map values; skipped addresses store their network. */
 const QUEUED = 0;
 const TAKEN = 1;
-const SKIPPED_BASE = 2;
+const DONE = 2;
+const SKIPPED_BASE = 3;
 
 /** Networks we cannot dial yet, in the order of their state codes. */
 const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns'] as const satisfies readonly AddressNetwork[];
@@ -31,7 +38,11 @@ const MIN_QUEUE_CAPACITY = 16;
 
 export class Frontier {
   private readonly states = new Map<string, number>();
+  /** Queued addresses in order; may also hold stale entries of addresses taken out of order (take()), skipped by next(). */
   private readonly queue = new AddressDeque();
+  private queuedCount = 0;
+  private takenCount = 0;
+  private doneCount = 0;
   private skippedCount = 0;
 
   /**
@@ -43,34 +54,75 @@ export class Frontier {
     const state = stateFor(network);
     if (this.states.has(text)) return false;
     this.states.set(text, state);
-    if (state === QUEUED) this.queue.pushBack(text);
-    else this.skippedCount++;
+    if (state === QUEUED) {
+      this.queue.pushBack(text);
+      this.queuedCount++;
+    } else this.skippedCount++;
     return true;
   }
 
   /** The next address to dial (oldest first), or undefined when none is queued. */
   next(): string | undefined {
-    const text = this.queue.shift();
-    if (text !== undefined) this.states.set(text, TAKEN);
-    return text;
+    for (let text = this.queue.shift(); text !== undefined; text = this.queue.shift()) {
+      if (this.states.get(text) !== QUEUED) continue; // taken out of order meanwhile
+      this.states.set(text, TAKEN);
+      this.queuedCount--;
+      this.takenCount++;
+      return text;
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes a known IP address out of turn (an explicit connectToNode): a
+   * queued one is taken, a taken or done one stays as it is. Returns false
+   * for an unknown or skipped address.
+   */
+  take(text: string): boolean {
+    const state = this.states.get(text);
+    if (state === undefined || state >= SKIPPED_BASE) return false;
+    if (state === QUEUED) {
+      // Its queue entry stays behind, stale: next() skips it.
+      this.states.set(text, TAKEN);
+      this.queuedCount--;
+      this.takenCount++;
+    }
+    return true;
+  }
+
+  /**
+   * The address has its final record: true the first time (write the record
+   * now), false if it already had one or is a skipped address. An address
+   * never seen is added as done. A queued one leaves the queue.
+   */
+  finish(text: string): boolean {
+    const state = this.states.get(text);
+    if (state === DONE || (state !== undefined && state >= SKIPPED_BASE)) return false;
+    if (state === QUEUED) this.queuedCount--;
+    else if (state === TAKEN) this.takenCount--;
+    this.states.set(text, DONE);
+    this.doneCount++;
+    return true;
   }
 
   /**
    * Puts an address taken with next() back at the FRONT of the queue (e.g.
    * the peer cap was reached): it is dialled next, never dropped. Requeueing
-   * an address that is already queued does nothing; an address never seen is
+   * an address that is already queued, or already has its record, does nothing; an address never seen is
    * recorded as known. A skipped address cannot be dialled: ERR_BAD_ARGUMENT.
    */
   requeue(text: string): void {
     const state = this.states.get(text);
-    if (state === QUEUED) return;
+    if (state === QUEUED || state === DONE) return;
     if (state !== undefined && state >= SKIPPED_BASE) {
       throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.requeue: ${text} is a skipped (non-IP) address`);
     }
     if (state === undefined && (typeof text !== 'string' || text === '')) {
       throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.requeue needs a non-empty address text');
     }
+    if (state === TAKEN) this.takenCount--;
     this.states.set(text, QUEUED);
+    this.queuedCount++;
     this.queue.pushFront(text);
   }
 
@@ -82,17 +134,17 @@ export class Frontier {
   stateOf(text: string): FrontierState | undefined {
     const state = this.states.get(text);
     if (state === undefined) return undefined;
-    return state === QUEUED ? 'queued' : state === TAKEN ? 'taken' : 'skipped';
+    return state === QUEUED ? 'queued' : state === TAKEN ? 'taken' : state === DONE ? 'done' : 'skipped';
   }
 
-  /** Every distinct address ever added (queued, taken and skipped). */
+  /** Every distinct address ever added (queued, taken, done and skipped). */
   get known(): number {
     return this.states.size;
   }
 
   /** Addresses waiting to be dialled. */
   get queued(): number {
-    return this.queue.length;
+    return this.queuedCount;
   }
 
   /** Non-IP addresses recorded but never queued. */
@@ -100,9 +152,14 @@ export class Frontier {
     return this.skippedCount;
   }
 
-  /** Addresses handed out by next() and not requeued. */
+  /** Addresses handed out (next(), take()) that have no record yet. */
   get taken(): number {
-    return this.states.size - this.queue.length - this.skippedCount;
+    return this.takenCount;
+  }
+
+  /** IP addresses with their final record. */
+  get done(): number {
+    return this.doneCount;
   }
 
   /** The skipped addresses with their network, in the order they were first added. */

@@ -45,7 +45,7 @@ export interface CrawlOptions {
   /** pino level for the main thread and the workers (default 'silent' for the library). */
   readonly logLevel?: string;
   readonly logger?: Logger;
-  /** Share a cap with other users (e.g. connectToNode); default: a new cap of maxPeers. */
+  /** Share a cap with other users (e.g. probeNode, another crawler); default: a new cap of maxPeers. */
   readonly cap?: PeerCap;
   readonly supervisor?: SupervisorOptions;
   /** Crawl mode: re-queue (once) the peers a crashed worker held, instead of failing them. Default true. */
@@ -100,10 +100,8 @@ function positive(name: string, value: number | undefined, fallback: number, int
  * with exact timers. A tick scans at most a few hundred deadlines, so even
  * 500 a second cost well under 1 % of a core.
  */
-function defaultTickMs(step: number, opts: CrawlOptions, addrQuietMs: number): number {
-  const deadlines = [step, opts.connectTimeoutMs, opts.handshakeTimeoutMs, opts.getaddrTimeoutMs, addrQuietMs].filter(
-    (v): v is number => typeof v === 'number' && v > 0,
-  );
+export function defaultTickMs(t: PeerTimeouts): number {
+  const deadlines = [t.connectMs, t.handshakeMs, t.getaddrMs, t.addrQuietMs].filter((v) => v > 0);
   return Math.min(20, Math.max(2, Math.floor(Math.min(...deadlines) / 10)));
 }
 
@@ -117,6 +115,14 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
   if (mode !== 'crawl' && mode !== 'node') throw new UsageError('ERR_BAD_OPTION', `mode must be 'crawl' or 'node', got ${String(mode)}`);
   const step = positive('timeoutMs', opts.timeoutMs, DEFAULT_STEP_TIMEOUT_MS);
   const addrQuietMs = opts.addrQuietMs === 0 ? 0 : positive('addrQuietMs', opts.addrQuietMs, DEFAULT_ADDR_QUIET_MS);
+  const timeouts: PeerTimeouts = {
+    connectMs: positive('connectTimeoutMs', opts.connectTimeoutMs, step),
+    handshakeMs: positive('handshakeTimeoutMs', opts.handshakeTimeoutMs, step),
+    getaddrMs: positive('getaddrTimeoutMs', opts.getaddrTimeoutMs, step),
+    addrQuietMs,
+    pingIntervalMs: positive('pingIntervalMs', opts.pingIntervalMs, 120_000),
+    pingTimeoutMs: positive('pingTimeoutMs', opts.pingTimeoutMs, 20 * 60_000),
+  };
   return {
     seeds: opts.seeds ?? [],
     network: opts.network ?? 'mainnet',
@@ -125,15 +131,8 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? DEFAULT_MAX_PEERS, true),
     workers: positive('workers', opts.workers, defaultWorkerCount(), true),
     mode,
-    timeouts: {
-      connectMs: positive('connectTimeoutMs', opts.connectTimeoutMs, step),
-      handshakeMs: positive('handshakeTimeoutMs', opts.handshakeTimeoutMs, step),
-      getaddrMs: positive('getaddrTimeoutMs', opts.getaddrTimeoutMs, step),
-      addrQuietMs,
-      pingIntervalMs: positive('pingIntervalMs', opts.pingIntervalMs, 120_000),
-      pingTimeoutMs: positive('pingTimeoutMs', opts.pingTimeoutMs, 20 * 60_000),
-    },
-    tickMs: positive('tickMs', opts.tickMs, defaultTickMs(step, opts, addrQuietMs)),
+    timeouts,
+    tickMs: positive('tickMs', opts.tickMs, defaultTickMs(timeouts)),
     dnsSeeds: opts.dnsSeeds === true,
     dnsServers: opts.dnsServers ?? [],
     logLevel: opts.logLevel ?? opts.logger?.level ?? 'silent',

@@ -51,7 +51,7 @@ export class SnapshotWriter {
       try {
         fd = openSync(dest, 'w');
       } catch (err) {
-        throw new UsageError('ERR_BAD_OPTION', `cannot write the snapshot to '${dest}': ${(err as Error).message}`);
+        throw new UsageError('ERR_BAD_OPTION', `cannot write the snapshot to '${dest}': ${(err as Error).message}`, { cause: err });
       }
       this.stream = createWriteStream(dest, { fd });
       this.ownsStream = true;

@@ -1,13 +1,15 @@
 /**
- * Main-thread side of the worker pool: a Piscina pool of N threads, each
- * running ONE session task that holds many sockets. Each session gets two
- * MessageChannels through the task's transferList: a comlink control plane
- * and a plain data plane for batched peer events.
+ * Main-thread side of the worker pool, and the one owner of in-flight peers:
+ * `visit(addr)` sends the address to the least-loaded worker session and
+ * returns a promise of how that peer connection ended. A Piscina pool of N
+ * threads, each running ONE session task that holds many sockets; each
+ * session gets two MessageChannels through the task's transferList: a
+ * comlink control plane and a plain data plane (messages: src/shared/messages.ts).
  *
  * When a thread dies (uncaught exception, terminate), its session task
- * rejects: we reclaim its cap slots, report every peer it held as lost
- * (ERR_WORKER_CRASHED) and start a replacement session, which Piscina places
- * on the replacement thread.
+ * rejects: once the thread has exited we reclaim its cap slots, settle every
+ * visit it held with ERR_WORKER_CRASHED and start a replacement session,
+ * which Piscina places on the replacement thread.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -19,13 +21,17 @@ import { nodeEndpoint } from '../shared/comlink-node.js';
 import { Piscina } from 'piscina';
 import type { PeerCap } from '../shared/peer-cap.js';
 import { pickWorker } from './balancer.js';
-import type { PeerEvent, SessionCommand, SessionControl, SessionInit, SessionResult } from '../shared/messages.js';
+import type { PlainError } from '../errors.js';
+import type { AddressNetwork } from '../wire/types.js';
+import type { PeerEvent, PeerSuccessInfo, SessionCommand, SessionControl, SessionInit } from '../shared/messages.js';
 
 /**
- * PeerCap worker slots sessions cycle through: 0..254 of the cap's default
- * 256. Slot 255 is MAIN_THREAD_CAP_SLOT (connectToNode on the caller's thread).
+ * PeerCap worker slots a crawler's sessions cycle through: 0..254 of the
+ * cap's default 256. Slot 255 is PROBE_CAP_SLOT (probeNode's own worker).
  */
 const CAP_WORKER_SLOTS = 255;
+/** The cap slot probeNode's one-thread pool counts under, so it can share a running crawler's cap. */
+export const PROBE_CAP_SLOT = 255;
 
 /** Longest wait for a crashed thread to exit before its cap slots are reclaimed anyway. */
 const THREAD_EXIT_WAIT_MS = 2000;
@@ -66,34 +72,56 @@ export function defaultWorkerCount(): number {
 export interface Session {
   readonly slot: number;
   readonly control: Comlink.Remote<SessionControl>;
-  /** Peers dispatched to this session and not yet ended. */
-  readonly peers: Set<string>;
+  /** Visits on this session not ended yet (the balancer's load). */
+  load: number;
   /** Addresses waiting for the next batched dial command to this session. */
   outbox: string[];
   /** False once its thread died (or it drained): no new peers go to it. */
   alive: boolean;
-  /** True once a dead session's peers were handed back; its events are ignored from then on. */
+  /** True once a dead session's visits were settled; its events are ignored from then on. */
   reclaimed: boolean;
   /** The thread it runs on, once its 'hello' arrived (to wait for its exit after a crash). */
   thread: Worker | null;
 }
 
+/** How one peer connection ended: `info` when its handshake completed, `error` unless a crawl visit completed. */
+export interface VisitEnd {
+  readonly info?: PeerSuccessInfo;
+  readonly error?: PlainError;
+}
+
+/** A peer in flight: the pool's record of it, the only one on the main thread. */
+interface Visit {
+  readonly session: Session;
+  readonly settle: (end: VisitEnd) => void;
+  readonly onReady: ((info: PeerSuccessInfo) => void) | undefined;
+  /** Node mode: set once 'ready' arrived (a crash after it still reports the node reachable). */
+  info: PeerSuccessInfo | undefined;
+}
+
 export interface PoolOptions {
   readonly workers: number;
   readonly cap: PeerCap;
+  /** Every session uses this cap slot instead of cycling through 0..254 (probeNode: PROBE_CAP_SLOT). */
+  readonly slot?: number;
   /** Everything in SessionInit except the per-session fields. */
   readonly session: Omit<SessionInit, 'slot' | 'capBuffer' | 'control' | 'data'>;
-  /** A batch of peer events from one session. */
-  onEvents(session: Session, events: readonly PeerEvent[]): void;
-  /** A session's thread died; `lost` are the peers it held (already removed from it). */
-  onCrash(session: Session, lost: readonly string[], error: unknown): void;
+  /** Addresses a worker learned (text forms and their networks, parallel arrays). */
+  onAddrs(texts: readonly string[], networks: readonly AddressNetwork[]): void;
+  /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
+  onBatch(): void;
+  /** A session's thread died; the visits it held (`lost`) were settled with ERR_WORKER_CRASHED. */
+  onCrash(slot: number, lost: readonly string[], error: unknown): void;
 }
+
+const STOPPED: VisitEnd = Object.freeze({ error: Object.freeze({ code: 'ERR_STOPPED', message: 'the worker pool is closing' }) });
 
 export class PeerWorkerPool {
   private readonly piscina: Piscina;
   private readonly opts: PoolOptions;
   private readonly sessions: Session[] = [];
   private readonly ports = new Map<Session, { control: MessagePort; data: MessagePort; done: Promise<unknown>; dataClosed: Promise<unknown> }>();
+  private readonly visits = new Map<string, Visit>();
   private nextSlot = 0;
   private rotate = 0;
   private closing = false;
@@ -119,44 +147,101 @@ export class PeerWorkerPool {
     return this.sessions.filter((s) => s.alive).length;
   }
 
-  /** Least-loaded live session, or null when none is alive. */
-  pick(): Session | null {
-    const loads = this.sessions.map((s) => (s.alive ? s.peers.size : Infinity));
-    const i = pickWorker(loads, this.rotate++ % Math.max(1, loads.length));
-    return i < 0 ? null : (this.sessions[i] ?? null);
+  /** Peers in flight: handed to a worker and not ended. */
+  get inFlight(): number {
+    return this.visits.size;
+  }
+
+  has(addr: string): boolean {
+    return this.visits.has(addr);
   }
 
   /**
-   * Queues a dial on `session`; every dial queued in one event-loop turn goes
-   * out in one message on the data port (no reply: a draining session answers
-   * each refused address with an 'end' event, ERR_STOPPED; a dead one is
-   * reported by its crash handling).
+   * Visits one peer on the least-loaded live session: resolves when the
+   * connection is gone, with how it ended (never rejects). `onReady` is
+   * called when a node-mode peer is established (getaddr done, the
+   * connection stays up). Every visit queued in one event-loop turn goes to
+   * its session in one message on the data port.
    */
-  dial(session: Session, addr: string): void {
-    session.outbox.push(addr);
-    if (session.outbox.length > 1) return;
-    queueMicrotask(() => {
-      const batch = session.outbox;
-      session.outbox = [];
-      if (!session.alive || batch.length === 0) return;
-      this.send(session, { op: 'dial', addrs: batch });
+  visit(addr: string, onReady?: (info: PeerSuccessInfo) => void): Promise<VisitEnd> {
+    if (this.closing) return Promise.resolve(STOPPED);
+    if (this.visits.has(addr)) {
+      return Promise.resolve({ error: { code: 'ERR_ALREADY_STARTED', message: `${addr} is already in flight` } });
+    }
+    const session = this.pick();
+    if (session === null) return Promise.resolve(STOPPED);
+    return new Promise<VisitEnd>((settle) => {
+      this.visits.set(addr, { session, settle, onReady, info: undefined });
+      session.load++;
+      session.outbox.push(addr);
+      if (session.outbox.length === 1) queueMicrotask(() => this.flushDials(session));
     });
   }
 
-  /** Closes one peer (its outcome arrives as an 'end' event, ERR_STOPPED). */
-  drop(session: Session, addr: string): void {
-    if (session.alive) this.send(session, { op: 'drop', addr });
-  }
-
-  private send(session: Session, cmd: SessionCommand): void {
-    this.ports.get(session)?.data.postMessage(cmd);
+  /** Closes one peer: with a FIN, or `abortive`ly with a reset. Its visit settles with ERR_STOPPED. */
+  drop(addr: string, abortive = false): void {
+    const v = this.visits.get(addr);
+    if (v !== undefined && v.session.alive) this.send(v.session, abortive ? { op: 'drop', addr, abortive } : { op: 'drop', addr });
   }
 
   liveSessions(): readonly Session[] {
     return this.sessions.filter((s) => s.alive);
   }
 
+  /** Least-loaded live session, or null when none is alive. */
+  private pick(): Session | null {
+    const loads = this.sessions.map((s) => (s.alive ? s.load : Infinity));
+    const i = pickWorker(loads, this.rotate++ % Math.max(1, loads.length));
+    return i < 0 ? null : (this.sessions[i] ?? null);
+  }
+
+  private flushDials(session: Session): void {
+    const batch = session.outbox;
+    session.outbox = [];
+    // A session that died meanwhile: its crash handling settles these visits.
+    if (!session.alive || batch.length === 0) return;
+    this.send(session, { op: 'dial', addrs: batch });
+  }
+
+  private send(session: Session, cmd: SessionCommand): void {
+    this.ports.get(session)?.data.postMessage(cmd);
+  }
+
+  private onEvents(session: Session, events: readonly PeerEvent[]): void {
+    for (const ev of events) {
+      switch (ev.kind) {
+        case 'addrs':
+          this.opts.onAddrs(ev.texts, ev.networks);
+          break;
+        case 'ready': {
+          const v = this.visits.get(ev.addr);
+          if (v === undefined || v.session !== session) break;
+          v.info = ev.info;
+          v.onReady?.(ev.info);
+          break;
+        }
+        case 'end': {
+          const v = this.visits.get(ev.addr);
+          // Stale: already settled (crash, close).
+          if (v === undefined || v.session !== session) break;
+          this.settle(ev.addr, v, ev.error === undefined ? { info: ev.info } : { info: ev.info, error: ev.error });
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    this.opts.onBatch();
+  }
+
+  private settle(addr: string, v: Visit, end: VisitEnd): void {
+    this.visits.delete(addr);
+    v.session.load--;
+    v.settle(end);
+  }
+
   private allocateSlot(): number {
+    if (this.opts.slot !== undefined) return this.opts.slot;
     // A fresh slot per session: a dead session's slot is reclaimed, never reused while its count may still be settling.
     for (let k = 0; k < CAP_WORKER_SLOTS; k++) {
       const slot = (this.nextSlot + k) % CAP_WORKER_SLOTS;
@@ -175,7 +260,7 @@ export class PeerWorkerPool {
     const session: Session = {
       slot,
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
-      peers: new Set(),
+      load: 0,
       outbox: [],
       alive: true,
       reclaimed: false,
@@ -185,12 +270,12 @@ export class PeerWorkerPool {
       const first = events[0];
       if (first?.kind === 'hello') session.thread = this.piscina.threads.find((t) => t.threadId === first.threadId) ?? null;
       // A dead session's last batches still count (peers that ended, addresses learned) until it is reclaimed.
-      if (!session.reclaimed) this.opts.onEvents(session, events);
+      if (!session.reclaimed) this.onEvents(session, events);
     });
     // The worker closes its end after the last batch, so 'close' here means every event was delivered.
     const dataClosed = new Promise((resolve) => data.port1.once('close', resolve));
     const init: SessionInit = { ...this.opts.session, slot, capBuffer: this.opts.cap.buffer, control: control.port2, data: data.port2 };
-    const done = (this.piscina.run(init, { transferList: [control.port2, data.port2] as never }) as Promise<SessionResult>).then(
+    const done = (this.piscina.run(init, { transferList: [control.port2, data.port2] as never }) as Promise<void>).then(
       () => this.sessionEnded(session, null),
       (err: unknown) => this.sessionEnded(session, err ?? new Error('session failed')),
     );
@@ -218,9 +303,15 @@ export class PeerWorkerPool {
       ports?.data.close();
       ports?.control.close();
       this.opts.cap.reclaimWorker(session.slot);
-      const lost = [...session.peers];
-      session.peers.clear();
-      this.opts.onCrash(session, lost, err);
+      const lost: string[] = [];
+      const error: PlainError = { code: 'ERR_WORKER_CRASHED', message: 'the worker thread holding this peer died' };
+      for (const [addr, v] of [...this.visits]) {
+        if (v.session !== session) continue;
+        lost.push(addr);
+        this.settle(addr, v, v.info === undefined ? { error } : { info: v.info, error });
+      }
+      this.opts.onBatch();
+      this.opts.onCrash(session.slot, lost, err);
     };
     const thread = session.thread;
     if (thread === null || thread.threadId === -1) return reclaim();
@@ -250,7 +341,12 @@ export class PeerWorkerPool {
     await Promise.race([session.control.crash().catch(() => undefined), this.ports.get(session)?.done]);
   }
 
-  /** Drains every session (closing their sockets) and destroys the threads. */
+  /**
+   * Drains every session (closing their sockets: their visits settle with
+   * ERR_STOPPED, or reachable if their handshake had completed) and destroys
+   * the threads. Visits started from now on settle at once with ERR_STOPPED;
+   * any visit still unsettled at the end (a thread that died meanwhile) too.
+   */
   async close(): Promise<void> {
     this.closing = true;
     const live = [...this.sessions];
@@ -266,6 +362,7 @@ export class PeerWorkerPool {
       }),
     );
     this.ports.clear();
+    for (const [addr, v] of [...this.visits]) this.settle(addr, v, v.info === undefined ? STOPPED : { info: v.info, error: STOPPED.error as PlainError });
     await this.piscina.destroy();
   }
 }

@@ -1,15 +1,16 @@
 /**
- * Everything that crosses the main-thread / worker-thread boundary, as types,
- * in one place. A structured clone drops class identity and custom error
+ * Every message that crosses the main-thread / worker-thread boundary, and
+ * nothing else. A structured clone drops class identity and custom error
  * fields, so every value here is plain data (errors as {@link PlainError}).
  *
- * Two channels per worker session:
- * - the control plane (comlink over a MessagePort): {@link SessionControl},
- *   one round trip per command;
- * - the data plane (a second, plain MessagePort): arrays of {@link PeerEvent},
- *   batched per event-loop turn, never one postMessage per address; and in
- *   the other direction the per-peer commands ({@link SessionCommand}: dial,
- *   drop), fire-and-forget.
+ * - The task data of each worker's one session task: {@link SessionInit}
+ *   (it carries the two ports below and the peer cap's SharedArrayBuffer).
+ * - The control plane (comlink over a MessagePort): {@link SessionControl},
+ *   one round trip per call; the rare commands.
+ * - The data plane (a second, plain MessagePort): main → worker the per-peer
+ *   commands ({@link SessionCommand}: dial, drop), fire-and-forget, in one
+ *   ordered stream; worker → main arrays of {@link PeerEvent}, batched per
+ *   event-loop turn, never one postMessage per address.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PlainError } from '../errors.js';
@@ -65,22 +66,8 @@ export interface SessionInit {
  */
 export type SessionCommand =
   | { readonly op: 'dial'; readonly addrs: readonly string[] }
-  | { readonly op: 'drop'; readonly addr: string };
-
-/** What the session task resolves with once drained. */
-export interface SessionResult {
-  readonly dialled: number;
-}
-
-export interface SessionStats {
-  readonly slot: number;
-  readonly open: number;
-  readonly dialled: number;
-  readonly reachable: number;
-  readonly failed: number;
-  /** Addresses reported to the main thread (each once while the worker remembers it: RecentAddresses). */
-  readonly addrsReceived: number;
-}
+  /** Close that peer (its 'end' event says ERR_STOPPED): with a FIN, or `abortive`ly with a reset. */
+  | { readonly op: 'drop'; readonly addr: string; readonly abortive?: boolean };
 
 /**
  * One worker thread's V8 heap (its own isolate), for memory diagnostics
@@ -104,15 +91,8 @@ export interface WorkerMemory {
 
 /** The control plane a worker session exposes over comlink. */
 export interface SessionControl {
-  /** Starts a dial; the outcome arrives on the data plane. False once draining. */
-  connect(addr: string): boolean;
-  /** connect() for several addresses in one round trip (what the crawler uses). False once draining (none started). */
-  connectMany(addrs: readonly string[]): boolean;
-  /** Closes that peer (outcome ERR_STOPPED). False if unknown. */
-  drop(addr: string): boolean;
-  /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task. */
+  /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task (it resolves with nothing). */
   drain(): Promise<void>;
-  stats(): SessionStats;
   /** This thread's heap; `collect` runs a full GC first when node was started with --expose-gc. */
   memory(collect: boolean): WorkerMemory;
   /** Test hook: throws an uncaught exception in the worker, killing the thread. */
@@ -137,9 +117,6 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly addrsDropped?: number;
 }
 
-/** One learned address: Core text form and its network. */
-export type LearnedAddress = readonly [text: string, network: AddressNetwork];
-
 export type PeerEvent =
   /** First event of every session: which thread it runs on (to watch that thread's exit). */
   | { readonly kind: 'hello'; readonly addr: ''; readonly threadId: number }
@@ -159,6 +136,3 @@ export type PeerEvent =
    * than a completed crawl visit.
    */
   | { readonly kind: 'end'; readonly addr: string; readonly info?: PeerSuccessInfo; readonly error?: PlainError };
-
-/** Error codes that are our problem, not the peer's: the address goes back in the queue. */
-export const REQUEUE_CODES: ReadonlySet<string> = new Set(['ERR_MAX_PEERS', 'ERR_RESOURCE']);

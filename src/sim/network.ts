@@ -200,14 +200,14 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
 function listenError(err: unknown, mode: SimListenMode, base: string, port: number): Error {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EMFILE' || e.code === 'ENFILE') {
-    return new PeerError('ERR_RESOURCE', `sim: out of file descriptors while listening (${mode} mode); use listen: 'shared', fewer nodes, or several processes`);
+    return new PeerError('ERR_RESOURCE', `sim: out of file descriptors while listening (${mode} mode); use listen: 'shared', fewer nodes, or several processes`, { cause: err });
   }
   if (e.code === 'EADDRINUSE') {
     const where =
       mode === 'shared'
         ? `ports ${port}, +1000, +2000 on every address (shared mode; keep them below the ephemeral range, 32768+ on Linux)`
         : `addresses from ${base}`;
-    return new UsageError('ERR_BAD_OPTION', `sim: ${where} already in use (${e.message}); choose another baseAddress or port`);
+    return new UsageError('ERR_BAD_OPTION', `sim: ${where} already in use (${e.message}); choose another baseAddress or port`, { cause: err });
   }
   return e instanceof Error ? e : new Error(String(err));
 }

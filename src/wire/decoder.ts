@@ -313,7 +313,7 @@ export class MessageDecoder {
       msg = decodePayload(this.command, payload);
     } catch (err) {
       const wireErr =
-        err instanceof WireError ? err : new WireError('ERR_BAD_PAYLOAD', `${this.command}: ${err instanceof Error ? err.message : String(err)}`);
+        err instanceof WireError ? err : new WireError('ERR_BAD_PAYLOAD', `${this.command}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       this.reject(wireErr, this.command);
       return;
     }

@@ -144,7 +144,7 @@ export function guardEncode<T>(what: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof WireError) throw err;
-    throw new WireError('ERR_UNENCODABLE', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new WireError('ERR_UNENCODABLE', `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

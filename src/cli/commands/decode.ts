@@ -34,7 +34,7 @@ line says which); 2 bad arguments or unreadable input.`;
 const READ_SIZE = 64 * 1024;
 
 function unreadable(path: string, err: unknown): UsageError {
-  return new UsageError('ERR_BAD_ARGUMENT', `cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  return new UsageError('ERR_BAD_ARGUMENT', `cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
 }
 
 /**

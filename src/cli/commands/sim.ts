@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     });
   } catch (err) {
-    throw new UsageError('ERR_BAD_ARGUMENT', `sim: ${(err as Error).message}`);
+    throw new UsageError('ERR_BAD_ARGUMENT', `sim: ${(err as Error).message}`, { cause: err });
   }
   if (values.help === true) {
     process.stdout.write(HELP);

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectToNode } from '../src/engine/probe-node.js';
+import { probeNode } from '../src/engine/probe.js';
 import { PeerCap } from '../src/shared/peer-cap.js';
 import { startLoopbackPeer, type LoopbackPeer, type PeerBehaviour } from './helpers/loopback-peer.js';
 
@@ -17,7 +17,7 @@ async function peer(host: string, behaviour: PeerBehaviour = 'normal', extra: Pa
 
 const base = { network: 'regtest' as const, only: ['127.0.0.0/8'], timeoutMs: 1500, addrQuietMs: 50 };
 
-describe('connectToNode: one peer, handshake and getaddr', () => {
+describe('probeNode: one peer, handshake and getaddr', () => {
   it('records a reachable node with the exact version fields and what it answered', async () => {
     const p = await peer('127.61.0.1', 'normal', {
       userAgent: '/Satoshi:26.1.0/',
@@ -27,7 +27,7 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
       addrs: ['127.61.0.7:18444', '127.61.0.8:18444', '[::1]:18444'],
     });
     const cap = PeerCap.create(10);
-    const rec = await connectToNode(p.address, { ...base, cap });
+    const rec = await probeNode(p.address, { ...base, cap });
     expect(rec).toMatchObject({
       addr: p.address,
       network: 'ipv4',
@@ -50,7 +50,7 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
 
   it('never opens a socket outside the allow-list: ERR_NOT_ALLOWED and no connection accepted', async () => {
     const p = await peer('127.0.0.1');
-    await expect(connectToNode(p.address, { ...base, only: ['127.0.0.2/32'] })).rejects.toMatchObject({ code: 'ERR_NOT_ALLOWED' });
+    await expect(probeNode(p.address, { ...base, only: ['127.0.0.2/32'] })).rejects.toMatchObject({ code: 'ERR_NOT_ALLOWED' });
     await new Promise((r) => setTimeout(r, 50));
     expect(p.accepted()).toBe(0);
   });
@@ -59,7 +59,7 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
     const p = await peer('127.61.0.2');
     const cap = PeerCap.create(1);
     expect(cap.tryAcquire(0)).toBe(true);
-    await expect(connectToNode(p.address, { ...base, cap })).rejects.toMatchObject({ code: 'ERR_MAX_PEERS' });
+    await expect(probeNode(p.address, { ...base, cap })).rejects.toMatchObject({ code: 'ERR_MAX_PEERS' });
     expect(p.accepted()).toBe(0);
     cap.release(0);
     expect(cap.open()).toBe(0);
@@ -72,7 +72,7 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
     const port = (srv.address() as { port: number }).port;
     await new Promise<void>((r) => srv.close(() => r()));
     const cap = PeerCap.create(5);
-    const rec = await connectToNode(`127.61.0.3:${port}`, { ...base, cap });
+    const rec = await probeNode(`127.61.0.3:${port}`, { ...base, cap });
     expect(rec).toMatchObject({ state: 'failed', error: 'ERR_CONNECTION_REFUSED' });
     expect(cap.open()).toBe(0);
   });
@@ -85,7 +85,7 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
   ] as const)('records a %s peer as failed %s and releases its slot', async (behaviour, code) => {
     const p = await peer('127.61.0.4', behaviour);
     const cap = PeerCap.create(5);
-    const rec = await connectToNode(p.address, { ...base, cap, timeoutMs: 400 });
+    const rec = await probeNode(p.address, { ...base, cap, timeoutMs: 400 });
     expect(rec).toMatchObject({ addr: p.address, state: 'failed', error: code });
     expect(rec.protocolVersion).toBeUndefined();
     expect(cap.open()).toBe(0);
@@ -93,29 +93,29 @@ describe('connectToNode: one peer, handshake and getaddr', () => {
 
   it('keeps a node that never answers getaddr reachable, with 0 addresses', async () => {
     const p = await peer('127.61.0.5', 'no-getaddr');
-    const rec = await connectToNode(p.address, { ...base, getaddrTimeoutMs: 200 });
+    const rec = await probeNode(p.address, { ...base, getaddrTimeoutMs: 200 });
     expect(rec).toMatchObject({ state: 'reachable', addrsReturned: 0, protocolVersion: 70016 });
   });
 
   it('does not take the one-entry self-announcement as the whole answer', async () => {
     const p = await peer('127.61.0.6', 'normal', { addrs: ['127.61.0.9:18444', '127.61.0.10:18444'], answerDelayMs: 300 });
-    const rec = await connectToNode(p.address, { ...base, getaddrTimeoutMs: 2000 });
+    const rec = await probeNode(p.address, { ...base, getaddrTimeoutMs: 2000 });
     expect(rec.addrsReturned).toBe(3);
   });
 
   it('rejects a dial without any allow-list unless allowAny is explicit', async () => {
-    await expect(connectToNode('127.0.0.1:1', { network: 'regtest' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    await expect(probeNode('127.0.0.1:1', { network: 'regtest' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
   });
 });
 
-describe('connectToNode over IPv6 loopback', () => {
+describe('probeNode over IPv6 loopback', () => {
   it('handshakes with a peer on [::1] and reports it as ipv6', async () => {
     const p = await peer('::1', 'normal', { addrs: ['[::1]:18444', '127.61.0.20:18444'] });
     expect(p.address).toMatch(/^\[::1\]:\d+$/);
-    const rec = await connectToNode(p.address, { ...base, only: ['::1/128'] });
+    const rec = await probeNode(p.address, { ...base, only: ['::1/128'] });
     expect(rec).toMatchObject({ addr: p.address, network: 'ipv6', state: 'reachable', addrsReturned: 3 });
     // The same peer is outside an IPv4-only allow-list.
-    await expect(connectToNode(p.address, { ...base, only: ['127.0.0.0/8'] })).rejects.toMatchObject({ code: 'ERR_NOT_ALLOWED' });
+    await expect(probeNode(p.address, { ...base, only: ['127.0.0.0/8'] })).rejects.toMatchObject({ code: 'ERR_NOT_ALLOWED' });
     expect(p.accepted()).toBe(1);
   });
 });
