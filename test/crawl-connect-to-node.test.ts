@@ -126,6 +126,25 @@ describe('crawler.connectToNode, node mode', () => {
   });
 });
 
+describe('restart intensity of the whole supervisor, node mode', () => {
+  it('a flap that drops every peer at once past maxRestarts shuts the supervisor down, and the crawl with it', async () => {
+    const ps = await Promise.all([peer(70), peer(71), peer(72)]);
+    const cr = crawler({ mode: 'node', pingIntervalMs: 50, supervisor: { maxRestarts: 1, maxSeconds: 60, backoff: { initialMs: 10, maxMs: 10, factor: 1 } } });
+    const shutdowns: Array<{ code: string }> = [];
+    cr.on('supervisorShutdown', (e: { code: string }) => shutdowns.push(e));
+    const done = cr.start();
+    for (const p of ps) await cr.connectToNode(p.address);
+    expect(cr.countPeers()).toBe(3);
+    for (const p of ps) p.dropConnections();
+    const summary = await done;
+    expect(shutdowns.map((e) => e.code)).toEqual(['ERR_RESTART_INTENSITY']);
+    expect(summary.stopped).toBe(true);
+    expect(summary.byState.reachable).toBe(3);
+    expect(cr.countPeers()).toBe(0);
+    expect(cr.cap.open()).toBe(0);
+  });
+});
+
 describe('crawler.connectToNode, crawl mode', () => {
   it('visits a node given while the crawl runs, and crawls what it learned from it', async () => {
     const seed = await peer(40, [`127.68.${R}.41:${PORT}`]);
