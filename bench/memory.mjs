@@ -125,10 +125,9 @@ async function childPlainConnections(count, port) {
   return { open, before, after };
 }
 
+/** Sockets the crawler holds open (the shared cap's count). */
 function openPeers(crawler) {
-  const c = crawler.countPeers();
-  if (typeof c === 'number') return c;
-  return c.open ?? c.active ?? c.connected ?? 0;
+  return crawler.stats().open;
 }
 
 async function childEngineConnections(count, seeds, settleMs) {
