@@ -126,6 +126,36 @@ describe('crawler.connectToNode, node mode', () => {
   });
 });
 
+describe('node mode at the cap', () => {
+  it('keeps the slot of a peer waiting to restart: new addresses do not take it, the restart reconnects', async () => {
+    const b = await peer(81);
+    const c = await peer(82);
+    const a = await peer(80, [b.address, c.address]);
+    const cr = crawler({
+      mode: 'node',
+      maxPeers: 2,
+      seeds: [a.address],
+      pingIntervalMs: 50,
+      supervisor: { childMaxRestarts: 3, childMaxSeconds: 10, backoff: { initialMs: 300, maxMs: 300, factor: 1 } },
+    });
+    const ex = exits(cr);
+    const done = cr.start();
+    // a, then one of the two addresses it gossiped: the cap (2) is full, the third waits.
+    await until(() => cr.countPeers() === 2, 'two established peers');
+    const [second, third] = b.accepted() === 1 ? [b, c] : [c, b];
+    expect(third.accepted()).toBe(0);
+    a.dropConnections();
+    await until(() => ex.some((e) => e.id === a.address && e.willRestart), 'the drop');
+    await until(() => a.accepted() === 2 && cr.countPeers() === 2, 'the restart');
+    // The waiting address never got a's slot, and a's restart did not fail for want of one.
+    expect(third.accepted()).toBe(0);
+    expect(second.accepted()).toBe(1);
+    expect(ex.filter((e) => e.code === 'ERR_MAX_PEERS')).toEqual([]);
+    await cr.stop();
+    await done;
+  });
+});
+
 describe('restart intensity of the whole supervisor, node mode', () => {
   it('a flap that drops every peer at once past maxRestarts shuts the supervisor down, and the crawl with it', async () => {
     const ps = await Promise.all([peer(70), peer(71), peer(72)]);

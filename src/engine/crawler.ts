@@ -296,6 +296,10 @@ export class Crawler extends EventEmitter {
       pool,
       peers,
       record: (rec) => this.record(rec),
+      reserved: () => {
+        const c = supervisor.countChildren();
+        return c.specs - c.active;
+      },
       isStopping: () => this.stopping,
       afterPump: () => this.checkDone(),
     });

@@ -24,6 +24,8 @@ export interface DispatchContext {
   readonly pool: PeerWorkerPool;
   readonly peers: Peers;
   record(rec: NodeRecord): void;
+  /** Slots to keep free: supervised peers waiting out their restart backoff (node mode), which will dial again. */
+  reserved(): number;
   isStopping(): boolean;
   /** Runs after each scheduled pump (the crawl-mode end check). */
   afterPump(): void;
@@ -57,7 +59,9 @@ export class Dispatcher {
     const { frontier, cap, allow, pool, peers } = this.ctx;
     if (this.ctx.isStopping()) return;
     if (this.pauseUntil !== 0 && performance.now() < this.pauseUntil) return;
-    const max = cap.max;
+    // Without the reservation a peer that dropped would find its slot taken by a new address
+    // when its restart dials, fail ERR_MAX_PEERS and use up its restarts for nothing.
+    const max = cap.max - this.ctx.reserved();
     while (pool.inFlight < max && cap.open() < max) {
       const addr = frontier.next();
       if (addr === undefined) break;
