@@ -5,8 +5,9 @@
  * sockets (and the pool uses atomics:'disabled', so an idle worker is never
  * parked in Atomics.wait either).
  *
- * Commands arrive over comlink on the control port; peer events leave on the
- * data port, batched per event-loop turn.
+ * Dials and drops arrive on the data port, and peer events leave on it,
+ * batched per event-loop turn; drain/memory/crash come over comlink on the
+ * control port (src/shared/messages.ts).
  */
 import { resourceLimits, threadId, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
