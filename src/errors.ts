@@ -89,6 +89,7 @@ export type ReachErrorCode =
   | 'ERR_DNS_FAILED' // any other resolver error; `message` says which
   | 'ERR_BAD_SEED_LINE' // a fixed-seed list line that does not parse
   | 'ERR_ONION_CHECKSUM' // a .onion name whose v3 checksum or version is wrong (never dialled)
+  | 'ERR_I2P_PORT' // an I2P address with a port other than 0: SAM 3.1 has no ports, Core refuses these too
   | 'ERR_NO_ROUTE' // no transport for this network (e.g. onion without --tor-proxy, CJDNS without --cjdns)
   | 'ERR_PROXY_UNREACHABLE' // the SOCKS5 proxy / SAM bridge refused or reset our connection
   | 'ERR_PROXY_TIMEOUT' // the proxy did not finish its handshake in time
