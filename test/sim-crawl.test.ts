@@ -45,7 +45,7 @@ async function visit(addr: string): Promise<Visit> {
     const shook = await peer.waitFor(() => peer.closed || (peer.find('version').length > 0 && peer.find('verack').length > 0), STEP_TIMEOUT_MS);
     const version = peer.find('version')[0]?.payload;
     if (!shook || peer.closed || version === undefined || peer.errors.some((e) => e.fatal)) return out;
-    out.reachable = { addr, userAgent: version.userAgent ?? '', protocolVersion: version.version, services: Number(version.services), startHeight: version.startHeight ?? 0 };
+    out.reachable = { addr, network: 'ipv4', userAgent: version.userAgent ?? '', protocolVersion: version.version, services: Number(version.services), startHeight: version.startHeight ?? 0 };
     peer.send({ command: 'sendaddrv2' });
     peer.send({ command: 'verack' });
     peer.send({ command: 'getaddr' });
