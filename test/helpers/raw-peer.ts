@@ -51,6 +51,13 @@ export class RawPeer {
     socket.on('error', () => undefined);
   }
 
+  /** Takes over a socket already connected to a peer (e.g. through a SOCKS5 proxy or a SAM bridge). */
+  static adopt(socket: Socket, network: NetworkParams = NETWORKS.regtest): RawPeer {
+    const peer = new RawPeer(socket, network, Date.now());
+    socket.resume();
+    return peer;
+  }
+
   /** Connects to "ip:port"; rejects with the socket error (e.g. ECONNREFUSED). */
   static open(addr: string, network: NetworkParams = NETWORKS.regtest): Promise<RawPeer> {
     const i = addr.lastIndexOf(':');
