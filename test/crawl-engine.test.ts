@@ -80,7 +80,7 @@ describe('Crawler on a tiny loopback network', () => {
       expect(byAddr.get(all[i] as string)).toMatchObject({ state: 'reachable', network: 'ipv4', userAgent: `/peer:${i}/`, startHeight: 1000 + i, protocolVersion: 70016, services: 1033, relay: true });
     }
     expect(byAddr.get(refused)).toMatchObject({ state: 'failed', error: 'ERR_CONNECTION_REFUSED' });
-    expect(byAddr.get(ONION)).toMatchObject({ state: 'skipped', network: 'onion', reason: 'non-ip' });
+    expect(byAddr.get(ONION)).toMatchObject({ state: 'skipped', network: 'onion', reason: 'no-route' });
     expect(byAddr.get(outside)).toMatchObject({ state: 'skipped', reason: 'not-allowed' });
     expect(summary.byState).toEqual({ reachable: 6, failed: 1, skipped: 2 });
     expect(summary.stopped).toBe(false);

@@ -100,7 +100,7 @@ function expectMatchesTruth(run: Run, cap: number, lost: ReadonlySet<string> = n
   let missingNonIp = 0;
   for (const a of truth.nonIp) {
     if (lost.size > 0 && records.get(a) === undefined) missingNonIp++;
-    else expect(records.get(a), a).toMatchObject({ state: 'skipped', reason: 'non-ip' });
+    else expect(records.get(a), a).toMatchObject({ state: 'skipped', reason: 'no-route' });
   }
   // Nothing else was learned: the snapshot is exactly the discoverable network.
   expect(records.size).toBe(truth.reachable.length + truth.failed.length + truth.nonIp.length - missingNonIp);

@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AllowList } from '../src/crawl/allow-list.js';
+import { AllowList } from '../src/shared/allow-list.js';
 import { startSamFront, startSimNetwork, type SamFront, type SimNetwork } from '../src/sim/index.js';
 import { parseSamReply, SAM_RESULT_CODES, SamSession } from '../workers/transports/sam.js';
-import { parseProxyEndpoint } from '../workers/transports/proxy-endpoint.js';
+import { parseProxyEndpoint } from '../src/shared/proxy-endpoint.js';
 import { RawPeer } from './helpers/raw-peer.js';
 
 const loopback = AllowList.loopback();

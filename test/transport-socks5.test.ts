@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AllowList } from '../src/crawl/allow-list.js';
+import { AllowList } from '../src/shared/allow-list.js';
 import { startSimNetwork, startSocksFront, type SimNetwork, type SocksFront } from '../src/sim/index.js';
 import { SOCKS5_REPLY_CODES, socks5Connect } from '../workers/transports/socks5.js';
-import { parseProxyEndpoint } from '../workers/transports/proxy-endpoint.js';
+import { parseProxyEndpoint } from '../src/shared/proxy-endpoint.js';
 import { startMicrosocks, type Microsocks } from './helpers/microsocks.js';
 import { RawPeer } from './helpers/raw-peer.js';
 

@@ -129,7 +129,9 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
 
   protected onReleased(error: PlainError | null): void {
     const info = this.success ?? undefined;
-    this.host.emit(error === null ? { kind: 'end', addr: this.addr, info } : { kind: 'end', addr: this.addr, info, error });
+    const how = this.via === 'direct' ? null : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) };
+    const ev = error === null ? { kind: 'end' as const, addr: this.addr, info } : { kind: 'end' as const, addr: this.addr, info, error };
+    this.host.emit(how === null ? ev : { ...ev, ...how });
     this.host.closed(this);
   }
 

@@ -34,6 +34,8 @@ import { AllowList } from '../shared/allow-list.js';
 import type { WorkerMemory } from '../shared/messages.js';
 import { DynamicSupervisor, type ExitReason } from '../supervisor/dynamic-supervisor.js';
 import { resolveDnsSeeds } from '../seeds/dns-seeds.js';
+import { fixedSeeds } from '../seeds/fixed-seeds.js';
+import { NetworkGate, type NetworkLoad } from './network-gate.js';
 import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
@@ -66,6 +68,8 @@ export interface CrawlStats {
   readonly requeued: number;
   /** Addresses received after `maxKnown` was reached, not stored (duplicates included, except those a worker had already reported: each worker reports an address once while it remembers it). */
   readonly notStored: number;
+  /** Per network: peers in flight, its budget, the most at once. */
+  readonly networks: Record<AddressNetwork, NetworkLoad>;
 }
 
 /** What is built once the crawl starts. */
@@ -94,6 +98,8 @@ export class Crawler extends EventEmitter {
   private finished: (() => void) | null = null;
   private pumpTimer: ReturnType<typeof setInterval> | null = null;
   private progressTimer: ReturnType<typeof setInterval> | null = null;
+  /** Routes, hygiene and per-network budgets. */
+  private readonly gate: NetworkGate;
 
   constructor(opts: CrawlOptions) {
     super();
@@ -103,6 +109,7 @@ export class Crawler extends EventEmitter {
     this.log = opts.logger ?? pino({ level: this.opts.logLevel });
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
+    this.gate = new NetworkGate(this.opts, this.allow, this.cap.max, this.opts.denyList.length > 0 ? AllowList.parse(this.opts.denyList) : null);
   }
 
   /** Runs the crawl; resolves with the summary when it completes (crawl mode) or is stopped. */
@@ -169,7 +176,7 @@ export class Crawler extends EventEmitter {
     const summary = this.recorder.summary;
     const visited = summary.visited;
     const rate = elapsedMs > 0 ? (visited * 1000) / elapsedMs : 0;
-    const queued = this.frontier.queued;
+    const queued = this.frontier.queued + this.gate.waitingTotal;
     const inFlight = this.parts?.pool.inFlight ?? 0;
     return {
       elapsedMs,
@@ -187,6 +194,7 @@ export class Crawler extends EventEmitter {
       workerCrashes: this.parts?.pool.crashes ?? 0,
       requeued: this.requeued,
       notStored: this.notStored,
+      networks: this.gate.load(),
     };
   }
 
@@ -235,10 +243,18 @@ export class Crawler extends EventEmitter {
     });
     if (this.stopping) this.finished?.();
 
+    let seeded = o.seeds.length;
     if (o.dnsSeeds) {
-      const dns = await resolveDnsSeeds(this.net.dnsSeeds, this.net.defaultPort, { servers: o.dnsServers, allow: this.allow });
+      const dns = await resolveDnsSeeds({ network: o.network, servers: o.dnsServers, allow: this.allow, serviceBits: o.dnsServiceBits });
       for (const a of dns.addresses) this.learnText(a);
-      this.log.info({ addresses: dns.addresses.length, failures: dns.failures }, 'dns seeds resolved');
+      seeded += dns.addresses.length;
+      this.log.info({ addresses: dns.addresses.length, seeds: dns.seeds }, 'dns seeds resolved');
+    }
+    // Core dials its fixed seeds when the DNS seeds give nothing (or at once when asked).
+    if (o.fixedSeeds === true || (o.fixedSeeds === 'fallback' && o.dnsSeeds && seeded === 0)) {
+      const fixed = fixedSeeds(o.network);
+      for (const f of fixed) this.learn(f.addr, f.network);
+      this.log.info({ addresses: fixed.length }, 'fixed seeds added');
     }
     // Re-pumps when slots free up outside our view (a shared cap) or a restart raced a start.
     this.pumpTimer = setInterval(() => parts.dispatcher.pump(), 100);
@@ -266,7 +282,18 @@ export class Crawler extends EventEmitter {
     const pool = new PeerWorkerPool({
       workers: o.workers,
       cap: this.cap,
-      session: { network: o.network, allow: o.only, allowAny: o.allowAny, mode: o.mode, timeouts: o.timeouts, tickMs: o.tickMs, logLevel: o.logLevel },
+      session: {
+        network: o.network,
+        allow: o.only,
+        allowAny: o.allowAny,
+        mode: o.mode,
+        timeouts: o.timeouts,
+        tickMs: o.tickMs,
+        logLevel: o.logLevel,
+        reach: this.gate.reach,
+        torProxyCaps: this.gate.torProxyCaps.map((c) => c.buffer),
+      },
+      extraCaps: this.gate.torProxyCaps,
       onAddrs: (texts, networks) => {
         for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork);
       },
@@ -281,6 +308,7 @@ export class Crawler extends EventEmitter {
       retryCrashedPeers: o.retryCrashedPeers,
       pool,
       supervisor,
+      gate: this.gate,
       isStopping: () => this.stopping,
       record: (rec) => this.record(rec),
       requeue: (addr, pause) => {
@@ -292,7 +320,7 @@ export class Crawler extends EventEmitter {
     dispatcher = new Dispatcher({
       frontier: this.frontier,
       cap: this.cap,
-      allow: this.allow,
+      gate: this.gate,
       pool,
       peers,
       record: (rec) => this.record(rec),
@@ -314,6 +342,7 @@ export class Crawler extends EventEmitter {
     this.log.info({ inFlight: parts.pool.inFlight, queued: this.frontier.queued }, 'crawl stopping');
     // Draining closes every socket; every visit settles (and is recorded) before close() resolves.
     await parts.pool.close();
+    for (const a of this.gate.drainWaiting()) this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
     for (let a = this.frontier.next(); a !== undefined; a = this.frontier.next()) {
       this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
     }
@@ -325,6 +354,7 @@ export class Crawler extends EventEmitter {
       peakOpen: this.cap.peak(),
       workerCrashes: parts.pool.crashes,
       stopped,
+      networkBudgets: Object.fromEntries(Object.entries(this.gate.load()).map(([n, l]) => [n, { budget: l.budget, peak: l.peak }])),
     });
     this.emit('progress', this.stats());
     this.recorder.end();
@@ -370,9 +400,10 @@ export class Crawler extends EventEmitter {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
       return;
     }
-    if (!this.frontier.add(text, network)) return;
-    // Non-IP addresses are never queued: their record is written now (the frontier holds them as skipped).
-    if (!DIALABLE.has(network)) this.recorder.write(skippedRecord(text, network, 'non-ip'));
+    // No route (onion/I2P/CJDNS not enabled, an I2P port): never queued, recorded now (the frontier holds it as skipped).
+    const skip = this.frontier.has(text) ? null : this.gate.skipWhenLearned(network, portOf(text));
+    if (!this.frontier.add(text, network, skip === null)) return;
+    if (skip !== null) this.recorder.write(skippedRecord(text, network, skip));
   }
 
   /** Writes the address's record, unless it already has one. */
@@ -388,6 +419,12 @@ export class Crawler extends EventEmitter {
 
   private checkDone(): void {
     if (this.opts.mode !== 'crawl' || this.stopping || this.parts === null) return;
-    if (this.frontier.queued === 0 && this.parts.pool.inFlight === 0) this.finished?.();
+    if (this.frontier.queued === 0 && this.parts.pool.inFlight === 0 && this.gate.waitingTotal === 0) this.finished?.();
   }
+}
+
+/** The port of an address text (`host:port`, `[v6]:port`); 0 when there is none. */
+function portOf(text: string): number {
+  const port = Number(text.slice(text.lastIndexOf(':') + 1));
+  return Number.isInteger(port) ? port : 0;
 }

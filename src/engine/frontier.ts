@@ -31,7 +31,7 @@ const DONE = 2;
 const SKIPPED_BASE = 3;
 
 /** Networks we cannot dial yet, in the order of their state codes. */
-const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns'] as const satisfies readonly AddressNetwork[];
+const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns', 'ipv4', 'ipv6'] as const satisfies readonly AddressNetwork[];
 type SkippedNetwork = (typeof SKIPPED_NETWORKS)[number];
 
 const MIN_QUEUE_CAPACITY = 16;
@@ -46,12 +46,14 @@ export class Frontier {
   private skippedCount = 0;
 
   /**
-   * Records an address. Returns true if it was new. ipv4/ipv6 addresses join
-   * the back of the dial queue; other networks are recorded as skipped.
+   * Records an address. Returns true if it was new. An address to `dial`
+   * (default: ipv4/ipv6 ones; onion, i2p and cjdns ones when a proxy, SAM
+   * bridge or --cjdns reaches them) joins the back of the dial queue; the
+   * others are recorded as skipped.
    */
-  add(text: string, network: AddressNetwork): boolean {
+  add(text: string, network: AddressNetwork, dial: boolean = network === 'ipv4' || network === 'ipv6'): boolean {
     if (typeof text !== 'string' || text === '') throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.add needs a non-empty address text');
-    const state = stateFor(network);
+    const state = stateFor(network, dial);
     if (this.states.has(text)) return false;
     this.states.set(text, state);
     if (state === QUEUED) {
@@ -171,11 +173,10 @@ export class Frontier {
   }
 }
 
-function stateFor(network: AddressNetwork): number {
-  if (network === 'ipv4' || network === 'ipv6') return QUEUED;
+function stateFor(network: AddressNetwork, dial: boolean): number {
   const skipped = SKIPPED_NETWORKS.indexOf(network as SkippedNetwork);
   if (skipped < 0) throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.add: unknown network ${String(network)}`);
-  return SKIPPED_BASE + skipped;
+  return dial ? QUEUED : SKIPPED_BASE + skipped;
 }
 
 /**

@@ -4,7 +4,8 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { UsageError } from '../errors.js';
-import type { NetworkName } from '../wire/types.js';
+import type { AddressNetwork, NetworkName } from '../wire/types.js';
+import type { ReachOptions } from '../shared/reach.js';
 import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
@@ -58,6 +59,26 @@ export interface CrawlOptions {
    * stored, recorded nor dialled: a bound on memory whatever peers send.
    */
   readonly maxKnown?: number;
+  /**
+   * Reaching beyond IPv4/IPv6 (src/shared/reach.ts): Tor proxies and
+   * `viaTor`, an I2P SAM bridge and `viaI2p`, `cjdns`, a SOCKS5 `proxy` for
+   * IP networks, stream isolation, per-network connect timeouts.
+   */
+  readonly reach?: ReachOptions;
+  /** Most peers in flight per network, inside maxPeers (default: IP all, Tor a quarter, I2P an eighth). */
+  readonly budgets?: Partial<Record<AddressNetwork, number>>;
+  /** Dial Core's fixed seeds for the network: true = from the start; default 'fallback' = when DNS seeds give nothing; false = never. */
+  readonly fixedSeeds?: boolean | 'fallback';
+  /** Service bits asked of DNS seeds (`x<hex>.` subdomain); default 9 (NODE_NETWORK | NODE_WITNESS); 0 = bare names. */
+  readonly dnsServiceBits?: number;
+  /**
+   * Hygiene (only with allowAny, where nothing else stops the crawler from
+   * dialling private or reserved ranges): CIDRs never dialled, and at most
+   * this many addresses per network group (/16 IPv4, /32 IPv6). Unroutable
+   * addresses are always skipped under allowAny.
+   */
+  readonly denyList?: readonly string[];
+  readonly perNetgroup?: number;
 }
 
 export interface ResolvedOptions {
@@ -76,6 +97,12 @@ export interface ResolvedOptions {
   readonly retryCrashedPeers: boolean;
   readonly progressMs: number;
   readonly maxKnown: number;
+  readonly reach: ReachOptions;
+  readonly budgets: Partial<Record<AddressNetwork, number>>;
+  readonly fixedSeeds: boolean | 'fallback';
+  readonly dnsServiceBits: number;
+  readonly denyList: readonly string[];
+  readonly perNetgroup: number | undefined;
 }
 
 export const DEFAULT_MAX_PEERS = 125;
@@ -139,5 +166,11 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     retryCrashedPeers: opts.retryCrashedPeers ?? true,
     progressMs: positive('progressMs', opts.progressMs, 500),
     maxKnown: positive('maxKnown', opts.maxKnown, DEFAULT_MAX_KNOWN, true),
+    reach: opts.reach ?? {},
+    budgets: opts.budgets ?? {},
+    fixedSeeds: opts.fixedSeeds ?? 'fallback',
+    dnsServiceBits: opts.dnsServiceBits ?? 9,
+    denyList: opts.denyList ?? [],
+    perNetgroup: opts.perNetgroup,
   };
 }

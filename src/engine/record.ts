@@ -5,11 +5,26 @@
 import type { ErrorCode } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
 import type { PeerSuccessInfo } from '../shared/messages.js';
+import type { Via } from '../shared/reach.js';
+import type { HygieneVerdict } from '../shared/routable.js';
 
 export type NodeState = 'reachable' | 'failed' | 'skipped';
 
-/** Why an address was never dialled. */
-export type SkipReason = 'non-ip' | 'not-allowed' | 'stopped';
+/**
+ * Why an address was never dialled: `no-route` (an onion/I2P/CJDNS address
+ * without --via-tor / --via-i2p / --cjdns), `i2p-port` (an I2P address with
+ * a port other than 0), `not-allowed` (outside --only), `stopped`, and under
+ * --allow-any the hygiene verdicts (src/shared/routable.ts: `private`,
+ * `loopback`, `documentation`…, `denied`, `bad-port`, `netgroup-full`).
+ */
+export type SkipReason = 'no-route' | 'i2p-port' | 'not-allowed' | 'stopped' | HygieneVerdict;
+
+/** How a dialled node was reached. */
+export interface Reached {
+  readonly via: Via;
+  /** The SOCKS5 proxy or SAM bridge, `host:port` (absent when direct). */
+  readonly proxy?: string;
+}
 
 export interface NodeRecord {
   /** Bitcoin Core's text form, port included. */
@@ -17,6 +32,10 @@ export interface NodeRecord {
   readonly network: AddressNetwork;
   /** `reachable` only when both the peer's version and verack arrived. */
   readonly state: NodeState;
+  /** Reachable and failed records: `direct`, `socks5` or `sam`. */
+  readonly via?: Via;
+  /** The proxy or SAM bridge used (`host:port`), when not direct. */
+  readonly proxy?: string;
   /** For `failed`: the PeerErrorCode (or codec code) of what went wrong. */
   readonly error?: ErrorCode;
   /** For `skipped`. */
@@ -35,11 +54,12 @@ export interface NodeRecord {
   readonly addrsDropped?: number;
 }
 
-export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo): NodeRecord {
+export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo, how: Reached = { via: 'direct' }): NodeRecord {
   return {
     addr,
     network,
     state: 'reachable',
+    ...how,
     protocolVersion: info.protocolVersion,
     userAgent: info.userAgent,
     services: info.services,
@@ -52,8 +72,8 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
   };
 }
 
-export function failedRecord(addr: string, network: AddressNetwork, error: ErrorCode, detail?: ErrorCode): NodeRecord {
-  return detail === undefined ? { addr, network, state: 'failed', error } : { addr, network, state: 'failed', error, detail };
+export function failedRecord(addr: string, network: AddressNetwork, error: ErrorCode, detail?: ErrorCode, how: Reached = { via: 'direct' }): NodeRecord {
+  return detail === undefined ? { addr, network, state: 'failed', ...how, error } : { addr, network, state: 'failed', ...how, error, detail };
 }
 
 export function skippedRecord(addr: string, network: AddressNetwork, reason: SkipReason): NodeRecord {
@@ -82,6 +102,8 @@ export interface CrawlSummary {
   readonly workerCrashes: number;
   /** True when the crawl was stopped before the frontier drained. */
   readonly stopped: boolean;
+  /** Per network: its budget of peers in flight and the most it had at once. */
+  readonly networkBudgets?: Partial<Record<AddressNetwork, { readonly budget: number; readonly peak: number }>>;
 }
 
 function bump<K extends string | number>(map: Map<K, number>, key: K): void {
@@ -126,7 +148,13 @@ export class SummaryCollector {
     return this.states[s];
   }
 
-  finish(extra: { durationMs: number; peakOpen: number; workerCrashes: number; stopped: boolean }): CrawlSummary {
+  finish(extra: {
+    durationMs: number;
+    peakOpen: number;
+    workerCrashes: number;
+    stopped: boolean;
+    networkBudgets?: Partial<Record<AddressNetwork, { budget: number; peak: number }>>;
+  }): CrawlSummary {
     const sorted = <K>(m: Map<K, number>): Array<[K, number]> => [...m].sort((a, b) => b[1] - a[1]);
     return {
       total: this.count,
@@ -142,6 +170,7 @@ export class SummaryCollector {
       peakOpen: extra.peakOpen,
       workerCrashes: extra.workerCrashes,
       stopped: extra.stopped,
+      ...(extra.networkBudgets !== undefined ? { networkBudgets: extra.networkBudgets } : {}),
     };
   }
 }
@@ -162,6 +191,8 @@ export function formatSummary(s: CrawlSummary): string {
   if (Object.keys(s.byErrorDetail).length > 0) lines.push(`  details:  ${pairs(s.byErrorDetail)}`);
   if (s.byState.skipped > 0) lines.push(`  skipped:  ${pairs(s.bySkipReason)}`);
   lines.push(`  networks: ${pairs(s.byNetwork)}`);
+  const budgets = Object.entries(s.networkBudgets ?? {}).filter(([, b]) => b !== undefined && b.peak > 0);
+  if (budgets.length > 0) lines.push(`  budgets:  ${budgets.map(([n, b]) => `${n} peak ${b!.peak}/${b!.budget}`).join(', ')}`);
   lines.push(`  versions: ${s.protocolVersions.map(([v, n]) => `${v} ${n}`).join(', ') || 'none'}`);
   lines.push('  user agents:');
   for (const [ua, n] of s.topUserAgents) lines.push(`    ${String(n).padStart(6)}  ${JSON.stringify(ua)}`);

@@ -15,7 +15,7 @@
  */
 import { getServers } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
-import { ReachError, type ReachErrorCode } from '../errors.js';
+import { ReachError, UsageError, type ReachErrorCode } from '../errors.js';
 import type { AllowList } from '../shared/allow-list.js';
 import type { NetworkName } from '../wire/types.js';
 import { NETWORKS } from '../wire/networks.js';
@@ -71,14 +71,14 @@ export function seedQueryNames(seed: DnsSeed, serviceBits = DEFAULT_SEED_SERVICE
   return [`x${serviceBits.toString(16)}.${bare}`, bare];
 }
 
-/** `127.0.0.1:5353` / `[::1]:53` / `::1` / `127.0.0.1` → host and port; throws ERR_BAD_OPTION. */
+/** `127.0.0.1:5353` / `[::1]:53` / `::1` / `127.0.0.1` → host and port; throws UsageError ERR_BAD_OPTION. */
 export function parseDnsServer(text: string): { host: string; port: number; server: string } {
   const t = text.trim();
   let m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(t);
   if (m === null) m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(t);
   if (m === null && /^[0-9a-fA-F:]+$/.test(t) && t.includes(':')) m = [t, t, undefined] as unknown as RegExpExecArray;
   const port = m?.[2] === undefined ? 53 : Number(m[2]);
-  if (m === null || port < 1 || port > 65535) throw new ReachError('ERR_DNS_NO_SERVER', `DNS server: expected an IP address with an optional port (127.0.0.1:5353, [::1]:53), got '${text}'`);
+  if (m === null || port < 1 || port > 65535) throw new UsageError('ERR_BAD_OPTION', `--dns-server: expected an IP address with an optional port (127.0.0.1:5353, [::1]:53), got '${text}'`);
   const host = m[1] as string;
   return { host, port, server: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` };
 }
@@ -98,7 +98,7 @@ export function dnsServersFor(servers: readonly string[], allow: AllowList | nul
     throw new ReachError(
       'ERR_DNS_SERVER_NOT_ALLOWED',
       explicit
-        ? `DNS server ${names} is outside the allow-list (${allow?.toString()}): DNS queries are network traffic too`
+        ? `--dns-server ${names} is outside the allow-list (${allow?.toString()}): DNS queries are network traffic too`
         : `DNS seeds without --dns-server would ask the system resolver(s) ${names}, outside the allow-list (${allow?.toString()}); give a --dns-server inside it`,
     );
   }

@@ -25,7 +25,7 @@
  * takes a `badPort` predicate so it can use theirs.
  */
 import type { NetAddress } from '../wire/types.js';
-import { AllowList } from '../crawl/allow-list.js';
+import { AllowList } from '../shared/allow-list.js';
 import { UsageError } from '../errors.js';
 
 export type UnroutableReason =

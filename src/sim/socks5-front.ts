@@ -13,7 +13,7 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import type { AddressNetwork } from '../wire/types.js';
 import { parseAddress } from '../wire/index.js';
-import { formatIpv6 } from '../crawl/allow-list.js';
+import { formatIpv6 } from '../shared/allow-list.js';
 
 /** The part of a SimNetwork the front needs. */
 export interface OverlayResolver {

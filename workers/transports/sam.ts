@@ -15,8 +15,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ReachError, type ReachErrorCode } from '../../src/errors.js';
-import type { AllowList } from '../../src/crawl/allow-list.js';
-import type { ProxyEndpoint } from './proxy-endpoint.js';
+import type { AllowList } from '../../src/shared/allow-list.js';
+import type { ProxyEndpoint } from '../../src/shared/proxy-endpoint.js';
 
 /** SAM RESULT= values (every one the v3 spec names) → our codes. */
 export const SAM_RESULT_CODES: Readonly<Record<string, ReachErrorCode>> = {

@@ -20,8 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { SocksClient } from 'socks';
 import { ReachError, type ReachErrorCode, type WireError } from '../../src/errors.js';
 import { parseAddress } from '../../src/wire/index.js';
-import type { AllowList } from '../../src/crawl/allow-list.js';
-import type { ProxyEndpoint } from './proxy-endpoint.js';
+import type { AllowList } from '../../src/shared/allow-list.js';
+import type { ProxyEndpoint } from '../../src/shared/proxy-endpoint.js';
 
 /** SOCKS5 reply byte → our code (RFC 1928 §6, Tor's extended errors). */
 export const SOCKS5_REPLY_CODES: Readonly<Record<number, ReachErrorCode>> = {

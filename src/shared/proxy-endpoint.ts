@@ -3,7 +3,7 @@
  * (`127.0.0.1:9050`, `[::1]:7656`). Only IP literals: a proxy given by name
  * would need a DNS lookup outside the allow-list's sight.
  */
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../errors.js';
 
 export interface ProxyEndpoint {
   readonly host: string;
