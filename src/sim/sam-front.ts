@@ -69,7 +69,10 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
   const failures = opts.failures ?? {};
   const delay = opts.connectDelayMs ?? [5, 40];
 
-  const server: Server = createServer((client) => {
+  // allowHalfOpen: a client's FIN goes on to the node (pipe), and the client gets
+  // the node's FIN only once the node has closed: a peer that waits for our FIN
+  // before reusing its slot (as the crawler does) never overlaps the node's close.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     state.accepted++;
     sockets.add(client);
     client.on('error', () => client.destroy());
@@ -166,15 +169,19 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
         state.open++;
         if (state.open > state.peak) state.peak = state.open;
         let counted = true;
-        const done = (): void => {
+        // A reset on one side is passed on as a reset: a node that never reads
+        // (the sim's 'silent') sees a reset at once, but would never see a FIN.
+        const done = (from: Socket, hadError: boolean): void => {
           if (!counted) return;
           counted = false;
           state.open--;
-          upstream.destroy();
-          client.destroy();
+          const other = from === client ? upstream : client;
+          if (hadError && !other.destroyed) other.resetAndDestroy();
+          else other.destroy();
+          from.destroy();
         };
-        client.once('close', done);
-        upstream.once('close', done);
+        client.once('close', (hadError: boolean) => done(client, hadError));
+        upstream.once('close', (hadError: boolean) => done(upstream, hadError));
         client.write('STREAM STATUS RESULT=OK\n');
         client.pipe(upstream);
         upstream.pipe(client);

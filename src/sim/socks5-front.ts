@@ -62,7 +62,10 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
   const timers = new Set<NodeJS.Timeout>();
   const delays = { onion: [5, 40] as const, ...(opts.delayMs ?? {}) };
 
-  const server: Server = createServer((client) => {
+  // allowHalfOpen: a client's FIN goes on to the node (pipe), and the client gets
+  // the node's FIN only once the node has closed: a peer that waits for our FIN
+  // before reusing its slot (as the crawler does) never overlaps the node's close.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     state.accepted++;
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -162,15 +165,19 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
         const open = ++state.open[net];
         if (open > state.peak[net]) state.peak[net] = open;
         let counted = true;
-        const done = (): void => {
+        // A reset on one side is passed on as a reset: a node that never reads
+        // (the sim's 'silent') sees a reset at once, but would never see a FIN.
+        const done = (from: Socket, hadError: boolean): void => {
           if (!counted) return;
           counted = false;
           state.open[net]--;
-          upstream.destroy();
-          client.destroy();
+          const other = from === client ? upstream : client;
+          if (hadError && !other.destroyed) other.resetAndDestroy();
+          else other.destroy();
+          from.destroy();
         };
-        client.once('close', done);
-        upstream.once('close', done);
+        client.once('close', (hadError: boolean) => done(client, hadError));
+        upstream.once('close', (hadError: boolean) => done(upstream, hadError));
         client.write(Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
         if (early.length > 0) upstream.write(early);
         client.pipe(upstream);
