@@ -87,7 +87,7 @@ describe('resolveDnsSeeds against a DNS server on 127.0.0.1', () => {
       'seed.ok.test': { a: ['127.4.0.1'] },
     });
     const seeds: DnsSeed[] = ['nx', 'fail', 'refused', 'silent', 'garbage', 'empty', 'ok'].map((n) => ({ host: `seed.${n}.test.`, serviceBits: [0x1] }));
-    const r = await resolveDnsSeeds({ network: 'mainnet', servers: [server.address], allow: loopback, seeds, timeoutMs: 200, tries: 1 });
+    const r = await resolveDnsSeeds({ network: 'mainnet', servers: [server.address], allow: loopback, seeds, timeoutMs: 1000, tries: 1 });
     const codes = Object.fromEntries(r.seeds.map((s) => [s.seed, s.error ?? 'ok']));
     expect(codes).toEqual({
       'seed.nx.test.': 'ERR_DNS_NOT_FOUND',

@@ -76,4 +76,17 @@ describe('sim overlays: nodes on IPv6 (::1), Tor v3, I2P and CJDNS', () => {
     }
     expect(sim.overlayTarget('nope.onion')).toBeUndefined();
   });
+
+  it('a second simulator with IPv6 nodes starts beside the first (its ::1 ports move with its base address)', async () => {
+    const other = await startSimNetwork({ nodes: 50, seed: 6, overlays: { ipv6: 0.2 } });
+    try {
+      expect(other.baseAddress).not.toBe(sim.baseAddress);
+      const mine = new Set(sim.truth().nodes.filter((n) => n.network === 'ipv6').map((n) => n.addr));
+      const theirs = other.truth().nodes.filter((n) => n.network === 'ipv6').map((n) => n.addr);
+      expect(theirs.length).toBe(10);
+      for (const a of theirs) expect(mine.has(a)).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
 });

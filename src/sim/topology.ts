@@ -240,9 +240,16 @@ export function needsAddrv2(network: AddressNetwork): boolean {
   return network === 'onion' || network === 'i2p' || network === 'cjdns';
 }
 
-/** First port of the IPv6 nodes on ::1 (node k of them listens on base + k). */
-export function ipv6BasePort(main: number): number {
-  return main + 10_000 <= 60_000 ? main + 10_000 : 10_000;
+/**
+ * First port of the IPv6 nodes on ::1 (the k-th of them listens on base + k).
+ * ::1 is one address for every simulator on the machine, so the range follows
+ * the base address: a simulator that moves to the next /16 after EADDRINUSE
+ * also moves its IPv6 ports. 16 ranges of 1,400 ports in 10000-32399, below
+ * Linux's ephemeral ports.
+ */
+export function ipv6BasePort(baseAddress: string): number {
+  const second = Number(baseAddress.split('.')[1] ?? 0);
+  return 10_000 + (second % 16) * 1400;
 }
 
 type MutableNode = { -readonly [K in keyof Omit<SimNodePlan, 'peers' | 'nonIp'>]: Omit<SimNodePlan, 'peers' | 'nonIp'>[K] };
@@ -268,7 +275,7 @@ function assignOverlays(nodes: Array<Omit<SimNodePlan, 'peers' | 'nonIp'>>, opts
   rng.shuffle(candidates);
   let next = 0;
   let v6 = 0;
-  const v6Base = ipv6BasePort(opts.defaultPort);
+  const v6Base = ipv6BasePort(opts.baseAddress);
   for (const net of OVERLAY_NETWORKS) {
     const count = Math.round((overlays[net] ?? 0) * nodes.length);
     for (let c = 0; c < count && next < candidates.length; c++) {
