@@ -290,7 +290,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       const now = performance.now();
       this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
       this.budget.startRefill(now);
-      this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
+      this.host.emit({ kind: 'ready', addr: this.addr, info: this.success, ...(this.via === 'direct' ? {} : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) }) });
       return;
     }
     this.finish(null);

@@ -8,6 +8,20 @@ import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { parseMix } from '../../sim/behaviours.js';
 import { startSimNetwork, type SimListenMode } from '../../sim/network.js';
 import type { NetworkName } from '../../wire/types.js';
+import { startSocksFront } from '../../sim/socks5-front.js';
+import { startSamFront } from '../../sim/sam-front.js';
+import type { SimOverlays } from '../../sim/topology.js';
+
+/** `ipv6=0.1,onion=0.1` → shares (the sim checks the names and the sum). */
+function parseOverlays(text: string): SimOverlays {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([a-z0-9]+)\s*=\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
+    if (m === null) throw new UsageError('ERR_BAD_OPTION', `--overlays: expected network=share pairs like ipv6=0.1,onion=0.1, got '${part}'`);
+    out[m[1] as string] = Number(m[2]);
+  }
+  return out as SimOverlays;
+}
 
 const HELP = `usage: bitspread sim [options]
 
@@ -26,6 +40,10 @@ options:
   --base ADDR        first node address (default 127.100.0.0)
   --port N           main port (default: the network's default port)
   --listen MODE      auto | per-node | shared (default auto)
+  --overlays LIST    share of nodes on other networks, e.g. ipv6=0.1,onion=0.1,i2p=0.05,cjdns=0.05:
+                     IPv6 nodes listen on ::1; Tor, I2P and CJDNS nodes sit behind the fronts
+  --socks-front      serve a Tor-like SOCKS5 front on 127.0.0.1 (for --tor-proxy, or --proxy =cjdns)
+  --sam-front        serve a SAM v3 front on 127.0.0.1 (for --i2p-sam)
   --truth FILE       write the ground truth as JSON
   -h, --help         this text
 `;
@@ -47,6 +65,9 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       listen: { type: 'string' },
       truth: { type: 'string' },
+      overlays: { type: 'string' },
+      'socks-front': { type: 'boolean' },
+      'sam-front': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
   } catch (err) {
@@ -78,7 +99,11 @@ export async function run(argv: string[]): Promise<number> {
     ...(values.base === undefined ? {} : { baseAddress: values.base }),
     ...(values.port === undefined ? {} : { port: parseInteger(values.port, '--port', 1, 65535) }),
     listen: listen as SimListenMode | 'auto',
+    ...(values.overlays === undefined ? {} : { overlays: parseOverlays(values.overlays) }),
   });
+  const socks = values['socks-front'] === true ? await startSocksFront(sim) : null;
+  const sam = values['sam-front'] === true ? await startSamFront(sim) : null;
+
 
   const truth = sim.truth();
   if (values.truth !== undefined) {
@@ -86,6 +111,8 @@ export async function run(argv: string[]): Promise<number> {
     await writeFile(values.truth, JSON.stringify(file, null, 2) + '\n');
   }
   for (const s of sim.seeds) process.stdout.write(`${s}\n`);
+  if (socks !== null) process.stdout.write(`socks5 front: ${socks.address}\n`);
+  if (sam !== null) process.stdout.write(`sam front: ${sam.address}\n`);
   process.stdout.write(
     `sim: ${sim.size} nodes on ${sim.network} (${sim.listenMode} listeners: ${sim.listeners}), ` +
       `${truth.reachable.length} reachable, ${truth.failed.length} failed, ${truth.nonIp.length} non-IP; Ctrl-C to stop\n`,
@@ -101,6 +128,7 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   const stats = sim.stats();
+  await Promise.all([socks?.close(), sam?.close()]);
   await sim.close();
   process.stderr.write(`sim: closed after ${stats.connectionsAccepted} connections (peak ${stats.peakInbound} at once), ${stats.violationCount} client violations\n`);
   return 0;
