@@ -3,6 +3,7 @@
  * chosen behaviour per listener. It records the commands each connection sent
  * in order, so tests can check the crawler's side of the handshake.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeMessage, makeVersion, MessageDecoder, NETWORKS, parseAddress } from '../../src/wire/index.js';
 import type { AddrEntry, Message, NetworkParams } from '../../src/wire/index.js';
@@ -36,6 +37,11 @@ export interface LoopbackPeer {
   /** Nonces of the pongs received (any connection), in order. */
   readonly pongs: bigint[];
   readonly accepted: () => number;
+  /**
+   * 'connection' (session index), 'command' (command, session index) for each
+   * message received, 'close' (session index): what tests wait on.
+   */
+  readonly events: EventEmitter;
   /** Connections open right now. */
   readonly open: () => number;
   /** Closes every accepted connection, keeps listening. */
@@ -63,14 +69,20 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
   const senders = new Set<(m: Message) => void>();
   let accepted = 0;
   let selfAddress = '';
+  const events = new EventEmitter();
 
   const server: Server = createServer((sock) => {
     accepted++;
+    const index = sessions.length;
     sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+    sock.on('close', () => {
+      sockets.delete(sock);
+      events.emit('close', index);
+    });
     sock.on('error', () => undefined);
     const log: string[] = [];
     sessions.push(log);
+    events.emit('connection', index);
     const send = (m: Message): void => {
       if (!sock.destroyed) sock.write(encodeMessage(net, m));
     };
@@ -89,6 +101,7 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     const decoder = new MessageDecoder(net, {
       onMessage(msg: Message): void {
         log.push(msg.command === 'unknown' ? msg.name : msg.command);
+        events.emit('command', log[log.length - 1], index);
         if (behaviour === 'silent') return;
         if (msg.command === 'version') {
           if (behaviour === 'close-after-version') return void sock.destroy();
@@ -153,6 +166,7 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     sessions,
     pongs,
     accepted: () => accepted,
+    events,
     open: () => sockets.size,
     dropConnections: () => {
       for (const s of sockets) s.destroy();
