@@ -22,7 +22,7 @@ Starts a simulated Bitcoin network on 127.x.y.z loopback addresses and crawls it
   --seed N            simulator PRNG seed (default 1)
   --max-peers N       global cap on open connections (default 125)
   --workers N         worker threads (default: available parallelism - 1, min 1)
-  --timeout DURATION  time allowed for each step (default 1s)
+  --timeout DURATION  time allowed for each step (default 5s)
   --addr-quiet DURATION  quiet period that ends a getaddr answer (default 150ms)
   --latency DURATION  median simulated reply latency (default none)
   --out FILE          NDJSON snapshot
@@ -33,6 +33,17 @@ Exit status: 0 the crawl found exactly the ground truth; 1 it did not (the
 missing nodes are listed with what was recorded for each); 2 bad arguments;
 7 the snapshot or stdout could not be written; 128+N stopped by signal N.
 `;
+
+/**
+ * The demo's step timeout. A `slow` sim node writes its handshake (~200
+ * bytes) 1-8 bytes per timer tick, so it needs ~45 turns of the sim's event
+ * loop, which shares the process with the crawler's main thread. On an idle
+ * 2-core machine that is ~100 ms; with the demo sharing one core with two
+ * busy loops its handshakes took up to 1.2 s, and 1 s lost 16 of 900 (and
+ * 10-28 of 2,700 at load ~12). 5 s, the crawl's own default, holds with a 4x
+ * margin and costs ~2 s of crawl time (silent nodes wait it out in parallel).
+ */
+export const DEMO_TIMEOUT_MS = 5000;
 
 export interface DemoComparison {
   readonly reachableFound: number;
@@ -145,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
     seed = values.seed === undefined ? 1 : parseInteger(values.seed, '--seed', 0, 2 ** 31);
     maxPeers = values['max-peers'] === undefined ? 125 : parseInteger(values['max-peers'], '--max-peers', 1, 100_000);
     workers = values.workers === undefined ? undefined : parseInteger(values.workers, '--workers', 1, 254);
-    timeoutMs = values.timeout === undefined ? 1000 : parseDuration(values.timeout, '--timeout');
+    timeoutMs = values.timeout === undefined ? DEMO_TIMEOUT_MS : parseDuration(values.timeout, '--timeout');
     addrQuietMs = values['addr-quiet'] === undefined ? 150 : parseDuration(values['addr-quiet'], '--addr-quiet');
     latencyMs = values.latency === undefined ? undefined : parseDuration(values.latency, '--latency');
   } catch (err) {
