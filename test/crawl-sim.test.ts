@@ -138,7 +138,9 @@ describe('crawling the simulated network', () => {
     } finally {
       await run.sim.close();
     }
-    await new Promise((r) => setTimeout(r, 20));
+    // Closed handles leave on later turns of the loop: wait (with a deadline) for the counts to come down.
+    const settled = (): boolean => Object.entries(liveHandles()).every(([k, n]) => n <= (before[k] ?? 0));
+    await until(settled, 'the crawl\'s handles to be released').catch(() => undefined);
     const after = liveHandles();
     for (const kind of Object.keys(after)) expect(after[kind], kind).toBeLessThanOrEqual(before[kind] ?? 0);
   });

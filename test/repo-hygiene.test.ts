@@ -7,7 +7,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { EXIT } from '../src/cli/exit-codes.js';
+import type { ChildSpec, ExitReason } from '../src/supervisor/dynamic-supervisor.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -79,5 +81,26 @@ describe('the published package', () => {
       return map.sourcesContent?.length !== map.sources.length || map.sourcesContent.some((c) => typeof c !== 'string' || c.length === 0);
     });
     expect(missing.map((m) => relative(ROOT, m))).toEqual([]);
+  });
+});
+
+describe('the README and the package agree', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+  it("documents that a DynamicSupervisor child's start returns Promise<ExitReason>", () => {
+    expectTypeOf<ReturnType<ChildSpec['start']>>().toEqualTypeOf<Promise<ExitReason>>();
+    expect(readme).toMatch(/start: \(signal\) => .*must return Promise<ExitReason>/);
+  });
+
+  it('lists every exit status the CLI uses, in its exit status table', () => {
+    const table = readme.slice(readme.indexOf('### Exit status'));
+    const rows = new Set([...table.matchAll(/^\| ([\d, ]+) \|/gm)].flatMap((m) => m[1]!.split(',').map((x) => Number(x.trim()))));
+    for (const code of Object.values(EXIT)) expect(rows.has(code), `status ${code} in the README table`).toBe(true);
+    for (const signalStatus of [129, 130, 143]) expect(rows.has(signalStatus)).toBe(true);
+  });
+
+  it('says what crawl() does with bad options (throws at once) and with failures once running (rejects done)', () => {
+    expect(readme).toMatch(/Bad options [\s\S]*? throw a typed UsageError at once, from\s*\n\/\/ crawl\(\) as from `new Crawler\(\)`/);
+    expect(readme).toMatch(/rejects both `done` and the iterator's next\(\)/);
   });
 });

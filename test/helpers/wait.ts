@@ -42,3 +42,16 @@ export class StreamText {
     return waitUntil([[this.stream as unknown as EventEmitter, ['data', 'end']]], () => pattern.test(this.text), what, timeoutMs);
   }
 }
+
+/**
+ * For a state with no event to wait on (descriptors closing, a counter in
+ * shared memory): re-checks every `everyMs` until it holds, and fails with
+ * what it waited for once `timeoutMs` has passed. Never a bare sleep.
+ */
+export async function pollUntil(check: () => boolean, what: string, timeoutMs = 15_000, everyMs = 5): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
