@@ -43,7 +43,7 @@ function host(overrides: Partial<PeerHost> & { events: PeerEvent[] }): PeerHost 
 
 /** Waits (with a deadline) until `events` holds `count` events matching `pred`. */
 function eventsWhere(events: PeerEvent[], pred: (e: PeerEvent) => boolean, what: string, count = 1): Promise<void> {
-  return waitUntil([[emitted, ['event']]], () => events.filter(pred).length >= count, what, 20_000);
+  return waitUntil([[emitted, ['event']]], () => events.filter(pred).length >= count, what, 50_000);
 }
 
 async function ended(events: PeerEvent[]): Promise<Extract<PeerEvent, { kind: 'end' }>> {
@@ -182,10 +182,12 @@ describe('PeerConnection: address budget', () => {
 describe('PeerConnection: what an established peer keeps', () => {
   it('node mode: the reusable buffer of a getaddr answer split across reads is released once the peer is established', async () => {
     const addrs = Array.from({ length: 1000 }, (_, i) => `127.75.${(i >> 8) & 255}.${i & 255}:1`);
-    const p = await startLoopbackPeer({ host: '127.70.3.1', addrs, answerPieces: 8 });
+    let conn: PeerConnection | null = null;
+    // The second half goes out once the first is held (a busy machine would otherwise deliver both in one read).
+    const firstHalfHeld = (): Promise<void> => pollUntil(() => conn !== null && conn.retainedBufferBytes > 10_000, 'the first half of the answer to be buffered');
+    const p = await startLoopbackPeer({ host: '127.70.3.1', addrs, answerPieces: 2, betweenPieces: firstHalfHeld });
     peers.push(p);
     const events: PeerEvent[] = [];
-    let conn: PeerConnection | null = null;
     let retainedAtAnswer = -1;
     const h = host({
       events,

@@ -26,6 +26,12 @@ export interface LoopbackPeerOptions {
   answerDelayMs?: number;
   /** Write the big answer in this many pieces, 5 ms apart, so that it straddles the receiver's reads. */
   answerPieces?: number;
+  /**
+   * Instead of 5 ms apart, write each further piece once this resolves (e.g.
+   * once the receiver has read the previous one): pieces that a busy
+   * machine would deliver together stay apart.
+   */
+  betweenPieces?: () => Promise<void>;
 }
 
 export interface LoopbackPeer {
@@ -133,6 +139,16 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
             if ((opts.answerPieces ?? 1) <= 1) return send(answer);
             const frame = encodeMessage(net, answer);
             const size = Math.ceil(frame.length / (opts.answerPieces ?? 1));
+            const gate = opts.betweenPieces;
+            if (gate !== undefined) {
+              void (async () => {
+                for (let at = 0; at < frame.length && !sock.destroyed; at += size) {
+                  if (at > 0) await gate();
+                  if (!sock.destroyed) sock.write(frame.subarray(at, at + size));
+                }
+              })();
+              return;
+            }
             for (let at = 0, k = 0; at < frame.length; at += size, k++) {
               const piece = frame.subarray(at, at + size);
               const w = setTimeout(() => {
