@@ -126,7 +126,19 @@ export type ReachErrorCode =
   | 'ERR_SAM_LEASESET_NOT_FOUND'
   | 'ERR_SAM_UNKNOWN_RESULT'; // a RESULT= value not in the SAM v3 spec; `message` has it
 
-export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode;
+
+/**
+ * Codes for how a whole run ended when it did nothing useful or could not
+ * keep its output (the CLI maps each to its own exit status, README).
+ */
+export type RunErrorCode =
+  | 'ERR_WRITE' // the snapshot or standard output could not be written (ENOSPC, EPIPE, EIO…)
+  | 'ERR_NOTHING_ALLOWED' // every address learned lies outside the allow-list: nothing was dialled
+  | 'ERR_NONE_REACHABLE' // addresses were dialled, none completed the handshake
+  | 'ERR_NO_SEEDS' // nothing to start from: the DNS seeds gave no address
+  | 'ERR_EMPTY_INPUT'; // decode: the input holds no bytes
+
+export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode | RunErrorCode;
 
 /** The shape an error takes when it crosses a thread boundary. */
 export interface PlainError {
@@ -212,6 +224,22 @@ export class SupervisorError extends BitspreadError {
   constructor(code: SupervisorErrorCode, message: string, options?: BitspreadErrorOptions) {
     super(code, message, options);
     this.name = 'SupervisorError';
+  }
+}
+
+/**
+ * A run that ended without a useful result, or lost its output. `summary`
+ * (when the run got that far) is what it did until then, e.g. the crawl's
+ * CrawlSummary when the snapshot became unwritable.
+ */
+export class RunError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('RunError');
+  declare readonly code: RunErrorCode;
+  readonly summary: unknown;
+  constructor(code: RunErrorCode, message: string, summary?: unknown, options?: BitspreadErrorOptions) {
+    super(code, message, options);
+    this.name = 'RunError';
+    this.summary = summary;
   }
 }
 

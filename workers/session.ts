@@ -171,9 +171,9 @@ function flushSession(s: WorkerSession): void {
   s.flush();
 }
 
-/** Worker-side logger: synchronous to fd 1 (async output is lost when a thread is terminated). */
+/** Worker-side logger: synchronous to fd 2, stderr like every log line (async output is lost when a thread is terminated). */
 function workerLogger(level: string, slot: number): Logger {
-  return pino({ level, base: { worker: slot } }, pino.destination({ dest: 1, sync: true }));
+  return pino({ level, base: { worker: slot } }, pino.destination({ dest: 2, sync: true }));
 }
 
 /**

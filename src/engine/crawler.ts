@@ -26,7 +26,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
-import { PeerError, SupervisorError, UsageError } from '../errors.js';
+import { PeerError, RunError, SupervisorError, UsageError } from '../errors.js';
 import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, NetAddress, NetworkParams } from '../wire/types.js';
 import { PeerCap } from '../shared/peer-cap.js';
@@ -106,7 +106,7 @@ export class Crawler extends EventEmitter {
     this.raw = opts;
     this.opts = resolveOptions(opts);
     this.net = NETWORKS[this.opts.network];
-    this.log = opts.logger ?? pino({ level: this.opts.logLevel });
+    this.log = opts.logger ?? pino({ level: this.opts.logLevel }, pino.destination({ dest: 2, sync: true }));
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
     this.gate = new NetworkGate(this.opts, this.allow, this.cap.max, this.opts.denyList.length > 0 ? AllowList.parse(this.opts.denyList) : null);
@@ -233,7 +233,7 @@ export class Crawler extends EventEmitter {
   private async run(): Promise<CrawlSummary> {
     this.startedAt = performance.now();
     const o = this.opts;
-    this.recorder.snapshot = this.raw.out === undefined ? null : new SnapshotWriter(this.raw.out);
+    this.recorder.snapshot = this.raw.out === undefined ? null : new SnapshotWriter(this.raw.out, (err) => this.onWriteError(err));
     this.log.info({ network: o.network, mode: o.mode, maxPeers: this.cap.max, workers: o.workers }, 'crawl starting');
     for (const seed of o.seeds) this.learnText(seed);
     // Built before the first await, so connectToNode works right after start().
@@ -347,7 +347,10 @@ export class Crawler extends EventEmitter {
       this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
     }
     await parts.supervisor.stop();
-    await this.recorder.snapshot?.close();
+    const writeError = await this.recorder.snapshot?.close().then(
+      () => null,
+      (err: unknown) => err,
+    );
     const summary = this.recorder.summary.finish({
       durationMs: Math.round(performance.now() - this.startedAt),
       // The cap records its exact high-water mark (shared caps: includes other users').
@@ -360,7 +363,16 @@ export class Crawler extends EventEmitter {
     this.recorder.end();
     this.log.info({ total: summary.total, reachable: summary.byState.reachable, durationMs: summary.durationMs }, 'crawl finished');
     this.emit('done', summary);
+    if (writeError instanceof RunError) throw new RunError(writeError.code, writeError.message, summary);
+    if (writeError !== null && writeError !== undefined) throw writeError;
     return summary;
+  }
+
+  /** The snapshot cannot be written (disk full, closed pipe…): stop dialling now; start() rejects ERR_WRITE. */
+  private onWriteError(err: RunError): void {
+    this.log.error({ err: err.message }, 'snapshot write failed: stopping the crawl');
+    this.stopping = true;
+    this.finished?.();
   }
 
   private clearTimers(): void {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { UsageError } from '../errors.js';
 import type { AddressNetwork, NetworkName } from '../wire/types.js';
 import type { ReachOptions } from '../shared/reach.js';
+import { NETWORKS, parseAddress } from '../wire/index.js';
 import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
@@ -138,6 +139,16 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
   if (only.length === 0 && !allowAny) {
     throw new UsageError('ERR_BAD_OPTION', 'an allow-list is required: give `only` CIDRs (or set allowAny explicitly)');
   }
+  const network = opts.network ?? 'mainnet';
+  if (!Object.hasOwn(NETWORKS, network)) throw new UsageError('ERR_BAD_OPTION', `network must be one of ${Object.keys(NETWORKS).join(', ')}, got ${String(network)}`);
+  // Seeds are checked here, with the other options: a bad one throws from crawl() / new Crawler(), not later from done.
+  for (const seed of opts.seeds ?? []) {
+    try {
+      parseAddress(seed, NETWORKS[network].defaultPort);
+    } catch {
+      throw new UsageError('ERR_BAD_OPTION', `seeds: expected an IP address and port like 127.0.0.1:8333 or [::1]:8333, got ${JSON.stringify(seed)}`);
+    }
+  }
   const mode = opts.mode ?? 'crawl';
   if (mode !== 'crawl' && mode !== 'node') throw new UsageError('ERR_BAD_OPTION', `mode must be 'crawl' or 'node', got ${String(mode)}`);
   const step = positive('timeoutMs', opts.timeoutMs, DEFAULT_STEP_TIMEOUT_MS);
@@ -152,7 +163,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
   };
   return {
     seeds: opts.seeds ?? [],
-    network: opts.network ?? 'mainnet',
+    network,
     only,
     allowAny,
     maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? DEFAULT_MAX_PEERS, true),

@@ -99,8 +99,8 @@ export class RawPeer {
     return this.messages.map((r) => r.msg).filter((m): m is Extract<Message, { command: C }> => m.command === command);
   }
 
-  /** Resolves true once `cond()` holds, false after `ms`. */
-  async waitFor(cond: () => boolean, ms = 2000): Promise<boolean> {
+  /** Resolves true once `cond()` holds (re-checked on each socket event), false after `ms`. */
+  async waitFor(cond: () => boolean, ms = 15_000): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (!cond()) {
       const left = deadline - Date.now();
