@@ -91,6 +91,8 @@ export class ClusterFrontier {
   private fair = 0;
   private gating = false;
   private lastBeat = 0;
+  /** When the local cap was last lowered below the slots held (performance.now()). */
+  private loweredAt = 0;
   private tailId = '0-0';
   private tailBusy = false;
   private tailChain: Promise<void> = Promise.resolve();
@@ -418,10 +420,15 @@ export class ClusterFrontier {
       if (target > this.held) {
         r = await this.coordinator.cap('acquire', target - this.held, demand);
       } else if (target < this.held) {
-        // Lower the local cap first: a worker racing us can open at most up to the new max.
-        cap.setMax(target);
-        const release = this.held - Math.max(target, cap.open());
-        if (release > 0) r = await this.coordinator.cap('release', release, demand);
+        // Lower the local cap first, and give slots back only a tick later: a worker that read the old
+        // max just before the change may still complete its acquire, and must be counted in open().
+        if (cap.max > target) {
+          cap.setMax(target);
+          this.loweredAt = now;
+        } else if (now - this.loweredAt >= POLL_MS) {
+          const release = this.held - Math.max(cap.max, cap.open());
+          if (release > 0) r = await this.coordinator.cap('release', release, demand);
+        }
       }
       if (r === null && now - this.lastBeat >= Math.min(BEAT_MS, this.coordinator.opts.leaseMs / 4)) r = await this.coordinator.cap('beat', 0, demand);
       if (r === null) return;
