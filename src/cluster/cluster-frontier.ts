@@ -64,6 +64,8 @@ const TAIL_PAGE = 1000;
 const TAIL_MS = 200;
 /** The slots' lease is renewed (and the fair share re-read) at least this often. */
 const BEAT_MS = 250;
+/** Slots this process does not need are kept this long while no other process wants them (demand dips between leases). */
+const SURPLUS_HOLD_MS = 500;
 /** Seconds a finished crawl's keys stay readable (late processes, tails). */
 export const FINISHED_TTL_SECONDS = 3600;
 
@@ -91,6 +93,8 @@ export class ClusterFrontier {
   private fair = 0;
   private gating = false;
   private lastBeat = 0;
+  /** Since when demand has stayed below the slots held (performance.now()). */
+  private surplusSince = 0;
   /** When the local cap was last lowered below the slots held (performance.now()). */
   private loweredAt = 0;
   private tailId = '0-0';
@@ -416,9 +420,13 @@ export class ClusterFrontier {
       const demand = this.done ? 0 : this.queued + this.hooks.inFlight();
       const target = Math.min(demand, this.fair > 0 ? this.fair : this.max, this.max);
       const now = performance.now();
+      if (target >= this.held) this.surplusSince = now;
       let r: CapResult | null = null;
       if (target > this.held) {
         r = await this.coordinator.cap('acquire', target - this.held, demand);
+      } else if (target < this.held && this.held <= this.fair && !this.done && now - this.surplusSince < SURPLUS_HOLD_MS) {
+        // A dip in demand (the queue ran dry for a moment between leases) while nobody else waits for
+        // slots: keep them. Lowering the local cap would refuse dials already on their way (a pause).
       } else if (target < this.held) {
         // Lower the local cap first, and give slots back only a tick later: a worker that read the old
         // max just before the change may still complete its acquire, and must be counted in open().
