@@ -76,6 +76,10 @@ async function redisCommands(client) {
   return { total, byCommand };
 }
 
+/** Commands a client sends itself; every other command in commandstats ran inside a function. */
+const CLIENT_COMMANDS = ['fcall', 'xrange', 'expire', 'function|load', 'hello'];
+const roundTrips = (byCommand) => CLIENT_COMMANDS.reduce((n, c) => n + (byCommand[c] ?? 0), 0);
+
 async function row(label, processes, redis) {
   const sim = startSimHost(['--nodes', String(nodes), '--seed', String(SEED), '--mix', JSON.stringify(CPU_MIX), ...simLaneArgs(LANE)]);
   const { seeds } = await sim.ready;
@@ -117,6 +121,8 @@ async function row(label, processes, redis) {
     redisCommands: commands.total,
     redisCommandsPerNode: Math.round((commands.total / visited) * 1000) / 1000,
     redisCommandsByName: commands.byCommand,
+    /** Requests processes sent (FCALL, XRANGE…); the commands above include those run inside the functions. */
+    redisRoundTripsPerNode: Math.round((roundTrips(commands.byCommand) / visited) * 1000) / 1000,
     simPeakInbound: truth.stats.peakInbound,
     simCpuMs: Math.round(truth.cpuMs),
     byError: first.byError,
@@ -125,7 +131,7 @@ async function row(label, processes, redis) {
   console.log(
     `${label.padEnd(7)} ${String(processes).padStart(2)} proc  ${(timeToFullMapMs / 1000).toFixed(2).padStart(6)} s  ` +
       `${r.cpuMsPerNode.toFixed(3).padStart(6)} ms CPU/node (redis ${r.redisCpuMsPerNode.toFixed(3)})  ` +
-      `${r.redisCommandsPerNode.toFixed(2).padStart(5)} redis cmds/node  reachable ${r.reachable}/${r.truthReachable}  peak ${r.simPeakInbound}/${MAX_PEERS}`,
+      `${r.redisCommandsPerNode.toFixed(2).padStart(5)} redis cmds/node (${r.redisRoundTripsPerNode.toFixed(2)} requests)  reachable ${r.reachable}/${r.truthReachable}  peak ${r.simPeakInbound}/${MAX_PEERS}`,
   );
   return r;
 }

@@ -123,7 +123,8 @@ const SUMMARY = [
   ['cluster.rows.redis3.timeToFullMapMs', 'ms', 'time to full map, 3 processes through Redis (one global cap)'],
   ['cluster.rows.redis1.cpuMsPerNode', 'ms', 'CPU per visited node incl. redis-server, 1 process'],
   ['cluster.rows.redis3.cpuMsPerNode', 'ms', 'CPU per visited node incl. redis-server, 3 processes'],
-  ['cluster.rows.redis3.redisCommandsPerNode', 'cmds', 'Redis commands per visited node, 3 processes'],
+  ['cluster.rows.redis3.redisCommandsPerNode', 'cmds', 'Redis commands per visited node (incl. inside functions), 3 processes'],
+  ['cluster.rows.redis3.redisRoundTripsPerNode', 'reqs', 'Redis requests per visited node, 3 processes'],
 ];
 console.log(`\nbitspread benchmarks${quick ? ' (quick)' : ''}: ${results.machine.cpuCount} × ${results.machine.cpuModel}, ${(results.machine.totalMemoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${results.machine.node}`);
 console.log(`${'figure'.padEnd(34)} ${'value'.padStart(12)}  ${'unit'.padEnd(8)} what`);

@@ -180,6 +180,29 @@ describe('a crawl shared by several processes through Redis', () => {
       await sim.close();
     }
   });
+  it('Ctrl-C in one process hands its unfinished work back: the others still map everything', async () => {
+    const sim = await startSimNetwork({ nodes: 300, seed: 45, latency: { medianMs: 15, tailMs: 60 } });
+    try {
+      const name = `sigint${runs++}`;
+      const procs = [0, 1].map((i) => startProc(clusterArgs(sim, name), join(dir, `${name}-${i}.ndjson`)));
+      const [quitter, stayer] = procs as [Proc, Proc];
+      await until(() => /"msg":"joined the cluster crawl"/.test(quitter.stdout) && readRecords(stayer.out).length > 30, 'the crawl to be under way');
+      quitter.child.kill('SIGINT');
+      expect(await quitter.exit).toEqual({ code: 0, signal: null });
+      expect(leftLine(quitter)).toMatchObject({ done: false });
+      expect(leftLine(quitter).leased).toBeGreaterThan(0);
+      expect(quitter.stdout).toMatch(/^stopped: /m);
+      expect(await stayer.exit).toEqual({ code: 0, signal: null });
+      const got = outcome(readRecords(stayer.out));
+      const truth = sim.truth();
+      for (const r of truth.reachable) expect(got.get(r.addr)?.startsWith('reachable|'), r.addr).toBe(true);
+      expect(got.size).toBe(truth.reachable.length + truth.failed.length + truth.nonIp.length);
+      // Nothing was recorded 'stopped' or ERR_STOPPED: the quitter's work went back to the crawl.
+      expect([...got.values()].some((v) => v.includes('stopped') || v.includes('ERR_STOPPED'))).toBe(false);
+    } finally {
+      await sim.close();
+    }
+  });
 });
 
 describe('Redis failing under a cluster crawl', () => {
