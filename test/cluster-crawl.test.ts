@@ -112,7 +112,7 @@ async function singleProcess(sim: SimNetwork): Promise<Map<string, string>> {
 
 describe('a crawl shared by several processes through Redis', () => {
   it('three processes find exactly what one process finds, under one global cap', async () => {
-    const sim = await startSimNetwork({ nodes: 400, seed: 41 });
+    const sim = await startSimNetwork({ nodes: 250, seed: 41 });
     try {
       const name = `three${runs++}`;
       const procs = [0, 1, 2].map((i) => startProc(clusterArgs(sim, name), join(dir, `${name}-${i}.ndjson`)));
@@ -145,7 +145,7 @@ describe('a crawl shared by several processes through Redis', () => {
   it('kill -9 of one process mid-crawl loses no address and leaves no work or slot behind', async () => {
     // No silent nodes here: a node that never reads never sees the FIN the kernel sends for a killed
     // process's sockets, so the sim would count the dead process's connections to it as open forever.
-    const sim = await startSimNetwork({ nodes: 400, seed: 43, latency: { medianMs: 15, tailMs: 60 }, mix: { ...DEFAULT_MIX, silent: 0 } });
+    const sim = await startSimNetwork({ nodes: 250, seed: 43, latency: { medianMs: 15, tailMs: 60 }, mix: { ...DEFAULT_MIX, silent: 0 } });
     try {
       const name = `kill${runs++}`;
       const args = clusterArgs(sim, name, ['--redis-lease', '3s']);
@@ -181,7 +181,7 @@ describe('a crawl shared by several processes through Redis', () => {
     }
   });
   it('Ctrl-C in one process hands its unfinished work back: the others still map everything', async () => {
-    const sim = await startSimNetwork({ nodes: 300, seed: 45, latency: { medianMs: 15, tailMs: 60 } });
+    const sim = await startSimNetwork({ nodes: 200, seed: 45, latency: { medianMs: 15, tailMs: 60 } });
     try {
       const name = `sigint${runs++}`;
       const procs = [0, 1].map((i) => startProc(clusterArgs(sim, name), join(dir, `${name}-${i}.ndjson`)));
