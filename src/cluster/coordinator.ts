@@ -259,7 +259,7 @@ export class Coordinator {
     }
   }
 
-  /** Is `err` one of ours (already typed)? */
+  /** One function of the library (functions.ts). */
   private fcall(name: string, keys: readonly string[], args: readonly string[]): Promise<Reply> {
     return this.call(['FCALL', name, String(keys.length), ...keys, ...args]);
   }

@@ -55,9 +55,7 @@ end
 -- when acknowledged, so the stream's length is exactly queued + pending.
 local function check_done(work, meta, known)
   if redis.call('XLEN', work) == 0 and redis.call('SCARD', known) > 0 then
-    if redis.call('HSETNX', meta, 'done', now_ms()) == 1 then
-      return 1
-    end
+    redis.call('HSETNX', meta, 'done', now_ms())
     return 1
   end
   return tonumber(redis.call('HEXISTS', meta, 'done'))
@@ -216,7 +214,7 @@ redis.register_function('bs_record', function(keys, args)
   return n
 end)
 
--- KEYS: work, consumer-of-entries check. ARGV: consumer, entry ids.
+-- KEYS: work, meta. ARGV: consumer, entry ids.
 -- Keeps this consumer's leases alive (resets their idle time) and returns the
 -- ids it no longer holds (taken over by another process after a stall).
 redis.register_function('bs_touch', function(keys, args)
