@@ -186,9 +186,10 @@ describe('a crawl shared by several processes through Redis', () => {
       const name = `sigint${runs++}`;
       const procs = [0, 1].map((i) => startProc(clusterArgs(sim, name), join(dir, `${name}-${i}.ndjson`)));
       const [quitter, stayer] = procs as [Proc, Proc];
-      await until(() => /"msg":"joined the cluster crawl"/.test(quitter.stdout) && readRecords(stayer.out).length > 30, 'the crawl to be under way');
+      await until(() => /"msg":"joined the cluster crawl"/.test(quitter.stderr) && readRecords(stayer.out).length > 30, 'the crawl to be under way');
       quitter.child.kill('SIGINT');
-      expect(await quitter.exit).toEqual({ code: 0, signal: null });
+      // 128 + SIGINT: stopped by the signal, after a complete snapshot and the summary.
+      expect(await quitter.exit).toEqual({ code: 130, signal: null });
       expect(leftLine(quitter)).toMatchObject({ done: false });
       expect(leftLine(quitter).leased).toBeGreaterThan(0);
       expect(quitter.stdout).toMatch(/^stopped: /m);
