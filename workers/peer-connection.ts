@@ -68,6 +68,8 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   private nextPingAt = 0;
   private pingSentAt = 0;
   private pingNonce = 0n;
+  /** Round trip of the first ping answered (ms), -1 until then. */
+  private rttMs = -1;
 
   private version: PeerVersion | null = null;
   private gotVerack = false;
@@ -152,7 +154,10 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         if (this.version !== null && this.version.version > BIP0031_VERSION) this.send({ command: 'pong', nonce: msg.nonce });
         return;
       case 'pong':
-        if (msg.nonce === this.pingNonce) this.pingSentAt = 0;
+        if (msg.nonce === this.pingNonce && this.pingSentAt !== 0) {
+          if (this.rttMs < 0) this.rttMs = Math.round(performance.now() - this.pingSentAt);
+          this.pingSentAt = 0;
+        }
         return;
       case 'addr':
       case 'addrv2':
@@ -197,14 +202,21 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.phase = 'getaddr';
     this.deadline = now + this.host.timeouts.getaddrMs;
     this.host.emit({ kind: 'reachable', addr: this.addr });
+    // One ping for the record's round-trip time, ahead of getaddr so its pong is not queued behind the answer.
+    if (this.version !== null && this.version.version > BIP0031_VERSION) {
+      this.pingNonce = randomNonce();
+      this.pingSentAt = now;
+      this.send({ command: 'ping', nonce: this.pingNonce });
+    }
     // Only after our verack: Core drops a getaddr that comes before it (FACTS §4.6).
     this.send({ command: 'getaddr' });
     this.budget.grantGetaddr();
   }
 
-  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null }[]; readonly list?: AddrList }): void {
+  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null; time: number }[]; readonly list?: AddrList }): void {
     const texts: string[] = [];
     const networks: AddressNetwork[] = [];
+    const times: number[] = [];
     const list = msg.list;
     const count = list !== undefined ? list.length : msg.entries.length;
     const accepted = this.budget.take(count);
@@ -223,6 +235,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         }
         texts.push(list.textAt(i)!);
         networks.push(network);
+        times.push(list.timeAt(i));
       }
     } else {
       for (let i = 0; i < accepted; i++) {
@@ -233,6 +246,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         if (recent !== undefined && !recent.firstTime(text)) continue;
         texts.push(text);
         networks.push(e.address.network);
+        times.push(e.time);
       }
     }
     if (this.phase === 'getaddr') {
@@ -241,7 +255,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
     }
     this.log?.debug(`received ${valid} addresses from ${this.addr} (${texts.length} not reported by this thread before)`);
-    if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks });
+    if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks, times });
   }
 
   // ---- deadlines ----
@@ -307,6 +321,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       handshakeMs: this.handshakeMs,
       addrsReturned: this.addrsReturned,
       addrsDropped: this.budget.dropped,
+      ...(this.rttMs >= 0 ? { rttMs: this.rttMs } : {}),
     };
   }
 

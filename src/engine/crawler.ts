@@ -30,6 +30,7 @@
  *   global cap, and the crawl ends when the shared work stream is empty.
  *   A stop hands unfinished work back instead of recording it `stopped`.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { PeerError, RunError, SupervisorError, UsageError, type BitspreadError } from '../errors.js';
@@ -49,6 +50,7 @@ import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
+import { Provenance, SOURCE_DNS, SOURCE_FIXED, SOURCE_SEED, SOURCE_STORE } from './record-schema.js';
 import { PeerWorkerPool } from './worker-pool.js';
 import { parseRedisUrl, resolveCoordinatorOptions, type CoordinatorOptions } from '../cluster/options.js';
 import type { ClusterFrontier } from '../cluster/cluster-frontier.js';
@@ -115,6 +117,10 @@ export class Crawler extends EventEmitter {
   private progressTimer: ReturnType<typeof setInterval> | null = null;
   /** Routes, hygiene and per-network budgets. */
   private readonly gate: NetworkGate;
+  /** Stamped on every record (schema v2). */
+  readonly crawlId: string;
+  /** Who first told us each address not recorded yet, and its gossip time. */
+  private readonly provenance = new Provenance();
 
   constructor(opts: CrawlOptions) {
     super();
@@ -123,6 +129,7 @@ export class Crawler extends EventEmitter {
     this.net = NETWORKS[this.opts.network];
     this.log = opts.logger ?? pino({ level: this.opts.logLevel }, pino.destination({ dest: 2, sync: true }));
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
+    this.crawlId = opts.crawlId ?? randomUUID();
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
     this.gate = new NetworkGate(this.opts, this.allow, this.cap.max, this.opts.denyList.length > 0 ? AllowList.parse(this.opts.denyList) : null);
     if (opts.redis !== undefined) checkRedisOption(opts, this.allow);
@@ -252,7 +259,8 @@ export class Crawler extends EventEmitter {
     this.recorder.snapshot = this.raw.out === undefined ? null : new SnapshotWriter(this.raw.out, (err) => this.onWriteError(err));
     this.log.info({ network: o.network, mode: o.mode, maxPeers: this.cap.max, workers: o.workers }, 'crawl starting');
     if (this.raw.redis !== undefined) await this.joinCluster(this.raw.redis);
-    for (const seed of o.seeds) this.learnText(seed);
+    for (const seed of o.seeds) this.learnText(seed, SOURCE_SEED);
+    for (const addr of this.raw.revisit ?? []) this.learnText(addr, SOURCE_STORE);
     // Built before the first await, so connectToNode works right after start().
     const parts = this.startParts();
     const done = new Promise<void>((resolve) => {
@@ -263,14 +271,14 @@ export class Crawler extends EventEmitter {
     let seeded = o.seeds.length;
     if (o.dnsSeeds) {
       const dns = await resolveDnsSeeds({ network: o.network, servers: o.dnsServers, allow: this.allow, serviceBits: o.dnsServiceBits });
-      for (const a of dns.addresses) this.learnText(a);
+      for (const a of dns.addresses) this.learnText(a, SOURCE_DNS, true);
       seeded += dns.addresses.length;
       this.log.info({ addresses: dns.addresses.length, seeds: dns.seeds }, 'dns seeds resolved');
     }
     // Core dials its fixed seeds when the DNS seeds give nothing (or at once when asked).
     if (o.fixedSeeds === true || (o.fixedSeeds === 'fallback' && o.dnsSeeds && seeded === 0)) {
       const fixed = fixedSeeds(o.network);
-      for (const f of fixed) this.learn(f.addr, f.network);
+      for (const f of fixed) this.learn(f.addr, f.network, SOURCE_FIXED, 0, true);
       this.log.info({ addresses: fixed.length }, 'fixed seeds added');
     }
     // Re-pumps when slots free up outside our view (a shared cap) or a restart raced a start.
@@ -340,8 +348,8 @@ export class Crawler extends EventEmitter {
         torProxyCaps: this.gate.torProxyCaps.map((c) => c.buffer),
       },
       extraCaps: this.gate.torProxyCaps,
-      onAddrs: (texts, networks) => {
-        for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork);
+      onAddrs: (from, texts, networks, times) => {
+        for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork, from, times[i] ?? 0);
       },
       onBatch: () => dispatcher?.schedule(),
       onCrash: (slot, lost, err) => {
@@ -454,28 +462,41 @@ export class Crawler extends EventEmitter {
     }
   }
 
-  /** Seeds and DNS answers: canonicalise the text first. */
-  private learnText(text: string): void {
+  /** Seeds, revisits and DNS answers: canonicalise the text first. `filtered`: the `admit` hook applies (DNS). */
+  private learnText(text: string, source: string, filtered = false): void {
     const addr = parseAddress(text, this.net.defaultPort);
-    this.learn(formatAddress(addr), addr.network);
+    this.learn(formatAddress(addr), addr.network, source, 0, filtered);
   }
 
-  private learn(text: string, network: AddressNetwork): void {
-    if (this.frontier.known >= this.opts.maxKnown && !this.frontier.has(text)) {
+  /** `filtered`: heard from a peer, a DNS seed or the fixed seeds (the `admit` hook applies), not given by the caller. */
+  private learn(text: string, network: AddressNetwork, source: string, lastSeen: number, filtered = true): void {
+    if (this.frontier.has(text)) {
+      // Known: only a newer gossip time matters, until the address has its record.
+      if (lastSeen > 0) this.provenance.note(text, source, lastSeen, true);
+      return;
+    }
+    if (filtered && this.raw.admit !== undefined && !this.raw.admit(text, network)) return;
+    if (this.frontier.known >= this.opts.maxKnown) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
       return;
     }
     // No route (onion/I2P/CJDNS not enabled, an I2P port): never queued, recorded now (the frontier holds it as skipped).
-    const skip = this.frontier.has(text) ? null : this.gate.skipWhenLearned(network, portOf(text));
+    const skip = this.gate.skipWhenLearned(network, portOf(text));
     if (!this.frontier.add(text, network, skip === null)) return;
-    if (skip !== null) this.recorder.write(skippedRecord(text, network, skip));
+    this.provenance.note(text, source, lastSeen);
+    if (skip !== null) this.recorder.write(this.stamp(skippedRecord(text, network, skip)));
+  }
+
+  /** Schema v2: when, by which crawl, and from whom (docs/SCHEMA.md). */
+  private stamp(rec: NodeRecord): NodeRecord {
+    return { ...rec, visitedAt: new Date().toISOString(), crawlId: this.crawlId, ...this.provenance.take(rec.addr) };
   }
 
   /** Writes the address's record, unless it already has one. */
   private record(rec: NodeRecord): void {
     // Cluster mode: a visit cut short by our own stop goes back to the crawl instead.
     if (this.cluster !== null && this.stopping && rec.error === 'ERR_STOPPED') return;
-    if (this.frontier.finish(rec.addr)) this.recorder.write(rec);
+    if (this.frontier.finish(rec.addr)) this.recorder.write(this.stamp(rec));
   }
 
   private onGiveUp(id: string, reason: ExitReason): void {

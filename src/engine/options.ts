@@ -89,6 +89,16 @@ export interface CrawlOptions {
    */
   readonly denyList?: readonly string[];
   readonly perNetgroup?: number;
+  /** Stamped on every record (default: a random UUID). */
+  readonly crawlId?: string;
+  /** Addresses to dial besides the seeds (a watch round's revisits; their records say `source: "store"`). */
+  readonly revisit?: readonly string[];
+  /**
+   * Called once for each new address a peer gossips: false keeps it out of
+   * this crawl (neither dialled nor recorded). A watch round uses it to skip
+   * addresses its store knows and does not want to revisit yet.
+   */
+  readonly admit?: (addr: string, network: AddressNetwork) => boolean;
 }
 
 export interface ResolvedOptions {

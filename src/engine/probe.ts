@@ -84,7 +84,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
       tickMs: defaultTickMs(timeouts),
       logLevel: opts.logLevel ?? 'silent',
     },
-    onAddrs: (texts, networks) => {
+    onAddrs: (_from, texts, networks) => {
       for (let i = 0; i < texts.length; i++) learned.push([texts[i] as string, networks[i] as AddressNetwork]);
     },
     onBatch: () => undefined,

@@ -4,9 +4,11 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
+import { serviceNames } from '../wire/services.js';
 import type { PeerSuccessInfo } from '../shared/messages.js';
 import type { Via } from '../shared/reach.js';
 import type { HygieneVerdict } from '../shared/routable.js';
+import type { RecordStamp } from './record-schema.js';
 
 export type NodeState = 'reachable' | 'failed' | 'skipped';
 
@@ -26,7 +28,8 @@ export interface Reached {
   readonly proxy?: string;
 }
 
-export interface NodeRecord {
+/** Schema v2 (docs/SCHEMA.md): the stamp fields come from {@link RecordStamp}. */
+export interface NodeRecord extends Partial<RecordStamp> {
   /** Bitcoin Core's text form, port included. */
   readonly addr: string;
   readonly network: AddressNetwork;
@@ -45,10 +48,14 @@ export interface NodeRecord {
   readonly protocolVersion?: number;
   readonly userAgent?: string;
   readonly services?: number;
+  /** `services` as names (NODE_NETWORK, NODE_WITNESS, …; unknown bits `UNKNOWN[2^n]`). */
+  readonly serviceNames?: readonly string[];
   readonly startHeight?: number;
   readonly relay?: boolean;
   readonly connectMs?: number;
   readonly handshakeMs?: number;
+  /** Round trip of one ping after the handshake (ms); absent when no pong came in time. */
+  readonly rttMs?: number;
   readonly addrsReturned?: number;
   /** Addresses this peer sent over its budget (see PeerSuccessInfo), dropped; present when > 0. */
   readonly addrsDropped?: number;
@@ -63,10 +70,12 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
     protocolVersion: info.protocolVersion,
     userAgent: info.userAgent,
     services: info.services,
+    serviceNames: serviceNames(info.services),
     startHeight: info.startHeight,
     relay: info.relay,
     connectMs: info.connectMs,
     handshakeMs: info.handshakeMs,
+    ...(info.rttMs !== undefined ? { rttMs: info.rttMs } : {}),
     addrsReturned: info.addrsReturned,
     ...(info.addrsDropped !== undefined && info.addrsDropped > 0 ? { addrsDropped: info.addrsDropped } : {}),
   };

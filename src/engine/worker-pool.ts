@@ -110,8 +110,8 @@ export interface PoolOptions {
   readonly slot?: number;
   /** Everything in SessionInit except the per-session fields. */
   readonly session: Omit<SessionInit, 'slot' | 'capBuffer' | 'control' | 'data'>;
-  /** Addresses a worker learned (text forms and their networks, parallel arrays). */
-  onAddrs(texts: readonly string[], networks: readonly AddressNetwork[]): void;
+  /** Addresses peer `from` gossiped (text forms, their networks and gossip times: parallel arrays). */
+  onAddrs(from: string, texts: readonly string[], networks: readonly AddressNetwork[], times: readonly number[]): void;
   /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
   onBatch(): void;
   /** Other shared caps the sessions hold slots of (the Tor proxies' budgets): reclaimed with the peer cap when a thread dies. */
@@ -217,7 +217,7 @@ export class PeerWorkerPool {
     for (const ev of events) {
       switch (ev.kind) {
         case 'addrs':
-          this.opts.onAddrs(ev.texts, ev.networks);
+          this.opts.onAddrs(ev.addr, ev.texts, ev.networks, ev.times);
           break;
         case 'ready': {
           const v = this.visits.get(ev.addr);

@@ -120,6 +120,8 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly addrsReturned: number;
   /** Addresses over the per-peer budget (one getaddr answer + a few unsolicited; node mode: 0.1/s), dropped. */
   readonly addrsDropped?: number;
+  /** Round trip of a ping sent with getaddr (ms), when its pong arrived before the visit ended. */
+  readonly rttMs?: number;
 }
 
 export type PeerEvent =
@@ -132,7 +134,14 @@ export type PeerEvent =
    * Parallel arrays (text forms; their networks) rather than one array per
    * entry: a structured clone of N tuples costs N extra objects.
    */
-  | { readonly kind: 'addrs'; readonly addr: string; readonly texts: readonly string[]; readonly networks: readonly AddressNetwork[] }
+  | {
+      readonly kind: 'addrs';
+      readonly addr: string;
+      readonly texts: readonly string[];
+      readonly networks: readonly AddressNetwork[];
+      /** Each address's own timestamp as gossiped (uint32 seconds since the epoch). */
+      readonly times: readonly number[];
+    }
   /** Node mode: the getaddr phase is over, the connection stays up. */
   | { readonly kind: 'ready'; readonly addr: string; readonly info: PeerSuccessInfo; readonly via?: Via; readonly proxy?: string }
   /**

@@ -51,6 +51,7 @@ export {
   NODE_NETWORK_LIMITED,
   NODE_P2P_V2,
 } from './constants.js';
+export { serviceNames, SERVICE_BITS, NODE_GETUTXO } from './services.js';
 export { NETWORKS, networkByMagic, isNetworkName, signetMagic, DEFAULT_SIGNET_CHALLENGE } from './networks.js';
 export { sha256d, checksum } from './checksum.js';
 export { encodeCompactSize, decodeCompactSize, compactSizeLength } from './compact-size.js';
