@@ -144,7 +144,16 @@ export type ClusterErrorCode =
   | 'ERR_REDIS_UNAVAILABLE' // Redis could not be reached (or stayed unreachable longer than the timeout)
   | 'ERR_REDIS_STATE_LOST'; // Redis answers but the crawl's state is gone (restarted without persistence, flushed)
 
-export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode | RunErrorCode | ClusterErrorCode;
+/** Codes for history data: the SQLite store and the files bitspread reads back (snapshots). */
+export type DataErrorCode =
+  | 'ERR_STORE_OPEN' // the store file cannot be opened or is not a bitspread store
+  | 'ERR_STORE_VERSION' // the store was written by a newer bitspread (schema version above ours)
+  | 'ERR_STORE_WRITE' // a batch could not be written (disk full, read-only file…)
+  | 'ERR_BAD_SNAPSHOT' // a snapshot file line is not a record
+  | 'ERR_NO_SUCH_CRAWL' // a crawl named on the command line is not in the store
+  | 'ERR_NO_SUCH_FILE'; // an input file named on the command line does not exist
+
+export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode | RunErrorCode | ClusterErrorCode | DataErrorCode;
 
 /** The shape an error takes when it crosses a thread boundary. */
 export interface PlainError {
@@ -221,6 +230,15 @@ export class UsageError extends BitspreadError {
   constructor(code: UsageErrorCode, message: string, options?: BitspreadErrorOptions) {
     super(code, message, options);
     this.name = 'UsageError';
+  }
+}
+
+export class DataError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('DataError');
+  declare readonly code: DataErrorCode;
+  constructor(code: DataErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(code, message, options);
+    this.name = 'DataError';
   }
 }
 

@@ -1,0 +1,214 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { NodeRecord } from '../src/crawl/record.js';
+import { Store } from '../src/store/store.js';
+import { SCHEMA_VERSION } from '../src/store/schema.js';
+import { crawlRecords, dueAddresses, knownChecker, prune, reachableSince, timeline, uptimes, visitCount } from '../src/store/history.js';
+import { diffCrawls, formatDiff } from '../src/store/diff.js';
+import { readSnapshotFile } from '../src/store/sources.js';
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+function tmp(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), 'bitspread-store-')), name);
+}
+
+function up(addr: string, crawlId: string, at: number, extra: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    addr,
+    network: 'ipv4',
+    state: 'reachable',
+    crawlId,
+    visitedAt: new Date(at).toISOString(),
+    protocolVersion: 70016,
+    userAgent: '/Satoshi:27.0.0/',
+    services: 1033,
+    startHeight: 100,
+    relay: true,
+    connectMs: 1,
+    handshakeMs: 2,
+    rttMs: 3,
+    addrsReturned: 0,
+    ...extra,
+  };
+}
+
+function down(addr: string, crawlId: string, at: number): NodeRecord {
+  return { addr, network: 'ipv4', state: 'failed', error: 'ERR_CONNECTION_REFUSED', crawlId, visitedAt: new Date(at).toISOString() };
+}
+
+describe('store: schema and writing', () => {
+  it('creates a WAL store at the current schema version, reopens it unchanged, refuses a newer one', () => {
+    const path = tmp('h.db');
+    Store.open(path).close();
+    const raw = new Database(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+    Store.open(path).close();
+    const raw2 = new Database(path);
+    raw2.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw2.close();
+    expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'ERR_STORE_VERSION' }));
+  });
+
+  it('refuses a file that is not a database with ERR_STORE_OPEN', () => {
+    const path = tmp('junk.db');
+    writeFileSync(path, 'this is not sqlite, just text that is long enough to look like a header\n'.repeat(20));
+    expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'ERR_STORE_OPEN' }));
+    expect(() => Store.open(tmp('missing.db'), { readonly: true })).toThrow(expect.objectContaining({ code: 'ERR_STORE_OPEN' }));
+  });
+
+  it('writes in batches of batchSize (one transaction each) and gives the records back as they were', () => {
+    const store = Store.open(tmp('b.db'), { batchSize: 3, flushMs: 60_000 });
+    const c = store.beginCrawl({ id: 'c1', kind: 'crawl', network: 'regtest', startedAt: 1000 });
+    expect(c.seq).toBe(1);
+    const t = Date.UTC(2026, 0, 1);
+    const recs = [
+      up('127.0.0.1:1', 'c1', t, { source: 'seed', transport: 'v2' } as Partial<NodeRecord>),
+      down('127.0.0.2:1', 'c1', t + 1),
+      up('127.0.0.3:1', 'c1', t + 2, { source: '127.0.0.1:1', lastSeen: 1_700_000_000 }),
+      { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip', crawlId: 'c1', visitedAt: new Date(t + 3).toISOString() } as NodeRecord,
+    ];
+    for (const r of recs.slice(0, 2)) store.add(r);
+    expect(store.written).toBe(0);
+    expect(store.queued).toBe(2);
+    store.add(recs[2] as NodeRecord);
+    expect(store.written).toBe(3); // the third record filled the batch
+    store.add(recs[3] as NodeRecord);
+    store.finishCrawl('c1', 'done', null);
+    expect(store.written).toBe(4);
+    const back = [...crawlRecords(store, 'c1')];
+    expect(back[0]).toEqual({ ...recs[0], serviceNames: ['NODE_NETWORK', 'NODE_WITNESS', 'NODE_NETWORK_LIMITED'] });
+    expect(back[1]).toEqual(recs[1]);
+    expect(back[2]).toMatchObject({ source: '127.0.0.1:1', lastSeen: 1_700_000_000 });
+    expect(back[3]).toEqual(recs[3]);
+    expect(store.crawl('latest')).toMatchObject({ id: 'c1', status: 'done', finishedAt: expect.any(Number) });
+    expect(() => store.crawl('latest~1')).toThrow(expect.objectContaining({ code: 'ERR_NO_SUCH_CRAWL' }));
+    const known = knownChecker(store);
+    expect(known('127.0.0.3:1')).toBe(true);
+    expect(known('127.0.0.9:1')).toBe(false);
+    store.close();
+  });
+
+  it('keeps per-node first/last seen and the latest version fields across crawls', () => {
+    const store = Store.open(':memory:');
+    const t = Date.UTC(2026, 0, 1);
+    store.beginCrawl({ id: 'a', kind: 'watch', network: 'regtest' });
+    store.add(up('127.0.0.1:1', 'a', t, { source: 'seed' }));
+    store.beginCrawl({ id: 'b', kind: 'watch', network: 'regtest' });
+    store.add(down('127.0.0.1:1', 'b', t + HOUR));
+    store.beginCrawl({ id: 'c', kind: 'watch', network: 'regtest' });
+    store.add(up('127.0.0.1:1', 'c', t + 2 * HOUR, { userAgent: '/Satoshi:28.0.0/', source: 'store' }));
+    store.flush();
+    const node = store.db.prepare('SELECT * FROM nodes').get() as Record<string, unknown>;
+    expect(node).toMatchObject({
+      first_seen: t,
+      last_seen: t + 2 * HOUR,
+      first_reachable: t,
+      last_reachable: t + 2 * HOUR,
+      last_visit: t + 2 * HOUR,
+      last_state: 'reachable',
+      source: 'seed',
+      user_agent: '/Satoshi:28.0.0/',
+    });
+    expect(store.crawl('2').id).toBe('b');
+    expect(store.crawl('latest~2').id).toBe('a');
+    expect(reachableSince(store, t + 3 * HOUR).get('127.0.0.1:1')).toBe(t + 2 * HOUR);
+    store.close();
+  });
+});
+
+describe('store: history queries', () => {
+  it('computes uptime over the 2h/8h/24h/7d/30d windows from the visits in each', () => {
+    const store = Store.open(':memory:');
+    const now = Date.UTC(2026, 5, 1);
+    store.beginCrawl({ id: 'x', kind: 'watch', network: 'regtest' });
+    // Node A: up in the last 2 h (2 visits), down 2-8 h ago (2 visits), up 8-24 h ago (4), down 1-7 d ago (4), up 7-30 d ago (8).
+    const A = '127.0.0.1:1';
+    for (const h of [0.5, 1.5]) store.add(up(A, 'x', now - h * HOUR));
+    for (const h of [3, 5]) store.add(down(A, 'x', now - h * HOUR));
+    for (const h of [9, 12, 15, 20]) store.add(up(A, 'x', now - h * HOUR));
+    for (const d of [2, 3, 4, 5]) store.add(down(A, 'x', now - d * DAY));
+    for (const d of [8, 10, 12, 14, 16, 18, 20, 25]) store.add(up(A, 'x', now - d * DAY));
+    store.add(up(A, 'x', now - 40 * DAY)); // outside every window
+    // Node B: only visited 10 days ago.
+    store.add(down('127.0.0.2:1', 'x', now - 10 * DAY));
+    store.flush();
+    const [a, b] = uptimes(store, now);
+    expect(a?.addr).toBe(A);
+    expect(a?.uptime).toEqual({ '2h': 1, '8h': 2 / 4, '24h': 6 / 8, '7d': 6 / 12, '30d': 14 / 20 });
+    expect(a?.visits).toBe(20);
+    expect(a?.reachableSince).toBe(now - 1.5 * HOUR);
+    expect(b?.uptime).toEqual({ '2h': null, '8h': null, '24h': null, '7d': null, '30d': 0 });
+    store.close();
+  });
+
+  it('picks the addresses a round must revisit, and prunes visits past the retention', () => {
+    const store = Store.open(':memory:');
+    const now = Date.UTC(2026, 5, 1);
+    store.beginCrawl({ id: 'old', kind: 'watch', network: 'regtest', startedAt: now - 40 * DAY });
+    store.add(up('127.0.0.9:1', 'old', now - 40 * DAY));
+    store.finishCrawl('old', 'done', null, now - 40 * DAY);
+    store.beginCrawl({ id: 'r', kind: 'watch', network: 'regtest' });
+    store.add(up('127.0.0.1:1', 'r', now - 20 * 60_000)); // reachable, 20 min ago: due at 10 min
+    store.add(up('127.0.0.2:1', 'r', now - 5 * 60_000)); // reachable, 5 min ago: not due
+    store.add(down('127.0.0.3:1', 'r', now - 2 * HOUR)); // failed 2 h ago: not due at 4 h
+    store.add(down('127.0.0.4:1', 'r', now - 5 * HOUR)); // failed 5 h ago: due
+    store.add({ addr: '127.0.0.5:1', network: 'ipv4', state: 'skipped', reason: 'stopped', crawlId: 'r', visitedAt: new Date(now - HOUR).toISOString() }); // never dialled: due
+    store.add({ addr: 'b'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip', crawlId: 'r', visitedAt: new Date(now).toISOString() });
+    store.flush();
+    const policy = { reachableAfterMs: 10 * 60_000, failedAfterMs: 4 * HOUR, forgetAfterMs: 7 * DAY };
+    expect(dueAddresses(store, now, policy).sort()).toEqual(['127.0.0.1:1', '127.0.0.4:1', '127.0.0.5:1', '127.0.0.9:1']);
+    // 127.0.0.4 never reachable and first seen 5 h ago: forgotten with a 1 h forget-after (a reachable node never is).
+    expect(dueAddresses(store, now, { ...policy, forgetAfterMs: HOUR }).sort()).toEqual(['127.0.0.1:1', '127.0.0.5:1', '127.0.0.9:1']);
+    expect(visitCount(store)).toBe(7);
+    expect(prune(store, now - 30 * DAY)).toEqual({ visits: 1, crawls: 1 });
+    expect(visitCount(store)).toBe(6);
+    expect(store.crawls().map((c) => c.id)).toEqual(['r']);
+    expect(timeline(store)).toEqual([{ crawlId: 'r', seq: 2, startedAt: expect.any(Number), reachable: 2, failed: 2, byNetwork: { ipv4: 2 } }]);
+    store.close();
+  });
+
+  it('marks crawls a killed process left running as interrupted', () => {
+    const path = tmp('k.db');
+    const s1 = Store.open(path);
+    s1.beginCrawl({ id: 'k', kind: 'watch', network: 'regtest', startedAt: 5 });
+    s1.add(up('127.0.0.1:1', 'k', 1_000_000));
+    s1.flush();
+    // No close(), no finishCrawl(): what a SIGKILL leaves. A second handle sees the committed rows.
+    const s2 = Store.open(path);
+    expect(s2.markInterrupted()).toBe(1);
+    expect(s2.crawl('k')).toMatchObject({ status: 'interrupted', finishedAt: 1_000_000 });
+    s2.close();
+    s1.close();
+  });
+});
+
+describe('diff', () => {
+  it('lists joined, left and changed nodes between two crawls', async () => {
+    const a = [up('127.0.0.1:1', 'a', 0), up('127.0.0.2:1', 'a', 0), up('127.0.0.3:1', 'a', 0), down('127.0.0.4:1', 'a', 0)];
+    const b = [
+      up('127.0.0.1:1', 'b', 0),
+      up('127.0.0.2:1', 'b', 0, { userAgent: '/Satoshi:28.0.0/', protocolVersion: 70017 }),
+      down('127.0.0.3:1', 'b', 0),
+      up('127.0.0.4:1', 'b', 0),
+    ];
+    const d = diffCrawls(a, b);
+    expect(d.joined.map((r) => r.addr)).toEqual(['127.0.0.4:1']);
+    expect(d.left.map((r) => r.addr)).toEqual(['127.0.0.3:1']);
+    expect(d.changed).toEqual([
+      { addr: '127.0.0.2:1', field: 'protocolVersion', from: 70016, to: 70017 },
+      { addr: '127.0.0.2:1', field: 'userAgent', from: '/Satoshi:27.0.0/', to: '/Satoshi:28.0.0/' },
+    ]);
+    expect(d.unchanged).toBe(1);
+    expect(formatDiff(d).split('\n').at(-1)).toBe('reachable 3 -> 3: 1 joined, 1 left, 1 changed, 1 unchanged');
+    const file = tmp('bad.ndjson');
+    writeFileSync(file, JSON.stringify(a[0]) + '\n{"addr": 1}\n');
+    await expect(readSnapshotFile(file)).rejects.toMatchObject({ code: 'ERR_BAD_SNAPSHOT', message: expect.stringContaining(':2:') });
+  });
+});
