@@ -19,6 +19,7 @@ import type { SimNodePlan, SimPlan } from './topology.js';
 import type { AddressNetwork } from '../wire/types.js';
 import { handleMessage, handleWireError } from './responder.js';
 import { sendGarbage } from './misbehaviours.js';
+import type { SimChurn } from './churn.js';
 
 export type SimViolationKind =
   | 'bytes-before-version' // a message other than version came first (Core ignores it)
@@ -44,6 +45,8 @@ export interface SimRuntime {
   readonly plan: SimPlan;
   readonly rng: Prng;
   readonly latency: LatencyModel | null;
+  /** Scheduled downtime and version changes (churn.ts), or null. */
+  readonly churn: SimChurn | null;
   readonly connections: Set<SimConnection>;
   openInbound: number;
   /** Inbound connections open now / at most at once, by the network of the node they reached. */
@@ -122,6 +125,12 @@ export class SimConnection implements MessageSink {
 
 /** Takes over a freshly accepted socket for `node`. */
 export function acceptConnection(sim: SimRuntime, node: SimNodePlan, socket: Socket): void {
+  if (sim.churn !== null && sim.churn.isDown(node.index)) {
+    // Down for this epoch: the connection is reset as soon as it is accepted.
+    socket.on('error', onSocketError);
+    socket.resetAndDestroy();
+    return;
+  }
   const conn = new SimConnection(socket, node, sim);
   (socket as SimSocket)[CONN] = conn;
   sim.connections.add(conn);

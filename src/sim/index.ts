@@ -14,3 +14,5 @@ export type { SocksFront, SocksFrontOptions, SocksFrontStats, OverlayResolver } 
 export { startSamFront } from './sam-front.js';
 export type { SamFront, SamFrontOptions, SamFrontStats } from './sam-front.js';
 export type { SimOverlays, OverlayNetwork } from './topology.js';
+export { SimChurn, churnIsUp, churnAgent } from './churn.js';
+export type { ChurnOptions, ChurnSchedule, ChurnTruth } from './churn.js';

@@ -23,6 +23,7 @@ import { LatencyModel, type LatencyOptions } from './latency.js';
 import { Prng } from './prng.js';
 import { generatePlan, type NonIpAddress, type SimNodePlan, type SimOverlays, type SimPlan } from './topology.js';
 import { computeTruth, type SimTruth } from './truth.js';
+import { SimChurn, type ChurnOptions } from './churn.js';
 
 export type SimListenMode = 'per-node' | 'shared';
 
@@ -52,6 +53,8 @@ export interface SimOptions {
    * Seeds stay IPv4. Default none.
    */
   overlays?: SimOverlays;
+  /** Nodes that go down and come back, and nodes that change version (churn.ts). Off by default. */
+  churn?: ChurnOptions | false;
 }
 
 export interface SimStats {
@@ -86,6 +89,8 @@ export interface SimNetwork {
    * 20 ms). Step timeouts above 2 × this never fail a working node.
    */
   readonly maxDelayMs: number;
+  /** The churn schedule (advance(), truth()), or null without `churn`. */
+  readonly churn: SimChurn | null;
   truth(): SimTruth;
   /**
    * Where the node behind an overlay host listens: a Tor v3 name
@@ -138,6 +143,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       plan,
       rng,
       latency: LatencyModel.from(opts.latency, rng),
+      churn: opts.churn === undefined || opts.churn === false ? null : new SimChurn(plan, opts.churn),
       connections: new Set<SimConnection>(),
       openInbound: 0,
       openByNetwork: { ipv4: 0, ipv6: 0, onion: 0, i2p: 0, cjdns: 0 },
@@ -187,6 +193,7 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
     baseAddress: base,
     listeners: servers.length,
     maxDelayMs: sim.latency?.maxMs ?? 0,
+    churn: sim.churn,
     truth() {
       truth ??= computeTruth(plan);
       return structuredClone(truth);
@@ -336,6 +343,7 @@ function stripMapped(ip: string): string {
 }
 
 async function closeAll(sim: SimRuntime, servers: readonly Server[]): Promise<void> {
+  sim.churn?.stop();
   const closed = servers.map(
     (s) =>
       new Promise<void>((resolve) => {

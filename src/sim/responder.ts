@@ -119,12 +119,13 @@ function commandName(msg: Message): string {
 
 function versionFrame(conn: SimConnection): Buffer {
   const node = conn.node;
+  const id = conn.sim.churn === null ? node : conn.sim.churn.identity(node);
   const version = makeVersion({
-    version: node.protocolVersion,
+    version: id.protocolVersion,
     services: node.services,
     timestamp: BigInt(nowSeconds()),
     nonce: conn.sim.rng.nextU64(),
-    userAgent: node.userAgent,
+    userAgent: id.userAgent,
     startHeight: node.startHeight,
     relay: node.relay,
   });

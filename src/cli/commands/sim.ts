@@ -47,7 +47,12 @@ options:
                      IPv6 nodes listen on ::1; Tor, I2P and CJDNS nodes sit behind the fronts
   --socks-front      serve a Tor-like SOCKS5 front on 127.0.0.1 (for --tor-proxy, or --proxy =cjdns)
   --sam-front        serve a SAM v3 front on 127.0.0.1 (for --i2p-sam)
-  --truth FILE       write the ground truth as JSON
+  --churn-epoch D    churn: start a new epoch every D (e.g. 30s): some nodes go
+                     down and come back, some change their user agent (off by default)
+  --churn-down X     share of nodes that flap (default 0.2)
+  --churn-upgrade X  share of nodes that change version once (default 0.1)
+  --truth FILE       write the ground truth as JSON (with churn: its schedule,
+                     rewritten at every epoch)
   -h, --help         this text
 
 Stops on SIGINT (Ctrl-C), SIGTERM or SIGHUP. Exit status: 0 stopped by one
@@ -74,9 +79,22 @@ function parseSimArgs(argv: string[]): { help: true } | { help: false; options: 
     overlays: { type: 'string' },
     'socks-front': { type: 'boolean' },
     'sam-front': { type: 'boolean' },
+    'churn-epoch': { type: 'string' },
+    'churn-down': { type: 'string' },
+    'churn-upgrade': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return { help: true };
+  const shareOf = (text: string | undefined, option: string): number | undefined => {
+    if (text === undefined) return undefined;
+    if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 1) throw new UsageError('ERR_BAD_OPTION', `${option}: expected a share between 0 and 1, got '${text}'`);
+    return Number(text);
+  };
+  if ((values['churn-down'] !== undefined || values['churn-upgrade'] !== undefined) && values['churn-epoch'] === undefined) {
+    throw new UsageError('ERR_BAD_OPTION', '--churn-down and --churn-upgrade need --churn-epoch');
+  }
+  const churnDown = shareOf(values['churn-down'], '--churn-down');
+  const churnUpgrade = shareOf(values['churn-upgrade'], '--churn-upgrade');
   const network = (values.network ?? 'regtest') as NetworkName;
   if (!NETWORK_NAMES.includes(network)) throw new UsageError('ERR_BAD_OPTION', `--network: expected one of ${NETWORK_NAMES.join(', ')}, got '${network}'`);
   const listen = values.listen ?? 'auto';
@@ -99,6 +117,15 @@ function parseSimArgs(argv: string[]): { help: true } | { help: false; options: 
     ...(values.port === undefined ? {} : { port: parseInteger(values.port, '--port', 1, 65535) }),
     listen: listen as SimListenMode | 'auto',
     ...(values.overlays === undefined ? {} : { overlays: parseOverlays(values.overlays) }),
+    ...(values['churn-epoch'] === undefined
+      ? {}
+      : {
+          churn: {
+            epochMs: parseDuration(values['churn-epoch'], '--churn-epoch'),
+            ...(churnDown === undefined ? {} : { downShare: churnDown }),
+            ...(churnUpgrade === undefined ? {} : { upgradeShare: churnUpgrade }),
+          },
+        }),
   };
   return { help: false, options, truthPath: values.truth, socksFront: values['socks-front'] === true, samFront: values['sam-front'] === true };
 }
@@ -136,10 +163,11 @@ export async function run(argv: string[]): Promise<number> {
   const sam = parsed.samFront ? await startSamFront(sim) : null;
   try {
     const truth = sim.truth();
+    const truthFile = (): string =>
+      JSON.stringify({ reachable: truth.reachable, nonIp: truth.nonIp, failed: truth.failed, ...(sim.churn === null ? {} : { churn: sim.churn.truth() }) }, null, 2) + '\n';
     if (truthFd !== null) {
-      const file = { reachable: truth.reachable, nonIp: truth.nonIp, failed: truth.failed };
       try {
-        writeFileSync(truthFd, JSON.stringify(file, null, 2) + '\n');
+        writeFileSync(truthFd, truthFile());
       } catch (err) {
         process.stderr.write(`bitspread sim: ERR_WRITE: cannot write the ground truth to '${parsed.truthPath}': ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
         return EXIT.WRITE;
@@ -147,6 +175,17 @@ export async function run(argv: string[]): Promise<number> {
         closeSync(truthFd);
       }
     }
+    // With churn the truth file is rewritten at every epoch (its schedule says when each epoch began).
+    sim.churn?.onEpoch((epoch) => {
+      process.stderr.write(`sim: churn epoch ${epoch}\n`);
+      if (parsed.truthPath !== undefined) {
+        try {
+          writeFileSync(parsed.truthPath, truthFile());
+        } catch (err) {
+          process.stderr.write(`bitspread sim: cannot rewrite the ground truth: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
+        }
+      }
+    });
     await writeStdout(
       sim.seeds.map((s) => `${s}\n`).join('') +
         (socks !== null ? `socks5 front: ${socks.address}\n` : '') +
