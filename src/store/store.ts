@@ -92,6 +92,13 @@ export class Store {
   private readonly batchSize: number;
   private readonly flushMs: number;
   private pending: VisitRow[] = [];
+  private pendingRecords: NodeRecord[] = [];
+  /**
+   * Called with each batch's records right after it committed: whatever it
+   * writes elsewhere (a watch round's snapshot file) holds only what the
+   * store already has, whenever the process dies.
+   */
+  onCommit: ((records: readonly NodeRecord[]) => void) | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private failure: DataError | null = null;
   private writeBatch: ((rows: VisitRow[]) => void) | null = null;
@@ -168,6 +175,7 @@ export class Store {
     if (crawlId === undefined) throw new DataError('ERR_STORE_WRITE', `record of ${rec.addr} has no crawlId`);
     const at = rec.visitedAt === undefined ? Date.now() : Date.parse(rec.visitedAt);
     this.pending.push(recordToRow(rec, crawlId, at));
+    this.pendingRecords.push(rec);
     if (this.pending.length >= this.batchSize) this.flushSafely();
     else this.timer ??= setTimeout(() => this.flushSafely(), this.flushMs);
   }
@@ -183,7 +191,9 @@ export class Store {
     if (this.failure !== null) throw this.failure;
     if (this.pending.length === 0) return;
     const rows = this.pending;
+    const records = this.pendingRecords;
     this.pending = [];
+    this.pendingRecords = [];
     if (this.writeBatch === null) {
       const visit = this.db.prepare(INSERT_VISIT);
       const node = this.db.prepare(UPSERT_NODE);
@@ -214,6 +224,7 @@ export class Store {
       this.failure = new DataError('ERR_STORE_WRITE', `cannot write to the store '${this.path}': ${(err as Error).message}`);
       throw this.failure;
     }
+    this.onCommit?.(records);
   }
 
   /** The first write failure, if any (a timer-driven flush cannot throw to anyone). */
