@@ -18,6 +18,11 @@ const COMMANDS: Record<string, string> = {
   crawl: 'crawl a network from seed addresses; writes an NDJSON snapshot',
   sim: 'serve a simulated Bitcoin network on loopback until Ctrl-C',
   decode: 'decode a binary or hex capture into one JSON line per message',
+  watch: 'crawl in rounds on a schedule into a SQLite store (uptime, history)',
+  uptime: "each node's uptime over 2h/8h/24h/7d/30d from a store",
+  diff: 'nodes that joined, left or changed between two crawls',
+  export: 'a crawl as CSV or bitnodes snapshot JSON',
+  report: 'one self-contained HTML report with charts',
 };
 
 function usage(): string {

@@ -49,7 +49,7 @@ export interface WatchOptions extends Omit<CrawlOptions, 'out' | 'crawlId' | 're
   readonly store: string | Store;
   /** Time between the starts of two rounds (default 10 min). */
   readonly intervalMs?: number;
-  /** Revisit a reachable node once its last visit is this old (default: intervalMs, i.e. every round). */
+  /** Revisit a reachable node once its last visit is this old (default 0: every round). */
   readonly revisitReachableMs?: number;
   /** Retry a failed address once its last dial is this old (default 4 h). */
   readonly revisitFailedMs?: number;
@@ -115,7 +115,7 @@ export class Watcher extends EventEmitter {
     super();
     this.intervalMs = positive('intervalMs', opts.intervalMs, DEFAULT_WATCH_INTERVAL_MS);
     this.policy = {
-      reachableAfterMs: positive('revisitReachableMs', opts.revisitReachableMs, this.intervalMs),
+      reachableAfterMs: positive('revisitReachableMs', opts.revisitReachableMs, 0),
       failedAfterMs: positive('revisitFailedMs', opts.revisitFailedMs, DEFAULT_REVISIT_FAILED_MS),
       forgetAfterMs: positive('forgetAfterMs', opts.forgetAfterMs, DEFAULT_FORGET_AFTER_MS),
     };

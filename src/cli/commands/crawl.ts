@@ -6,7 +6,10 @@ import { NETWORKS, parseAddress } from '../../wire/index.js';
 import type { NetworkName } from '../../wire/types.js';
 import { Crawler } from '../../engine/crawler.js';
 import type { CrawlOptions } from '../../engine/options.js';
-import { formatSummary, type CrawlSummary } from '../../engine/record.js';
+import { formatSummary, type CrawlSummary, type NodeRecord } from '../../engine/record.js';
+import type { Store } from '../../store/store.js';
+import { CrawlMetrics, parseListenAddress } from '../../metrics/metrics.js';
+import { takeOptions } from '../split-args.js';
 import { parseDnsServer } from '../../seeds/dns-seeds.js';
 import { parseBudgets, type ReachOptions } from '../../shared/reach.js';
 import { parseDenyList } from '../../shared/routable.js';
@@ -60,6 +63,8 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --json              print the summary as one JSON object on stdout
   --progress DURATION progress line interval when stderr is not a terminal (default 5s)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
+  --store FILE        also record the crawl in this SQLite history (see bitspread watch)
+  --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics while crawling
 
 Logs and progress go to stderr (a live line on a terminal, else a line every
 5 s); the summary goes to stdout. SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the
@@ -88,7 +93,7 @@ export interface CrawlCliOptions extends CrawlOptions {
 }
 
 /** Parses argv into CrawlOptions; throws UsageError with a clear message. */
-export function parseCrawlArgs(argv: string[]): CrawlCliOptions | 'help' {
+export function parseCrawlArgs(argv: string[], how: { seedsOptional?: boolean } = {}): CrawlCliOptions | 'help' {
   const v = parseOptions(argv, {
     network: { type: 'string' },
     seed: { type: 'string', multiple: true },
@@ -142,7 +147,7 @@ export function parseCrawlArgs(argv: string[]): CrawlCliOptions | 'help' {
       throw new UsageError('ERR_BAD_ARGUMENT', `--seed: expected an IP address and port like 127.0.0.1:8333 or [::1]:8333, got '${seed}'`);
     }
   }
-  if (seeds.length === 0 && v['dns-seed'] !== true && v['fixed-seeds'] !== true && v.redis === undefined) {
+  if (seeds.length === 0 && v['dns-seed'] !== true && v['fixed-seeds'] !== true && v.redis === undefined && how.seedsOptional !== true) {
     throw new UsageError('ERR_BAD_OPTION', 'give at least one --seed host:port, or --dns-seed, or --fixed-seeds (or --redis URL to join a running crawl)');
   }
   if (v.redis === undefined && (v['redis-name'] !== undefined || v['redis-lease'] !== undefined)) {
@@ -293,8 +298,13 @@ function checkSeedsAllowed(opts: CrawlOptions): RunError | null {
 
 export async function run(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseCrawlArgs>;
+  let storePath: string | undefined;
+  let metricsAt: { host: string; port: number } | null = null;
   try {
-    parsed = parseCrawlArgs(argv);
+    const { taken, rest } = takeOptions(argv, { store: 'string', metrics: 'string' });
+    storePath = taken.store as string | undefined;
+    if (taken.metrics !== undefined) metricsAt = parseListenAddress(taken.metrics as string);
+    parsed = parseCrawlArgs(rest);
   } catch (err) {
     if (err instanceof UsageError) return usageFailure('crawl', err.message, HELP);
     throw err;
@@ -317,9 +327,22 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof UsageError) return usageFailure('crawl', err.message, HELP);
     throw err;
   }
+  // Loaded only when asked for: a crawl without --store never needs the native SQLite module.
+  const store: Store | null = storePath === undefined ? null : (await import('../../store/store.js')).Store.open(storePath);
+  const metrics = metricsAt === null ? null : new CrawlMetrics();
   let result: CrawlRunResult;
   try {
+    if (store !== null) {
+      store.beginCrawl({ id: crawler.crawlId, kind: 'crawl', network: opts.network ?? 'mainnet' });
+      crawler.on('node', (rec: NodeRecord) => store.add(rec));
+    }
+    if (metrics !== null && metricsAt !== null) {
+      const at = await metrics.serve(metricsAt.host, metricsAt.port);
+      process.stderr.write(`metrics: http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics\n`);
+      metrics.attach(crawler);
+    }
     result = await runCrawler(crawler, progressLineMs);
+    store?.finishCrawl(crawler.crawlId, result.summary.stopped ? 'stopped' : 'done', result.summary);
   } catch (err) {
     // --redis: the crawl stopped cleanly (sockets closed, snapshot complete up to here) because Redis failed.
     if (err instanceof ClusterError) {
@@ -327,6 +350,9 @@ export async function run(argv: string[]): Promise<number> {
       return exitCodeFor(err);
     }
     throw err;
+  } finally {
+    store?.close();
+    await metrics?.close();
   }
   const exit = crawlExit(result, opts.mode ?? 'crawl');
   // With the snapshot on stdout (--out -) the human summary goes to stderr.
