@@ -15,9 +15,23 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { UsageError } from '../errors.js';
 import type { Crawler } from '../engine/crawler.js';
 import type { NodeRecord } from '../engine/record.js';
+import type { SessionStats, WorkerMemory } from '../shared/messages.js';
 
 /** How long a scrape waits for the worker threads' own figures. */
 const WORKER_QUERY_MS = 1000;
+
+interface WorkerFigures {
+  readonly stats: SessionStats[];
+  readonly memory: WorkerMemory[];
+}
+
+/** Each live worker thread's counters and heap, or null if they did not all answer in time. */
+async function queryWorkers(c: Crawler | null): Promise<WorkerFigures | null> {
+  if (c === null) return { stats: [], memory: [] };
+  const answer = Promise.all([c.workerStats(), c.workerMemory(false)]).then(([stats, memory]) => ({ stats, memory }));
+  const timeout = new Promise<null>((resolve) => setTimeout(resolve, WORKER_QUERY_MS, null).unref());
+  return Promise.race([answer.catch(() => null), timeout]);
+}
 
 export class CrawlMetrics {
   readonly registry = new Registry();
@@ -32,6 +46,9 @@ export class CrawlMetrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool rejects them);
+    // the per-type breakdowns (nodejs_active_handles{type=…}, …) stay.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.visits = new Counter({ name: 'bitspread_visits_total', help: 'Addresses recorded, by outcome (reachable, failed, skipped) and network', labelNames: ['outcome', 'network'], registers });
     this.failures = new Counter({ name: 'bitspread_failures_total', help: 'Failed visits by error code', labelNames: ['code'], registers });
     this.crashes = new Counter({ name: 'bitspread_worker_crashes_total', help: 'Worker threads that died', registers });
@@ -54,37 +71,37 @@ export class CrawlMetrics {
     fromStats('bitspread_in_flight_peers', 'Peers handed to workers and not yet ended', (s) => s.inFlight);
     fromStats('bitspread_visit_rate', 'Visits (reachable + failed) per second since the current crawl started', (s) => s.rate);
     fromStats('bitspread_workers', 'Worker threads of the current crawl', (s) => s.workers);
-    const worker = (name: string, help: string): Gauge<'worker'> => new Gauge({ name, help, labelNames: ['worker'], registers });
-    const wOpen = worker('bitspread_worker_open_connections', 'Sockets open in each worker thread');
-    const wDialled = worker('bitspread_worker_dialled', 'Dials each worker thread started (this crawl)');
-    const wReachable = worker('bitspread_worker_reachable', 'Reachable visits per worker thread (this crawl)');
-    const wFailed = worker('bitspread_worker_failed', 'Failed visits per worker thread (this crawl)');
-    const wAddrs = worker('bitspread_worker_addrs_received', 'Addresses each worker thread reported (this crawl)');
-    const wHeap = worker('bitspread_worker_heap_used_bytes', 'V8 heap used in each worker thread');
-    // One async collect fills every per-worker gauge from one round trip per thread.
+    // One round trip per thread per scrape, shared by every per-worker gauge (their collects run together).
+    let asked: Promise<WorkerFigures | null> | null = null;
+    const figures = (): Promise<WorkerFigures | null> => {
+      asked ??= queryWorkers(current()).finally(() => setImmediate(() => (asked = null)));
+      return asked;
+    };
+    const worker = (name: string, help: string, pick: (f: WorkerFigures) => Array<[number, number]>): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers,
+        async collect() {
+          this.reset();
+          const f = await figures();
+          if (f !== null) for (const [slot, v] of pick(f)) this.set({ worker: String(slot) }, v);
+        },
+      });
+    };
+    worker('bitspread_worker_open_connections', 'Sockets open in each worker thread', (f) => f.stats.map((s) => [s.slot, s.open]));
+    worker('bitspread_worker_dialled', 'Dials each worker thread started (this crawl)', (f) => f.stats.map((s) => [s.slot, s.dialled]));
+    worker('bitspread_worker_reachable', 'Reachable visits per worker thread (this crawl)', (f) => f.stats.map((s) => [s.slot, s.reachable]));
+    worker('bitspread_worker_failed', 'Failed visits per worker thread (this crawl)', (f) => f.stats.map((s) => [s.slot, s.failed]));
+    worker('bitspread_worker_addrs_received', 'Addresses each worker thread reported (this crawl)', (f) => f.stats.map((s) => [s.slot, s.addrsReceived]));
+    worker('bitspread_worker_heap_used_bytes', 'V8 heap used in each worker thread', (f) => f.memory.map((m) => [m.slot, m.heapUsed]));
     new Gauge({
       name: 'bitspread_worker_scrape_ok',
       help: '1 when every worker thread answered the last scrape in time',
       registers,
       async collect() {
-        for (const g of [wOpen, wDialled, wReachable, wFailed, wAddrs, wHeap]) g.reset();
-        const c = current();
-        if (c === null) return this.set(1);
-        const answer = Promise.all([c.workerStats(), c.workerMemory(false)]);
-        const timeout = new Promise<null>((resolve) => setTimeout(resolve, WORKER_QUERY_MS, null).unref());
-        const got = await Promise.race([answer.catch(() => null), timeout]);
-        if (got === null) return this.set(0);
-        const [stats, memory] = got;
-        for (const s of stats) {
-          const w = String(s.slot);
-          wOpen.set({ worker: w }, s.open);
-          wDialled.set({ worker: w }, s.dialled);
-          wReachable.set({ worker: w }, s.reachable);
-          wFailed.set({ worker: w }, s.failed);
-          wAddrs.set({ worker: w }, s.addrsReceived);
-        }
-        for (const m of memory) wHeap.set({ worker: String(m.slot) }, m.heapUsed);
-        this.set(1);
+        this.set((await figures()) === null ? 0 : 1);
       },
     });
   }
