@@ -7,8 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Crawler } from '../src/crawl/crawler.js';
-import type { CrawlSummary } from '../src/crawl/record.js';
+import { Crawler } from '../src/engine/crawler.js';
+import type { CrawlSummary } from '../src/engine/record.js';
 import { CrawlMetrics, parseListenAddress } from '../src/metrics/metrics.js';
 import { startSimNetwork, type SimNetwork } from '../src/sim/index.js';
 

@@ -3,7 +3,7 @@
  * exactly as the churn truth says, epoch by epoch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToNode } from '../src/crawl/connect-to-node.js';
+import { connectToNode } from '../src/engine/probe-node.js';
 import { churnAgent, churnIsUp, startSimNetwork, type SimNetwork } from '../src/sim/index.js';
 
 let sim: SimNetwork;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { NodeRecord } from '../src/crawl/record.js';
+import type { NodeRecord } from '../src/engine/record.js';
 import { Store } from '../src/store/store.js';
 import { SCHEMA_VERSION } from '../src/store/schema.js';
 import { crawlRecords, dueAddresses, knownChecker, prune, reachableSince, timeline, uptimes, visitCount } from '../src/store/history.js';
