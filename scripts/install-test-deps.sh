@@ -4,11 +4,14 @@
 #   microsocks    a real SOCKS5 server for the proxy path
 #   chromium      the headless browser that renders the HTML report
 #   prometheus    for `promtool check metrics`
+#   python3 make g++  for `npm ci` itself: better-sqlite3 (the store) fetches a prebuilt binary
+#                 from GitHub, which is unreachable here, and then builds from source with
+#                 node-gyp (node's own headers: /usr/include/node of the NodeSource package)
 # A policy-rc.d that exits 101 first, so Debian starts none of these as a service (the tests
 # start what they need themselves, bound to loopback, and stop it). Needs root (CI runs as root).
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
-PKGS=(redis-server microsocks chromium prometheus)
+PKGS=(redis-server microsocks chromium prometheus python3 make g++)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
