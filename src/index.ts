@@ -47,8 +47,18 @@ export type { CrawlOptions } from './engine/options.js';
 export type { CrawlMode, PeerTimeouts, WorkerMemory } from './shared/messages.js';
 export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './engine/record.js';
 export { SnapshotWriter } from './engine/snapshot.js';
+export { RECORD_SCHEMA_VERSION, SOURCE_SEED, SOURCE_DNS, SOURCE_STORE, type RecordStamp } from './engine/record-schema.js';
+// The SQLite-backed parts (Store, Watcher, history queries) are in 'bitspread/history' (src/history.ts),
+// so importing the crawler never loads the native better-sqlite3 module.
+export { diffCrawls, formatDiff, type CrawlDiff, type NodeChange } from './store/diff.js';
+export { readSnapshotFile } from './store/sources.js';
+export { recordsToCsv, CSV_COLUMNS } from './export/csv.js';
+export { toBitnodes, latestHeight, type BitnodesSnapshot, type BitnodesRow } from './export/bitnodes.js';
+export { buildReportData, type ReportData, type ChartData } from './report/data.js';
+export { renderReport } from './report/html.js';
+export { CrawlMetrics, parseListenAddress } from './metrics/metrics.js';
 export { pickWorker } from './engine/balancer.js';
-export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './sim/index.js';
+export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix, SimChurn, churnIsUp, churnAgent } from './sim/index.js';
 export type {
   SimOptions,
   SimNetwork,
@@ -61,6 +71,9 @@ export type {
   SimViolationKind,
   SimBehaviour,
   LatencyOptions,
+  ChurnOptions,
+  ChurnSchedule,
+  ChurnTruth,
 } from './sim/index.js';
 // Cluster mode (`redis` option): types only here; the Redis client loads only when a crawl uses it.
 export type { CoordinatorOptions as RedisOptions } from './cluster/options.js';
