@@ -7,7 +7,7 @@ export {
   Watcher,
   DEFAULT_WATCH_INTERVAL_MS,
   DEFAULT_REVISIT_FAILED_MS,
-  DEFAULT_FORGET_AFTER_MS,
+  DEFAULT_DEAD_AFTER_MS,
   DEFAULT_RETENTION_MS,
   type WatchOptions,
   type RoundStart,

@@ -162,15 +162,23 @@ describe('store: history queries', () => {
     store.add({ addr: '127.0.0.5:1', network: 'ipv4', state: 'skipped', reason: 'stopped', crawlId: 'r', visitedAt: new Date(now - HOUR).toISOString() }); // never dialled: due
     store.add({ addr: 'b'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip', crawlId: 'r', visitedAt: new Date(now).toISOString() });
     store.flush();
-    const policy = { reachableAfterMs: 10 * 60_000, failedAfterMs: 4 * HOUR, forgetAfterMs: 7 * DAY };
+    const policy = { reachableAfterMs: 10 * 60_000, failedAfterMs: 4 * HOUR, deadAfterMs: 7 * DAY };
     expect(dueAddresses(store, now, policy).sort()).toEqual(['127.0.0.1:1', '127.0.0.4:1', '127.0.0.5:1', '127.0.0.9:1']);
-    // 127.0.0.4 never reachable and first seen 5 h ago: forgotten with a 1 h forget-after (a reachable node never is).
-    expect(dueAddresses(store, now, { ...policy, forgetAfterMs: HOUR }).sort()).toEqual(['127.0.0.1:1', '127.0.0.5:1', '127.0.0.9:1']);
-    expect(visitCount(store)).toBe(7);
+    // A dead address is never retried more often than a failed one: with a 1 h dead-after, 127.0.0.3
+    // (never reachable, first seen and last dialled 2 h ago) still waits for the 4 h failed-retry.
+    expect(dueAddresses(store, now, { ...policy, deadAfterMs: HOUR }).sort()).toEqual(['127.0.0.1:1', '127.0.0.4:1', '127.0.0.5:1', '127.0.0.9:1']);
+    // 127.0.0.6: first seen 10 d ago, never reachable, last dialled 5 h ago: dead, so not due until a week after that dial.
+    store.add(down('127.0.0.6:1', 'r', now - 10 * DAY));
+    store.add(down('127.0.0.6:1', 'r', now - 5 * HOUR));
+    store.flush();
+    expect(dueAddresses(store, now, policy)).not.toContain('127.0.0.6:1');
+    expect(dueAddresses(store, now, { ...policy, failedAfterMs: 4 * HOUR, deadAfterMs: 30 * DAY })).toContain('127.0.0.6:1');
+    expect(dueAddresses(store, now + 7 * DAY, policy)).toContain('127.0.0.6:1');
+    expect(visitCount(store)).toBe(9);
     expect(prune(store, now - 30 * DAY)).toEqual({ visits: 1, crawls: 1 });
-    expect(visitCount(store)).toBe(6);
+    expect(visitCount(store)).toBe(8);
     expect(store.crawls().map((c) => c.id)).toEqual(['r']);
-    expect(timeline(store)).toEqual([{ crawlId: 'r', seq: 2, startedAt: expect.any(Number), reachable: 2, failed: 2, byNetwork: { ipv4: 2 } }]);
+    expect(timeline(store)).toEqual([{ crawlId: 'r', seq: 2, startedAt: expect.any(Number), reachable: 2, failed: 4, byNetwork: { ipv4: 2 } }]);
     store.close();
   });
 

@@ -202,8 +202,9 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.phase = 'getaddr';
     this.deadline = now + this.host.timeouts.getaddrMs;
     this.host.emit({ kind: 'reachable', addr: this.addr });
-    // One ping for the record's round-trip time, ahead of getaddr so its pong is not queued behind the answer.
-    if (this.version !== null && this.version.version > BIP0031_VERSION) {
+    // Crawl mode: one ping for the record's round-trip time, ahead of getaddr so its pong is not
+    // queued behind the answer (node mode's keepalive pings start once the peer is established).
+    if (this.host.mode === 'crawl' && this.version !== null && this.version.version > BIP0031_VERSION) {
       this.pingNonce = randomNonce();
       this.pingSentAt = now;
       this.send({ command: 'ping', nonce: this.pingNonce });

@@ -4,8 +4,8 @@
  * Each round is one Crawler run (one crawl row, kind 'watch') that dials:
  * - the addresses the store says are due (history.dueAddresses): never
  *   dialled; reachable last time and older than `revisitReachableMs`; failed
- *   last time and older than `revisitFailedMs`, unless never reached within
- *   `forgetAfterMs`;
+ *   last time and older than `revisitFailedMs` (an address not reachable
+ *   for `deadAfterMs`: once per `deadAfterMs`);
  * - seeds the store does not know yet;
  * - every address learned during the round that the store does not know
  *   (the crawler's `admit` hook keeps known, not-due addresses out).
@@ -22,7 +22,7 @@
  * that dense); failed addresses retried every 4 h (most gossiped addresses
  * never answer; the Ethereum crawler waits 48 h, but a Bitcoin node that was
  * down for maintenance should come back within a working day); addresses
- * never reached in 7 days are dropped from the schedule; visits kept 30 days
+ * not reachable for 7 days are retried weekly; visits kept 30 days
  * (the widest uptime window).
  */
 import { EventEmitter } from 'node:events';
@@ -30,6 +30,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
 import { Crawler, type CrawlStats } from './crawler.js';
 import type { CrawlOptions } from './options.js';
 import type { CrawlSummary, NodeRecord } from './record.js';
@@ -40,7 +41,7 @@ import { SnapshotWriter } from './snapshot.js';
 
 export const DEFAULT_WATCH_INTERVAL_MS = 10 * 60_000;
 export const DEFAULT_REVISIT_FAILED_MS = 4 * 3600_000;
-export const DEFAULT_FORGET_AFTER_MS = 7 * 86400_000;
+export const DEFAULT_DEAD_AFTER_MS = 7 * 86400_000;
 export const DEFAULT_RETENTION_MS = 30 * 86400_000;
 export const DEFAULT_KEEP_SNAPSHOTS = 48;
 
@@ -53,8 +54,8 @@ export interface WatchOptions extends Omit<CrawlOptions, 'out' | 'crawlId' | 're
   readonly revisitReachableMs?: number;
   /** Retry a failed address once its last dial is this old (default 4 h). */
   readonly revisitFailedMs?: number;
-  /** Stop retrying an address not reachable for this long (default 7 d). */
-  readonly forgetAfterMs?: number;
+  /** An address not reachable for this long is retried only once per this period (default 7 d). */
+  readonly deadAfterMs?: number;
   /** Visits older than this are deleted after each round (default 30 d). */
   readonly retentionMs?: number;
   /** Stop after this many rounds (default: until stop()). */
@@ -117,7 +118,7 @@ export class Watcher extends EventEmitter {
     this.policy = {
       reachableAfterMs: positive('revisitReachableMs', opts.revisitReachableMs, 0),
       failedAfterMs: positive('revisitFailedMs', opts.revisitFailedMs, DEFAULT_REVISIT_FAILED_MS),
-      forgetAfterMs: positive('forgetAfterMs', opts.forgetAfterMs, DEFAULT_FORGET_AFTER_MS),
+      deadAfterMs: positive('deadAfterMs', opts.deadAfterMs, DEFAULT_DEAD_AFTER_MS),
     };
     this.retentionMs = positive('retentionMs', opts.retentionMs, DEFAULT_RETENTION_MS);
     if (opts.rounds !== undefined && (!Number.isInteger(opts.rounds) || opts.rounds < 1)) throw new UsageError('ERR_BAD_OPTION', `rounds must be a whole number >= 1, got ${opts.rounds}`);
@@ -183,7 +184,9 @@ export class Watcher extends EventEmitter {
     const now = Date.now();
     const known = knownChecker(store);
     const due = dueAddresses(store, now, this.policy);
-    const seeds = (this.opts.seeds ?? []).filter((s) => !known(s));
+    // Known seeds are revisited on the store's schedule like any node (compared in Core's text form).
+    const port = NETWORKS[this.opts.network ?? 'mainnet'].defaultPort;
+    const seeds = (this.opts.seeds ?? []).filter((s) => !known(formatAddress(parseAddress(s, port))));
     const crawlId = randomUUID();
     const row = store.beginCrawl({ id: crawlId, kind: 'watch', network: this.opts.network ?? 'mainnet', startedAt: now });
     const snapshot = this.opts.snapshotDir === undefined ? null : join(this.opts.snapshotDir, `round-${String(row.seq).padStart(6, '0')}.ndjson`);

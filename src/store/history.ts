@@ -51,13 +51,18 @@ export interface RevisitPolicy {
   readonly reachableAfterMs: number;
   /** Retry an address whose latest dial failed once this old (ms). */
   readonly failedAfterMs: number;
-  /** Stop retrying an address never reached and last reachable (or first seen) longer ago than this (ms). */
-  readonly forgetAfterMs: number;
+  /**
+   * An address not reachable for this long (since its last reachable visit,
+   * or since first seen) counts as dead: retried once per this period
+   * (never more often than `failedAfterMs`) instead of every `failedAfterMs` (ms).
+   */
+  readonly deadAfterMs: number;
 }
 
 /**
  * Dialable addresses a round at `now` should visit: never dialled; reachable
- * last time and due; failed last time and due, unless given up on.
+ * last time and due; failed last time and due (a dead address — not
+ * reachable for `deadAfterMs` — only once per `deadAfterMs`).
  */
 export function dueAddresses(store: Store, now: number, p: RevisitPolicy): string[] {
   return store.db
@@ -66,11 +71,12 @@ export function dueAddresses(store: Store, now: number, p: RevisitPolicy): strin
        WHERE network IN ('ipv4', 'ipv6')
          AND (last_visit IS NULL
               OR (last_state = 'reachable' AND last_visit <= @reachable)
-              OR (last_state <> 'reachable' AND last_visit <= @failed AND coalesce(last_reachable, first_seen) > @forget))
+              OR (last_state <> 'reachable' AND last_visit <= @failed AND coalesce(last_reachable, first_seen) > @dead)
+              OR (last_state <> 'reachable' AND last_visit <= @deadRetry AND coalesce(last_reachable, first_seen) <= @dead))
        ORDER BY (last_state = 'reachable') DESC, last_visit`,
     )
     .pluck()
-    .all({ reachable: now - p.reachableAfterMs, failed: now - p.failedAfterMs, forget: now - p.forgetAfterMs }) as string[];
+    .all({ reachable: now - p.reachableAfterMs, failed: now - p.failedAfterMs, dead: now - p.deadAfterMs, deadRetry: now - Math.max(p.failedAfterMs, p.deadAfterMs) }) as string[];
 }
 
 /** Uptime of every node visited in the last 30 days (or of `addrs` only). */

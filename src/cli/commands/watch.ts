@@ -24,7 +24,8 @@ watch options:
   --interval DURATION       time between round starts (default 10m)
   --revisit-reachable DUR   revisit a reachable node after (default 0: every round)
   --revisit-failed DUR      retry a failed address after (default 4h)
-  --forget-after DUR        stop retrying addresses not reachable for (default 7d)
+  --dead-after DUR          an address not reachable for this long is retried
+                            only once per this period (default 7d)
   --retention DUR           delete visits older than this (default 30d)
   --rounds N                stop after N rounds (default: run until stopped)
   --snapshot-dir DIR        one NDJSON snapshot per round (round-NNNNNN.ndjson)
@@ -41,7 +42,7 @@ const SPEC = {
   interval: 'string',
   'revisit-reachable': 'string',
   'revisit-failed': 'string',
-  'forget-after': 'string',
+  'dead-after': 'string',
   retention: 'string',
   rounds: 'string',
   'snapshot-dir': 'string',
@@ -88,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
       intervalMs: dur('interval'),
       revisitReachableMs: dur('revisit-reachable'),
       revisitFailedMs: dur('revisit-failed'),
-      forgetAfterMs: dur('forget-after'),
+      deadAfterMs: dur('dead-after'),
       retentionMs: dur('retention'),
       rounds: rounds === undefined ? undefined : parseInteger(rounds, '--rounds', 1, 1_000_000_000),
       snapshotDir: str('snapshot-dir'),
