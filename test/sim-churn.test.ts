@@ -3,7 +3,8 @@
  * exactly as the churn truth says, epoch by epoch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToNode } from '../src/engine/probe-node.js';
+import { Crawler } from '../src/engine/crawler.js';
+import type { NodeRecord } from '../src/engine/record.js';
 import { churnAgent, churnIsUp, startSimNetwork, type SimNetwork } from '../src/sim/index.js';
 
 let sim: SimNetwork;
@@ -40,9 +41,14 @@ describe('sim churn', () => {
     const t = sim.churn!.truth();
     for (let epoch = 0; epoch <= 4; epoch++) {
       if (epoch > 0) expect(sim.churn!.advance()).toBe(epoch);
-      const results = await Promise.all(t.nodes.map((n) => connectToNode(n.addr, base)));
-      t.nodes.forEach((n, i) => {
-        const rec = results[i]!;
+      // One crawl of exactly the churning nodes (nothing they gossip is admitted).
+      const crawler = new Crawler({ ...base, workers: 1, revisit: t.nodes.map((n) => n.addr), admit: () => false });
+      const got = new Map<string, NodeRecord>();
+      crawler.on('node', (r: NodeRecord) => got.set(r.addr, r));
+      await crawler.start();
+      expect(got.size).toBe(t.nodes.length);
+      t.nodes.forEach((n) => {
+        const rec = got.get(n.addr)!;
         expect({ addr: n.addr, epoch, state: rec.state }).toEqual({ addr: n.addr, epoch, state: churnIsUp(n, epoch) ? 'reachable' : 'failed' });
         const ua = churnAgent(n, epoch);
         if (ua !== undefined) expect(rec.userAgent).toBe(ua);

@@ -17,7 +17,7 @@ import { NETWORKS } from '../src/wire/index.js';
 import { PeerCap } from '../src/shared/peer-cap.js';
 import { AllowList } from '../src/shared/allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
-import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerMemory } from '../src/shared/messages.js';
+import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerFigures, WorkerMemory } from '../src/shared/messages.js';
 import { DeadlineTicker } from './ticker.js';
 import { Transports } from './transports/index.js';
 import { RecentAddresses } from './recent-addresses.js';
@@ -53,6 +53,11 @@ export class WorkerSession implements PeerHost {
   private draining = false;
   private endSession: (() => void) | null = null;
   readonly ended: Promise<void>;
+  /** This thread's own figures (SessionControl.figures, for metrics). */
+  private dialled = 0;
+  private reachable = 0;
+  private failed = 0;
+  private addrsReported = 0;
 
   constructor(init: SessionInit, log: Logger) {
     const net = NETWORKS[init.network];
@@ -74,6 +79,14 @@ export class WorkerSession implements PeerHost {
   }
 
   readonly control: SessionControl = {
+    figures: (): WorkerFigures => ({
+      slot: this.slot,
+      open: this.conns.size,
+      dialled: this.dialled,
+      reachable: this.reachable,
+      failed: this.failed,
+      addrsReported: this.addrsReported,
+    }),
     drain: async (): Promise<void> => {
       this.draining = true;
       for (const conn of [...this.conns.values()]) conn.stop(true);
@@ -125,6 +138,7 @@ export class WorkerSession implements PeerHost {
       this.emit({ kind: 'end', addr, error: { code: 'ERR_ALREADY_STARTED', message: `${addr} is already open on this worker` } });
       return;
     }
+    this.dialled++;
     const conn = PeerConnection.dial(this, addr);
     if (conn.isOpen) this.conns.set(addr, conn);
   }
@@ -133,6 +147,11 @@ export class WorkerSession implements PeerHost {
     // The main thread acts on neither: posting them would only cost a
     // structured clone and, often, a message (and a wake-up) of their own.
     if (ev.kind === 'connected' || ev.kind === 'reachable') return;
+    if (ev.kind === 'addrs') this.addrsReported += ev.texts.length;
+    else if (ev.kind === 'end') {
+      if (ev.info !== undefined) this.reachable++;
+      else this.failed++;
+    }
     this.batch.push(ev);
     if (this.batch.length >= MAX_EVENTS_PER_BATCH) this.flush();
     else if (!this.flushScheduled) {

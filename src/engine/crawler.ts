@@ -38,7 +38,7 @@ import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, NetAddress, NetworkParams } from '../wire/types.js';
 import { PeerCap } from '../shared/peer-cap.js';
 import { AllowList } from '../shared/allow-list.js';
-import type { SessionStats, WorkerMemory } from '../shared/messages.js';
+import type { WorkerFigures, WorkerMemory } from '../shared/messages.js';
 import { DynamicSupervisor, type ExitReason } from '../supervisor/dynamic-supervisor.js';
 import { resolveDnsSeeds } from '../seeds/dns-seeds.js';
 import { fixedSeeds } from '../seeds/fixed-seeds.js';
@@ -237,11 +237,11 @@ export class Crawler extends EventEmitter {
     return Promise.all(pool.liveSessions().map((s) => s.control.memory(collect)));
   }
 
-  /** Each live worker thread's own counters (open sockets, dials, outcomes, addresses reported). */
-  async workerStats(): Promise<SessionStats[]> {
+  /** Each live worker thread's own counters (open sockets, dials, outcomes, addresses reported), asked of the thread. */
+  async workerFigures(): Promise<WorkerFigures[]> {
     const pool = this.parts?.pool;
     if (pool === undefined) return [];
-    return Promise.all(pool.liveSessions().map((s) => s.control.stats()));
+    return Promise.all(pool.liveSessions().map((s) => s.control.figures()));
   }
 
   /**

@@ -15,20 +15,20 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { UsageError } from '../errors.js';
 import type { Crawler } from '../engine/crawler.js';
 import type { NodeRecord } from '../engine/record.js';
-import type { SessionStats, WorkerMemory } from '../shared/messages.js';
+import type { WorkerFigures as ThreadFigures, WorkerMemory } from '../shared/messages.js';
 
 /** How long a scrape waits for the worker threads' own figures. */
 const WORKER_QUERY_MS = 1000;
 
 interface WorkerFigures {
-  readonly stats: SessionStats[];
+  readonly stats: ThreadFigures[];
   readonly memory: WorkerMemory[];
 }
 
 /** Each live worker thread's counters and heap, or null if they did not all answer in time. */
 async function queryWorkers(c: Crawler | null): Promise<WorkerFigures | null> {
   if (c === null) return { stats: [], memory: [] };
-  const answer = Promise.all([c.workerStats(), c.workerMemory(false)]).then(([stats, memory]) => ({ stats, memory }));
+  const answer = Promise.all([c.workerFigures(), c.workerMemory(false)]).then(([stats, memory]) => ({ stats, memory }));
   const timeout = new Promise<null>((resolve) => setTimeout(resolve, WORKER_QUERY_MS, null).unref());
   return Promise.race([answer.catch(() => null), timeout]);
 }
@@ -94,7 +94,7 @@ export class CrawlMetrics {
     worker('bitspread_worker_dialled', 'Dials each worker thread started (this crawl)', (f) => f.stats.map((s) => [s.slot, s.dialled]));
     worker('bitspread_worker_reachable', 'Reachable visits per worker thread (this crawl)', (f) => f.stats.map((s) => [s.slot, s.reachable]));
     worker('bitspread_worker_failed', 'Failed visits per worker thread (this crawl)', (f) => f.stats.map((s) => [s.slot, s.failed]));
-    worker('bitspread_worker_addrs_received', 'Addresses each worker thread reported (this crawl)', (f) => f.stats.map((s) => [s.slot, s.addrsReceived]));
+    worker('bitspread_worker_addrs_reported', 'Addresses each worker thread reported to the main thread (this crawl)', (f) => f.stats.map((s) => [s.slot, s.addrsReported]));
     worker('bitspread_worker_heap_used_bytes', 'V8 heap used in each worker thread', (f) => f.memory.map((m) => [m.slot, m.heapUsed]));
     new Gauge({
       name: 'bitspread_worker_scrape_ok',

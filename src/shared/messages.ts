@@ -94,8 +94,27 @@ export interface WorkerMemory {
   readonly collected: boolean;
 }
 
+/**
+ * What one worker thread counts itself, for metrics (`/metrics` per-worker
+ * gauges): the thread's own view, since this session started.
+ */
+export interface WorkerFigures {
+  readonly slot: number;
+  /** Connections this thread holds right now. */
+  readonly open: number;
+  /** Dials this thread started. */
+  readonly dialled: number;
+  /** Visits it ended with a completed handshake / without one. */
+  readonly reachable: number;
+  readonly failed: number;
+  /** Addresses it reported to the main thread (each once while it remembers it). */
+  readonly addrsReported: number;
+}
+
 /** The control plane a worker session exposes over comlink. */
 export interface SessionControl {
+  /** This thread's own counters (metrics). */
+  figures(): WorkerFigures;
   /** Closes every socket (ERR_STOPPED), flushes events, then ends the session task (it resolves with nothing). */
   drain(): Promise<void>;
   /** This thread's heap; `collect` runs a full GC first when node was started with --expose-gc. */
