@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { NodeRecord } from '../src/engine/record.js';
 import { Store } from '../src/store/store.js';
-import { SCHEMA_VERSION } from '../src/store/schema.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/schema.js';
 import { crawlRecords, dueAddresses, knownChecker, prune, reachableSince, timeline, uptimes, visitCount } from '../src/store/history.js';
 import { diffCrawls, formatDiff } from '../src/store/diff.js';
 import { readSnapshotFile } from '../src/store/sources.js';
@@ -56,6 +56,27 @@ describe('store: schema and writing', () => {
     expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'ERR_STORE_VERSION' }));
   });
 
+  it('migrates a schema-1 store to the current version, keeping its rows', () => {
+    const path = tmp('v1.db');
+    const raw = new Database(path);
+    raw.exec(MIGRATIONS[0] as string);
+    raw.pragma('user_version = 1');
+    raw.prepare("INSERT INTO crawls (id, seq, kind, network, started_at, status) VALUES ('old', 1, 'crawl', 'regtest', 5, 'done')").run();
+    raw.prepare("INSERT INTO visits (crawl_id, addr, network, at, state, error) VALUES ('old', '127.0.0.1:1', 'ipv4', 1000, 'failed', 'ERR_CONNECTION_REFUSED')").run();
+    raw.close();
+    const store = Store.open(path);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect([...crawlRecords(store, 'old')]).toEqual([
+      { addr: '127.0.0.1:1', network: 'ipv4', state: 'failed', error: 'ERR_CONNECTION_REFUSED', crawlId: 'old', visitedAt: new Date(1000).toISOString() },
+    ]);
+    store.beginCrawl({ id: 'new', kind: 'crawl', network: 'regtest' });
+    store.add({ addr: '127.0.0.2:1', network: 'ipv4', state: 'failed', error: 'ERR_PROXY_TIMEOUT', via: 'socks5', proxy: '127.0.0.1:9050', crawlId: 'new', visitedAt: new Date(2000).toISOString() });
+    store.flush();
+    expect([...crawlRecords(store, 'new')][0]).toMatchObject({ via: 'socks5', proxy: '127.0.0.1:9050' });
+    expect(store.crawl('latest').seq).toBe(2);
+    store.close();
+  });
+
   it('refuses a file that is not a database with ERR_STORE_OPEN', () => {
     const path = tmp('junk.db');
     writeFileSync(path, 'this is not sqlite, just text that is long enough to look like a header\n'.repeat(20));
@@ -72,7 +93,7 @@ describe('store: schema and writing', () => {
       up('127.0.0.1:1', 'c1', t, { source: 'seed', transport: 'v2' } as Partial<NodeRecord>),
       down('127.0.0.2:1', 'c1', t + 1),
       up('127.0.0.3:1', 'c1', t + 2, { source: '127.0.0.1:1', lastSeen: 1_700_000_000 }),
-      { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip', crawlId: 'c1', visitedAt: new Date(t + 3).toISOString() } as NodeRecord,
+      { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'no-route', crawlId: 'c1', visitedAt: new Date(t + 3).toISOString() } as NodeRecord,
     ];
     for (const r of recs.slice(0, 2)) store.add(r);
     expect(store.written).toBe(0);
@@ -160,7 +181,7 @@ describe('store: history queries', () => {
     store.add(down('127.0.0.3:1', 'r', now - 2 * HOUR)); // failed 2 h ago: not due at 4 h
     store.add(down('127.0.0.4:1', 'r', now - 5 * HOUR)); // failed 5 h ago: due
     store.add({ addr: '127.0.0.5:1', network: 'ipv4', state: 'skipped', reason: 'stopped', crawlId: 'r', visitedAt: new Date(now - HOUR).toISOString() }); // never dialled: due
-    store.add({ addr: 'b'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip', crawlId: 'r', visitedAt: new Date(now).toISOString() });
+    store.add({ addr: 'b'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'no-route', crawlId: 'r', visitedAt: new Date(now).toISOString() });
     store.flush();
     const policy = { reachableAfterMs: 10 * 60_000, failedAfterMs: 4 * HOUR, deadAfterMs: 7 * DAY };
     expect(dueAddresses(store, now, policy).sort()).toEqual(['127.0.0.1:1', '127.0.0.4:1', '127.0.0.5:1', '127.0.0.9:1']);

@@ -20,6 +20,8 @@ const KEYS: ReadonlyArray<keyof NodeRecord> = [
   'crawlId',
   'source',
   'lastSeen',
+  'via',
+  'proxy',
   'protocolVersion',
   'userAgent',
   'services',

@@ -17,6 +17,8 @@ export const CSV_COLUMNS = [
   'crawlId',
   'source',
   'lastSeen',
+  'via',
+  'proxy',
   'protocolVersion',
   'userAgent',
   'services',

@@ -30,6 +30,8 @@ export interface VisitRow {
   addrs_dropped: number | null;
   source: string | null;
   last_seen: number | null;
+  via: string | null;
+  proxy: string | null;
   extra: string | null;
 }
 
@@ -45,6 +47,8 @@ const MAPPED = new Set<string>([
   'crawlId',
   'source',
   'lastSeen',
+  'via',
+  'proxy',
   'protocolVersion',
   'userAgent',
   'services',
@@ -87,6 +91,8 @@ export function recordToRow(rec: NodeRecord, crawlId: string, at: number): Visit
     addrs_dropped: orNull(rec.addrsDropped),
     source: orNull(rec.source),
     last_seen: orNull(rec.lastSeen),
+    via: orNull(rec.via),
+    proxy: orNull(rec.proxy),
     extra: extra === null ? null : JSON.stringify(extra),
   };
 }
@@ -103,6 +109,8 @@ export function rowToRecord(row: VisitRow): NodeRecord {
   rec.crawlId = row.crawl_id;
   put('source', row.source);
   put('lastSeen', row.last_seen);
+  put('via', row.via);
+  put('proxy', row.proxy);
   put('protocolVersion', row.protocol_version);
   put('userAgent', row.user_agent);
   put('services', row.services);

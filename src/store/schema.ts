@@ -67,6 +67,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX visits_crawl ON visits(crawl_id);
   CREATE INDEX visits_at ON visits(at);
   `,
+  // 2: how each dialled node was reached (records gained via/proxy with Tor/I2P/CJDNS support).
+  `
+  ALTER TABLE visits ADD COLUMN via TEXT;     -- direct, socks5, sam
+  ALTER TABLE visits ADD COLUMN proxy TEXT;   -- the SOCKS5 proxy / SAM bridge, host:port
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

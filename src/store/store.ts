@@ -82,9 +82,9 @@ const UPSERT_NODE = `
 
 const INSERT_VISIT = `
   INSERT INTO visits (crawl_id, addr, network, at, state, error, detail, reason, protocol_version, user_agent, services,
-                      start_height, relay, connect_ms, handshake_ms, rtt_ms, addrs_returned, addrs_dropped, source, last_seen, extra)
+                      start_height, relay, connect_ms, handshake_ms, rtt_ms, addrs_returned, addrs_dropped, source, last_seen, via, proxy, extra)
   VALUES (@crawl_id, @addr, @network, @at, @state, @error, @detail, @reason, @protocol_version, @user_agent, @services,
-          @start_height, @relay, @connect_ms, @handshake_ms, @rtt_ms, @addrs_returned, @addrs_dropped, @source, @last_seen, @extra)`;
+          @start_height, @relay, @connect_ms, @handshake_ms, @rtt_ms, @addrs_returned, @addrs_dropped, @source, @last_seen, @via, @proxy, @extra)`;
 
 export class Store {
   readonly db: Database.Database;
