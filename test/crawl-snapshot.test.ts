@@ -31,8 +31,8 @@ describe('snapshot writer', () => {
     const recs = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(recs).toEqual([
       // 1033 = 0x409: NETWORK | WITNESS | NETWORK_LIMITED.
-      { addr: '127.0.0.1:18444', network: 'ipv4', state: 'reachable', ...info, serviceNames: ['NODE_NETWORK', 'NODE_WITNESS', 'NODE_NETWORK_LIMITED'] },
-      { addr: '[::1]:18444', network: 'ipv6', state: 'failed', error: 'ERR_CONNECTION_REFUSED' },
+      { addr: '127.0.0.1:18444', network: 'ipv4', state: 'reachable', via: 'direct', ...info, serviceNames: ['NODE_NETWORK', 'NODE_WITNESS', 'NODE_NETWORK_LIMITED'] },
+      { addr: '[::1]:18444', network: 'ipv6', state: 'failed', error: 'ERR_CONNECTION_REFUSED', via: 'direct' },
       { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'no-route' },
     ]);
     expect(w.lines).toBe(3);

@@ -52,8 +52,7 @@ describe('probeNode: one peer, handshake and getaddr', () => {
     expect(rec.connectMs! + rec.handshakeMs!).toBeLessThanOrEqual(elapsed + 1);
     expect(rec.learned.map((e) => e[0]).sort()).toEqual([p.address, '127.61.0.7:18444', '127.61.0.8:18444', '[::1]:18444'].sort());
     // FACTS §4: version first; feature messages after the peer's version and before our verack; getaddr after verack
-    // (preceded by one ping whose pong gives the record's round-trip time).
-    expect(p.sessions[0]).toEqual(['version', 'wtxidrelay', 'sendaddrv2', 'verack', 'ping', 'getaddr']);
+    expect(p.sessions[0]).toEqual(['version', 'wtxidrelay', 'sendaddrv2', 'verack', 'getaddr']);
     expect(rec.rttMs).toBeGreaterThanOrEqual(0);
     expect(cap.open()).toBe(0);
   });

@@ -11,8 +11,8 @@ import type { Watcher } from '../src/engine/watch.js';
 
 const stats: CrawlStats = {
   elapsedMs: 1000, known: 10, queued: 2, open: 3, inFlight: 3, done: 5, reachable: 4, failed: 1, skipped: 0, rate: 5, etaSeconds: 1,
-  workers: 1, workerCrashes: 0, requeued: 0, notStored: 0,
-} as CrawlStats;
+  workers: 1, workerCrashes: 0, requeued: 0, notStored: 0, networks: {},
+} as unknown as CrawlStats;
 
 function sink(isTTY: boolean): { out: NodeJS.WriteStream; text: () => string } {
   const s = new PassThrough();

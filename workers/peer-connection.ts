@@ -68,8 +68,13 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   private nextPingAt = 0;
   private pingSentAt = 0;
   private pingNonce = 0n;
-  /** Round trip of the first ping answered (ms), -1 until then. */
+  /**
+   * Our version sent → the peer's version received (ms), -1 until then: one
+   * round trip plus the peer's processing, with no extra message (Core
+   * answers an outbound peer's version with its own at once, FACTS §4).
+   */
   private rttMs = -1;
+  private versionSentAt = 0;
 
   private version: PeerVersion | null = null;
   private gotVerack = false;
@@ -111,6 +116,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
     this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce()));
+    this.versionSentAt = performance.now();
   }
 
   protected onBytes(buf: Uint8Array, bytes: number): void {
@@ -154,10 +160,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         if (this.version !== null && this.version.version > BIP0031_VERSION) this.send({ command: 'pong', nonce: msg.nonce });
         return;
       case 'pong':
-        if (msg.nonce === this.pingNonce && this.pingSentAt !== 0) {
-          if (this.rttMs < 0) this.rttMs = Math.round(performance.now() - this.pingSentAt);
-          this.pingSentAt = 0;
-        }
+        if (msg.nonce === this.pingNonce) this.pingSentAt = 0;
         return;
       case 'addr':
       case 'addrv2':
@@ -182,6 +185,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
 
   private onVersion(v: VersionPayload): void {
     if (this.version !== null) return; // Core ignores a redundant version too
+    if (this.versionSentAt !== 0) this.rttMs = Math.round(performance.now() - this.versionSentAt);
     if (v.version < MIN_PEER_PROTO_VERSION) {
       return this.finish({ code: 'ERR_VERSION_TOO_OLD', message: `peer protocol version ${v.version} < ${MIN_PEER_PROTO_VERSION}` });
     }
@@ -202,13 +206,6 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.phase = 'getaddr';
     this.deadline = now + this.host.timeouts.getaddrMs;
     this.host.emit({ kind: 'reachable', addr: this.addr });
-    // Crawl mode: one ping for the record's round-trip time, ahead of getaddr so its pong is not
-    // queued behind the answer (node mode's keepalive pings start once the peer is established).
-    if (this.host.mode === 'crawl' && this.version !== null && this.version.version > BIP0031_VERSION) {
-      this.pingNonce = randomNonce();
-      this.pingSentAt = now;
-      this.send({ command: 'ping', nonce: this.pingNonce });
-    }
     // Only after our verack: Core drops a getaddr that comes before it (FACTS §4.6).
     this.send({ command: 'getaddr' });
     this.budget.grantGetaddr();

@@ -54,7 +54,7 @@ export interface NodeRecord extends Partial<RecordStamp> {
   readonly relay?: boolean;
   readonly connectMs?: number;
   readonly handshakeMs?: number;
-  /** Round trip of one ping after the handshake (ms); absent when no pong came in time. */
+  /** Round-trip time: our version sent → the peer's version received (ms). */
   readonly rttMs?: number;
   readonly addrsReturned?: number;
   /** Addresses this peer sent over its budget (see PeerSuccessInfo), dropped; present when > 0. */

@@ -108,7 +108,7 @@ export function buildReportData(records: readonly NodeRecord[], opts: { source: 
   // How each node was reached (direct, socks5, sam) and over which wire transport (v1 unless a record says otherwise).
   charts.transport = bar('Transport', counted(reachable.map((r) => `${r.via ?? 'direct'} ${(r as { transport?: string }).transport ?? 'v1'}`)));
   const latencies = reachable.map((r) => r.rttMs ?? r.connectMs).filter((v): v is number => typeof v === 'number');
-  charts.latency = { ...bar('Round-trip time (ping; connect time where no pong)', latencyHistogram(latencies)), kind: 'bar' };
+  charts.latency = { ...bar('Round-trip time (our version → theirs)', latencyHistogram(latencies)), kind: 'bar' };
   charts.failures = bar('Failure reasons', counted(failed.map((r) => (r.detail === undefined ? (r.error ?? 'unknown') : `${r.error}/${r.detail}`))), 'addresses');
   if (store !== null) {
     const shares = uptimes(store, now)

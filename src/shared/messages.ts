@@ -139,7 +139,7 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly addrsReturned: number;
   /** Addresses over the per-peer budget (one getaddr answer + a few unsolicited; node mode: 0.1/s), dropped. */
   readonly addrsDropped?: number;
-  /** Round trip of a ping sent with getaddr (ms), when its pong arrived before the visit ended. */
+  /** Our version sent → the peer's version received (ms): one round trip plus the peer's processing. */
   readonly rttMs?: number;
 }
 
