@@ -16,6 +16,7 @@ import {
   BIP0031_VERSION,
   DEFAULT_USER_AGENT,
   formatAddress,
+  isAddressValid,
   MessageDecoder,
   MIN_PEER_PROTO_VERSION,
   PROTOCOL_VERSION,
@@ -24,6 +25,7 @@ import {
 } from '../src/wire/index.js';
 import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, NetworkParams, VersionPayload } from '../src/wire/index.js';
 import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from '../src/shared/messages.js';
+import { addressKey } from '../src/shared/address-key.js';
 import { AddrBudget } from './addr-budget.js';
 import { frameOf } from './outbound.js';
 import { PeerSocket, type SocketHost } from './peer-socket.js';
@@ -213,22 +215,27 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       // Decoded messages: text + network straight from the compact list, no entry objects.
       for (let i = 0; i < accepted; i++) {
         const network = list.networkAt(i);
-        if (network === null) continue;
+        // Core's addrman never stores an invalid address (e.g. CJDNS outside fc00::/8, `::`, 0.0.0.0).
+        if (network === null || !list.validAt(i)) continue;
         valid++;
-        if (recent !== undefined) {
-          // IPv4: a numeric key from the bytes, so a duplicate is never formatted.
-          if (network === 'ipv4' ? !recent.firstTime(ipv4Key(list.bytes, list.offsets[i]!, list.ports[i]!)) : !recent.firstTime(list.textAt(i)!)) continue;
+        if (network === 'ipv4') {
+          // A numeric key from the bytes, so a duplicate is never formatted.
+          if (recent !== undefined && !recent.firstTime(ipv4Key(list.bytes, list.offsets[i]!, list.ports[i]!))) continue;
+          texts.push(list.textAt(i)!);
+        } else {
+          const text = list.textAt(i)!;
+          if (recent !== undefined && !recent.firstTime(addressKey(text, network))) continue;
+          texts.push(text);
         }
-        texts.push(list.textAt(i)!);
         networks.push(network);
       }
     } else {
       for (let i = 0; i < accepted; i++) {
         const e = msg.entries[i]!;
-        if (e.address === null) continue;
+        if (e.address === null || !isAddressValid(e.address)) continue;
         valid++;
         const text = formatAddress(e.address);
-        if (recent !== undefined && !recent.firstTime(text)) continue;
+        if (recent !== undefined && !recent.firstTime(addressKey(text, e.address.network))) continue;
         texts.push(text);
         networks.push(e.address.network);
       }

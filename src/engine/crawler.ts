@@ -36,6 +36,7 @@ import { DynamicSupervisor, type ExitReason } from '../supervisor/dynamic-superv
 import { resolveDnsSeeds } from '../seeds/dns-seeds.js';
 import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
+import { addressKey, keyNetwork } from '../shared/address-key.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
 import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
@@ -351,12 +352,9 @@ export class Crawler extends EventEmitter {
     return formatAddress(target);
   }
 
-  private networkOf(text: string): AddressNetwork {
-    try {
-      return parseAddress(text).network;
-    } catch {
-      return 'ipv4';
-    }
+  /** The network of a dialable address or frontier key (IPv6 text in fc00::/8 is IPv6 here, not CJDNS). */
+  private networkOf(key: string): AddressNetwork {
+    return keyNetwork(key);
   }
 
   /** Seeds and DNS answers: canonicalise the text first. */
@@ -366,7 +364,7 @@ export class Crawler extends EventEmitter {
   }
 
   private learn(text: string, network: AddressNetwork): void {
-    if (this.frontier.known >= this.opts.maxKnown && !this.frontier.has(text)) {
+    if (this.frontier.known >= this.opts.maxKnown && !this.frontier.has(addressKey(text, network))) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
       return;
     }

@@ -65,10 +65,11 @@ export class Dispatcher {
     while (pool.inFlight < max && cap.open() < max) {
       const addr = frontier.next();
       if (addr === undefined) break;
+      // Queued keys are IPv4/IPv6 texts; text in fc00::/8 parses as CJDNS but was learned as IPv6.
       const parsed = parseAddress(addr);
-      const network = parsed.network;
+      const network = parsed.network === 'cjdns' ? 'ipv6' : parsed.network;
       if (!DIALABLE.has(network)) continue; // recorded skipped when learned
-      if (allow !== null && !allow.allows(parsed)) {
+      if (allow !== null && !allow.allows(network === parsed.network ? parsed : { ...parsed, network })) {
         this.ctx.record(skippedRecord(addr, network, 'not-allowed'));
         continue;
       }

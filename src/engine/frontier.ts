@@ -1,6 +1,8 @@
 /**
  * The crawl frontier: every address the crawl has ever heard of, deduplicated
- * by its Core text form (network + address + port, e.g. "127.0.0.1:18444"),
+ * by its key: Core's text form (e.g. "127.0.0.1:18444"), with `cjdns:` in
+ * front for CJDNS so that it never collides with the IPv6 address of the same
+ * text (shared/address-key.ts); IPv4/IPv6 keys are their text,
  * where each stands (queued → taken → done), and the FIFO of those still to
  * dial. It is the one place that knows whether an address already has its
  * record: `finish()` says so exactly once per address.
@@ -17,6 +19,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
+import { addressKey, keyText } from '../shared/address-key.js';
 
 /**
  * queued: waiting to be dialled; taken: handed out (being visited); done: has
@@ -52,10 +55,11 @@ export class Frontier {
   add(text: string, network: AddressNetwork): boolean {
     if (typeof text !== 'string' || text === '') throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.add needs a non-empty address text');
     const state = stateFor(network);
-    if (this.states.has(text)) return false;
-    this.states.set(text, state);
+    const key = addressKey(text, network);
+    if (this.states.has(key)) return false;
+    this.states.set(key, state);
     if (state === QUEUED) {
-      this.queue.pushBack(text);
+      this.queue.pushBack(key);
       this.queuedCount++;
     } else this.skippedCount++;
     return true;
@@ -126,13 +130,14 @@ export class Frontier {
     this.queue.pushFront(text);
   }
 
-  has(text: string): boolean {
-    return this.states.has(text);
+  /** Whether the address was ever added (by key: the text, or `cjdns:` + text; see addressKey). */
+  has(key: string): boolean {
+    return this.states.has(key);
   }
 
-  /** Where an address stands, or undefined if it was never added. */
-  stateOf(text: string): FrontierState | undefined {
-    const state = this.states.get(text);
+  /** Where an address stands (by key), or undefined if it was never added. */
+  stateOf(key: string): FrontierState | undefined {
+    const state = this.states.get(key);
     if (state === undefined) return undefined;
     return state === QUEUED ? 'queued' : state === TAKEN ? 'taken' : state === DONE ? 'done' : 'skipped';
   }
@@ -165,8 +170,8 @@ export class Frontier {
   /** The skipped addresses with their network, in the order they were first added. */
   *skippedAddresses(): IterableIterator<{ text: string; network: AddressNetwork }> {
     if (this.skippedCount === 0) return;
-    for (const [text, state] of this.states) {
-      if (state >= SKIPPED_BASE) yield { text, network: SKIPPED_NETWORKS[state - SKIPPED_BASE] as SkippedNetwork };
+    for (const [key, state] of this.states) {
+      if (state >= SKIPPED_BASE) yield { text: keyText(key), network: SKIPPED_NETWORKS[state - SKIPPED_BASE] as SkippedNetwork };
     }
   }
 }
