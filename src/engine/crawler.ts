@@ -42,7 +42,7 @@ import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
-import { PeerWorkerPool } from './worker-pool.js';
+import { PeerWorkerPool, usableWorkerSlots } from './worker-pool.js';
 
 export interface CrawlStats {
   readonly elapsedMs: number;
@@ -104,6 +104,13 @@ export class Crawler extends EventEmitter {
     this.log = opts.logger ?? pino({ level: this.opts.logLevel });
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
+    // Each worker counts its sockets in its own cap slot: refuse now what would fail in a worker later.
+    if (usableWorkerSlots(this.cap) < this.opts.workers) {
+      throw new UsageError(
+        'ERR_BAD_OPTION',
+        `the shared cap has ${this.cap.workerSlots} worker slots, fewer than the ${this.opts.workers} workers: create it with PeerCap.create(max, ${this.opts.workers}) or more`,
+      );
+    }
   }
 
   /** Runs the crawl; resolves with the summary when it completes (crawl mode) or is stopped. */

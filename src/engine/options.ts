@@ -45,7 +45,10 @@ export interface CrawlOptions {
   /** pino level for the main thread and the workers (default 'silent' for the library). */
   readonly logLevel?: string;
   readonly logger?: Logger;
-  /** Share a cap with other users (e.g. probeNode, another crawler); default: a new cap of maxPeers. */
+  /**
+   * Share a cap with other users (e.g. probeNode, another crawler); default: a new cap of maxPeers.
+   * It needs at least `workers` worker slots (PeerCap.create(max, slots)), else ERR_BAD_OPTION.
+   */
   readonly cap?: PeerCap;
   readonly supervisor?: SupervisorOptions;
   /** Crawl mode: re-queue (once) the peers a crashed worker held, instead of failing them. Default true. */

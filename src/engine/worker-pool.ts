@@ -30,6 +30,15 @@ import type { PeerEvent, PeerSuccessInfo, SessionCommand, SessionControl, Sessio
  * cap's default 256. Slot 255 is PROBE_CAP_SLOT (probeNode's own worker).
  */
 const CAP_WORKER_SLOTS = 255;
+
+/**
+ * Worker slots of `cap` a pool can use: all of a small cap's slots, 0..254 of
+ * a cap with 256 or more. A pool needs one per worker; a crashed worker's
+ * replacement waits for a free slot (the dead one's, once reclaimed).
+ */
+export function usableWorkerSlots(cap: PeerCap): number {
+  return Math.min(cap.workerSlots, CAP_WORKER_SLOTS);
+}
 /** The cap slot probeNode's one-thread pool counts under, so it can share a running crawler's cap. */
 export const PROBE_CAP_SLOT = 255;
 
@@ -123,6 +132,10 @@ export class PeerWorkerPool {
   private readonly ports = new Map<Session, { control: MessagePort; data: MessagePort; done: Promise<unknown>; dataClosed: Promise<unknown> }>();
   private readonly visits = new Map<string, Visit>();
   private nextSlot = 0;
+  /** Cap slots of sessions whose thread died and whose count is not reclaimed yet: never handed out. */
+  private readonly unreclaimed = new Set<number>();
+  /** Replacement sessions waiting for a free cap slot. */
+  private waitingStarts = 0;
   private rotate = 0;
   private closing = false;
   crashes = 0;
@@ -240,23 +253,30 @@ export class PeerWorkerPool {
     v.settle(end);
   }
 
+  /** A free cap slot, or -1. A dead session's slot is never reused while its count may still be settling. */
   private allocateSlot(): number {
-    if (this.opts.slot !== undefined) return this.opts.slot;
-    // A fresh slot per session: a dead session's slot is reclaimed, never reused while its count may still be settling.
-    for (let k = 0; k < CAP_WORKER_SLOTS; k++) {
-      const slot = (this.nextSlot + k) % CAP_WORKER_SLOTS;
-      if (!this.sessions.some((s) => s.slot === slot)) {
+    if (this.opts.slot !== undefined) return this.unreclaimed.has(this.opts.slot) ? -1 : this.opts.slot;
+    const slots = usableWorkerSlots(this.opts.cap);
+    for (let k = 0; k < slots; k++) {
+      const slot = (this.nextSlot + k) % slots;
+      if (!this.unreclaimed.has(slot) && !this.sessions.some((s) => s.slot === slot)) {
         this.nextSlot = slot + 1;
         return slot;
       }
     }
-    throw new Error('no free peer-cap worker slot');
+    return -1;
   }
 
   private startSession(): void {
+    const slot = this.allocateSlot();
+    if (slot < 0) {
+      // Every slot is held (a cap shared with exactly as many slots as workers, and a crash):
+      // start when the dead session's slot is reclaimed.
+      this.waitingStarts++;
+      return;
+    }
     const control = new MessageChannel();
     const data = new MessageChannel();
-    const slot = this.allocateSlot();
     const session: Session = {
       slot,
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
@@ -293,6 +313,7 @@ export class PeerWorkerPool {
     const ports = this.ports.get(session);
     if (!wasAlive) return;
     this.crashes++;
+    this.unreclaimed.add(session.slot);
     if (!this.closing) this.startSession();
     // The thread's sockets close only as the thread tears down, after the
     // error that failed its task: reclaim its cap slots (and let its peers be
@@ -303,6 +324,11 @@ export class PeerWorkerPool {
       ports?.data.close();
       ports?.control.close();
       this.opts.cap.reclaimWorker(session.slot);
+      this.unreclaimed.delete(session.slot);
+      if (this.waitingStarts > 0 && !this.closing) {
+        this.waitingStarts--;
+        this.startSession();
+      }
       const lost: string[] = [];
       const error: PlainError = { code: 'ERR_WORKER_CRASHED', message: 'the worker thread holding this peer died' };
       for (const [addr, v] of [...this.visits]) {
