@@ -7,8 +7,8 @@
  * waits for the dead worker's slot to be reclaimed).
  */
 import { describe, expect, it } from 'vitest';
-import { Crawler } from '../src/crawl/crawler.js';
-import { PeerCap } from '../src/supervisor/peer-cap.js';
+import { Crawler } from '../src/engine/crawler.js';
+import { PeerCap } from '../src/shared/peer-cap.js';
 import { startHostilePeer, until, type HostilePeer } from './helpers/hostile-peer.js';
 
 describe('a shared cap with too few worker slots (issue 11, item 15)', () => {

@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Crawler } from '../src/crawl/crawler.js';
-import type { NodeRecord } from '../src/crawl/record.js';
+import { Crawler } from '../src/engine/crawler.js';
+import type { NodeRecord } from '../src/engine/record.js';
 import { decodePayload, encodeCompactSize, encodePayload, makeVersion, userAgentBytes, userAgentText } from '../src/wire/index.js';
 import { messageToJson } from '../src/wire/json.js';
 import { startHostilePeer } from './helpers/hostile-peer.js';

@@ -36,6 +36,7 @@ import { DynamicSupervisor, type ExitReason } from '../supervisor/dynamic-superv
 import { resolveDnsSeeds } from '../seeds/dns-seeds.js';
 import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
+import { GossipPolicy } from './gossip-policy.js';
 import { addressKey, keyNetwork } from '../shared/address-key.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
 import { Peers } from './peers.js';
@@ -67,6 +68,9 @@ export interface CrawlStats {
   readonly requeued: number;
   /** Addresses received after `maxKnown` was reached, not stored (duplicates included, except those a worker had already reported: each worker reports an address once while it remembers it). */
   readonly notStored: number;
+  /** New addresses dropped because their learned-from peer, or its source netgroup, had used its budget. */
+  readonly droppedPerSource: number;
+  readonly droppedPerSourceGroup: number;
 }
 
 /** What is built once the crawl starts. */
@@ -90,6 +94,8 @@ export class Crawler extends EventEmitter {
   private startedAt = 0;
   private requeued = 0;
   private notStored = 0;
+  private readonly gossip: GossipPolicy;
+  private gossipDropsLogged = 0;
   private stopping = false;
   private started: Promise<CrawlSummary> | null = null;
   private finished: (() => void) | null = null;
@@ -103,6 +109,7 @@ export class Crawler extends EventEmitter {
     this.net = NETWORKS[this.opts.network];
     this.log = opts.logger ?? pino({ level: this.opts.logLevel });
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
+    this.gossip = new GossipPolicy(this.opts.gossip);
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
     // Each worker counts its sockets in its own cap slot: refuse now what would fail in a worker later.
     if (usableWorkerSlots(this.cap) < this.opts.workers) {
@@ -195,6 +202,8 @@ export class Crawler extends EventEmitter {
       workerCrashes: this.parts?.pool.crashes ?? 0,
       requeued: this.requeued,
       notStored: this.notStored,
+      droppedPerSource: this.gossip.drops.perSource,
+      droppedPerSourceGroup: this.gossip.drops.perSourceGroup,
     };
   }
 
@@ -275,8 +284,8 @@ export class Crawler extends EventEmitter {
       workers: o.workers,
       cap: this.cap,
       session: { network: o.network, allow: o.only, allowAny: o.allowAny, mode: o.mode, timeouts: o.timeouts, tickMs: o.tickMs, logLevel: o.logLevel },
-      onAddrs: (texts, networks) => {
-        for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork);
+      onAddrs: (texts, networks, source) => {
+        for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork, source);
       },
       onBatch: () => dispatcher?.schedule(),
       onCrash: (slot, lost, err) => {
@@ -333,6 +342,7 @@ export class Crawler extends EventEmitter {
       peakOpen: this.cap.peak(),
       workerCrashes: parts.pool.crashes,
       stopped,
+      addrsDropped: { ...this.gossip.drops, maxKnown: this.notStored },
     });
     this.emit('progress', this.stats());
     this.recorder.end();
@@ -364,18 +374,35 @@ export class Crawler extends EventEmitter {
     return keyNetwork(key);
   }
 
-  /** Seeds and DNS answers: canonicalise the text first. */
+  /** Seeds and DNS answers: canonicalise the text first. Not subject to the gossip policy. */
   private learnText(text: string): void {
     const addr = parseAddress(text, this.net.defaultPort);
-    this.learn(formatAddress(addr), addr.network);
+    this.learn(formatAddress(addr), addr.network, null);
   }
 
-  private learn(text: string, network: AddressNetwork): void {
-    if (this.frontier.known >= this.opts.maxKnown && !this.frontier.has(addressKey(text, network))) {
+  /** One address; `source` is the peer that sent it, or null for a seed. */
+  private learn(text: string, network: AddressNetwork, source: string | null): void {
+    if (this.frontier.has(addressKey(text, network))) return;
+    if (this.frontier.known >= this.opts.maxKnown) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
       return;
     }
-    if (!this.frontier.add(text, network)) return;
+    if (source === null) {
+      this.gossip.noteSeed(text, network);
+    } else {
+      const verdict = this.gossip.judge(text, network, source);
+      if (verdict === 'over-source' || verdict === 'over-group') {
+        if (this.gossipDropsLogged++ === 0) this.log.warn({ source, verdict }, 'a source went over its address budget: its further new addresses are dropped');
+        return;
+      }
+      if (verdict === 'bad-port' || verdict === 'port-limit') {
+        // Never dialled: the record is written now (the frontier holds it as skipped).
+        this.frontier.addSkipped(text, network);
+        this.recorder.write(skippedRecord(text, network, verdict));
+        return;
+      }
+    }
+    this.frontier.add(text, network);
     // Non-IP addresses are never queued: their record is written now (the frontier holds them as skipped).
     if (!DIALABLE.has(network)) this.recorder.write(skippedRecord(text, network, 'non-ip'));
   }

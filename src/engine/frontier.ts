@@ -32,6 +32,8 @@ const QUEUED = 0;
 const TAKEN = 1;
 const DONE = 2;
 const SKIPPED_BASE = 3;
+/** An IP address recorded as skipped by the caller (a policy, e.g. a bad port), never queued. */
+const SKIPPED_IP = -1;
 
 /** Networks we cannot dial yet, in the order of their state codes. */
 const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns'] as const satisfies readonly AddressNetwork[];
@@ -65,6 +67,19 @@ export class Frontier {
     return true;
   }
 
+  /**
+   * Records an IPv4/IPv6 address that must not be dialled (the caller writes
+   * its record and says why). Returns true if it was new.
+   */
+  addSkipped(text: string, network: AddressNetwork): boolean {
+    const key = addressKey(text, network);
+    if (this.states.has(key)) return false;
+    const state = stateFor(network);
+    this.states.set(key, state === QUEUED ? SKIPPED_IP : state);
+    this.skippedCount++;
+    return true;
+  }
+
   /** The next address to dial (oldest first), or undefined when none is queued. */
   next(): string | undefined {
     for (let text = this.queue.shift(); text !== undefined; text = this.queue.shift()) {
@@ -84,7 +99,7 @@ export class Frontier {
    */
   take(text: string): boolean {
     const state = this.states.get(text);
-    if (state === undefined || state >= SKIPPED_BASE) return false;
+    if (state === undefined || state >= SKIPPED_BASE || state === SKIPPED_IP) return false;
     if (state === QUEUED) {
       // Its queue entry stays behind, stale: next() skips it.
       this.states.set(text, TAKEN);
@@ -101,7 +116,7 @@ export class Frontier {
    */
   finish(text: string): boolean {
     const state = this.states.get(text);
-    if (state === DONE || (state !== undefined && state >= SKIPPED_BASE)) return false;
+    if (state === DONE || (state !== undefined && (state >= SKIPPED_BASE || state === SKIPPED_IP))) return false;
     if (state === QUEUED) this.queuedCount--;
     else if (state === TAKEN) this.takenCount--;
     this.states.set(text, DONE);
@@ -118,8 +133,8 @@ export class Frontier {
   requeue(text: string): void {
     const state = this.states.get(text);
     if (state === QUEUED || state === DONE) return;
-    if (state !== undefined && state >= SKIPPED_BASE) {
-      throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.requeue: ${text} is a skipped (non-IP) address`);
+    if (state !== undefined && (state >= SKIPPED_BASE || state === SKIPPED_IP)) {
+      throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.requeue: ${text} is a skipped address`);
     }
     if (state === undefined && (typeof text !== 'string' || text === '')) {
       throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.requeue needs a non-empty address text');
@@ -152,7 +167,7 @@ export class Frontier {
     return this.queuedCount;
   }
 
-  /** Non-IP addresses recorded but never queued. */
+  /** Addresses recorded but never queued (non-IP, and IP ones added with addSkipped). */
   get skipped(): number {
     return this.skippedCount;
   }
@@ -167,7 +182,7 @@ export class Frontier {
     return this.doneCount;
   }
 
-  /** The skipped addresses with their network, in the order they were first added. */
+  /** The skipped non-IP addresses with their network, in the order they were first added. */
   *skippedAddresses(): IterableIterator<{ text: string; network: AddressNetwork }> {
     if (this.skippedCount === 0) return;
     for (const [key, state] of this.states) {

@@ -9,6 +9,7 @@ import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
 import { defaultWorkerCount } from './worker-pool.js';
+import { DEFAULT_MAX_PER_SOURCE, DEFAULT_MAX_PER_SOURCE_GROUP, DEFAULT_MAX_PORTS_PER_HOST, type GossipLimits } from './gossip-policy.js';
 
 export interface CrawlOptions {
   /** Seed addresses, `host:port` (IP literals; `[v6]:port`). */
@@ -61,6 +62,12 @@ export interface CrawlOptions {
    * stored, recorded nor dialled: a bound on memory whatever peers send.
    */
   readonly maxKnown?: number;
+  /** New addresses one learned-from peer may add (default 2,500); more are dropped and counted. */
+  readonly maxAddrsPerSource?: number;
+  /** New addresses all peers of one source netgroup (/16 IPv4, /32 IPv6) may add (default 65,536). */
+  readonly maxAddrsPerSourceGroup?: number;
+  /** Distinct ports per IP taken from gossip (default 3); more are recorded skipped `port-limit`. */
+  readonly maxPortsPerHost?: number;
 }
 
 export interface ResolvedOptions {
@@ -79,6 +86,7 @@ export interface ResolvedOptions {
   readonly retryCrashedPeers: boolean;
   readonly progressMs: number;
   readonly maxKnown: number;
+  readonly gossip: GossipLimits;
 }
 
 export const DEFAULT_MAX_PEERS = 125;
@@ -142,5 +150,10 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     retryCrashedPeers: opts.retryCrashedPeers ?? true,
     progressMs: positive('progressMs', opts.progressMs, 500),
     maxKnown: positive('maxKnown', opts.maxKnown, DEFAULT_MAX_KNOWN, true),
+    gossip: {
+      maxPerSource: positive('maxAddrsPerSource', opts.maxAddrsPerSource, DEFAULT_MAX_PER_SOURCE, true),
+      maxPerSourceGroup: positive('maxAddrsPerSourceGroup', opts.maxAddrsPerSourceGroup, DEFAULT_MAX_PER_SOURCE_GROUP, true),
+      maxPortsPerHost: positive('maxPortsPerHost', opts.maxPortsPerHost, DEFAULT_MAX_PORTS_PER_HOST, true),
+    },
   };
 }

@@ -9,7 +9,13 @@ import type { PeerSuccessInfo } from '../shared/messages.js';
 export type NodeState = 'reachable' | 'failed' | 'skipped';
 
 /** Why an address was never dialled. */
-export type SkipReason = 'non-ip' | 'not-allowed' | 'stopped';
+/**
+ * Why an address was never dialled: non-ip (no proxy), not-allowed (outside
+ * --only), stopped (the crawl stopped first), bad-port (gossiped with one of
+ * Core's bad ports), port-limit (gossip gave its IP more than maxPortsPerHost
+ * ports).
+ */
+export type SkipReason = 'non-ip' | 'not-allowed' | 'stopped' | 'bad-port' | 'port-limit';
 
 export interface NodeRecord {
   /** Bitcoin Core's text form, port included. */
@@ -82,6 +88,12 @@ export interface CrawlSummary {
   readonly workerCrashes: number;
   /** True when the crawl was stopped before the frontier drained. */
   readonly stopped: boolean;
+  /**
+   * New addresses peers sent that were not stored (so neither recorded nor
+   * dialled): over their learned-from peer's budget, over their source
+   * group's budget, or past maxKnown.
+   */
+  readonly addrsDropped: { readonly perSource: number; readonly perSourceGroup: number; readonly maxKnown: number };
 }
 
 function bump<K extends string | number>(map: Map<K, number>, key: K): void {
@@ -126,7 +138,7 @@ export class SummaryCollector {
     return this.states[s];
   }
 
-  finish(extra: { durationMs: number; peakOpen: number; workerCrashes: number; stopped: boolean }): CrawlSummary {
+  finish(extra: { durationMs: number; peakOpen: number; workerCrashes: number; stopped: boolean; addrsDropped?: CrawlSummary['addrsDropped'] }): CrawlSummary {
     const sorted = <K>(m: Map<K, number>): Array<[K, number]> => [...m].sort((a, b) => b[1] - a[1]);
     return {
       total: this.count,
@@ -142,6 +154,7 @@ export class SummaryCollector {
       peakOpen: extra.peakOpen,
       workerCrashes: extra.workerCrashes,
       stopped: extra.stopped,
+      addrsDropped: extra.addrsDropped ?? { perSource: 0, perSourceGroup: 0, maxKnown: 0 },
     };
   }
 }
@@ -166,5 +179,9 @@ export function formatSummary(s: CrawlSummary): string {
   lines.push('  user agents:');
   for (const [ua, n] of s.topUserAgents) lines.push(`    ${String(n).padStart(6)}  ${JSON.stringify(ua)}`);
   if (s.workerCrashes > 0) lines.push(`  worker crashes: ${s.workerCrashes}`);
+  const d = s.addrsDropped;
+  if (d.perSource + d.perSourceGroup + d.maxKnown > 0) {
+    lines.push(`  dropped:  ${d.perSource} over a peer's budget, ${d.perSourceGroup} over a source group's budget, ${d.maxKnown} past max-known`);
+  }
   return lines.join('\n');
 }

@@ -116,7 +116,8 @@ export interface PoolOptions {
   /** Everything in SessionInit except the per-session fields. */
   readonly session: Omit<SessionInit, 'slot' | 'capBuffer' | 'control' | 'data'>;
   /** Addresses a worker learned (text forms and their networks, parallel arrays). */
-  onAddrs(texts: readonly string[], networks: readonly AddressNetwork[]): void;
+  /** Addresses `source` (the peer's address) sent. */
+  onAddrs(texts: readonly string[], networks: readonly AddressNetwork[], source: string): void;
   /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
   onBatch(): void;
   /** A session's thread died; the visits it held (`lost`) were settled with ERR_WORKER_CRASHED. */
@@ -224,7 +225,7 @@ export class PeerWorkerPool {
     for (const ev of events) {
       switch (ev.kind) {
         case 'addrs':
-          this.opts.onAddrs(ev.texts, ev.networks);
+          this.opts.onAddrs(ev.texts, ev.networks, ev.addr);
           break;
         case 'ready': {
           const v = this.visits.get(ev.addr);

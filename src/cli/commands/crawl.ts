@@ -31,6 +31,10 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --out FILE          NDJSON snapshot, one line per distinct address learned
   --mode crawl|node   crawl: visit every address once; node: keep long-lived peers until Ctrl-C
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
+  --max-known N       most distinct addresses kept in memory (default 10000000)
+  --max-addrs-per-source N  new addresses one peer may add (default 2500)
+  --max-addrs-per-group N   new addresses the peers of one /16 (IPv4) or /32 (IPv6) may add (default 65536)
+  --max-ports-per-ip N      distinct ports per IP taken from gossip (default 3)
 `;
 
 /** Parses argv into CrawlOptions; throws UsageError with a clear message. */
@@ -49,6 +53,10 @@ export function parseCrawlArgs(argv: string[]): CrawlOptions | 'help' {
     out: { type: 'string' },
     mode: { type: 'string' },
     'log-level': { type: 'string' },
+    'max-known': { type: 'string' },
+    'max-addrs-per-source': { type: 'string' },
+    'max-addrs-per-group': { type: 'string' },
+    'max-ports-per-ip': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help === true) return 'help';
@@ -83,6 +91,10 @@ export function parseCrawlArgs(argv: string[]): CrawlOptions | 'help' {
     ...(v.timeout !== undefined ? { timeoutMs: parseDuration(v.timeout, '--timeout') } : {}),
     ...(v['addr-quiet'] !== undefined ? { addrQuietMs: parseDuration(v['addr-quiet'], '--addr-quiet') } : {}),
     ...(v.out !== undefined ? { out: v.out } : {}),
+    ...(v['max-known'] !== undefined ? { maxKnown: parseInteger(v['max-known'], '--max-known', 1, 1_000_000_000) } : {}),
+    ...(v['max-addrs-per-source'] !== undefined ? { maxAddrsPerSource: parseInteger(v['max-addrs-per-source'], '--max-addrs-per-source', 1, 1_000_000_000) } : {}),
+    ...(v['max-addrs-per-group'] !== undefined ? { maxAddrsPerSourceGroup: parseInteger(v['max-addrs-per-group'], '--max-addrs-per-group', 1, 1_000_000_000) } : {}),
+    ...(v['max-ports-per-ip'] !== undefined ? { maxPortsPerHost: parseInteger(v['max-ports-per-ip'], '--max-ports-per-ip', 1, 65_535) } : {}),
   };
   return opts;
 }
