@@ -72,7 +72,6 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   private pingNonce = 0n;
 
   private version: PeerVersion | null = null;
-  private gotVerack = false;
   private connectMs = 0;
   private handshakeMs = 0;
   private addrsReturned = 0;
@@ -110,7 +109,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
     this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
-    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce()));
+    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce(), this.remote ?? undefined));
   }
 
   protected onBytes(buf: Uint8Array, bytes: number): void {
@@ -140,12 +139,14 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   onMessage(msg: Message): void {
     // Messages still queued in the chunk being decoded when we finished are ignored.
     if (this.state !== 'open') return;
+    // Core ignores every message before the peer's version (net_processing: "non-version message
+    // before version handshake"): a verack sent first does not count, the handshake needs one after it.
+    if (this.version === null && msg.command !== 'version') return;
     switch (msg.command) {
       case 'version':
         return this.onVersion(msg.payload);
       case 'verack':
-        this.gotVerack = true;
-        if (this.version !== null) this.onReachable();
+        this.onReachable();
         return;
       case 'ping':
         // Pre-BIP31 pings have no nonce and expect no pong.
@@ -156,6 +157,8 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         return;
       case 'addr':
       case 'addrv2':
+        // Core ignores addresses before the handshake completes ("unsupported message prior to verack").
+        if (this.phase === 'handshaking') return;
         return this.onAddrs(msg);
       default:
         return;
@@ -187,7 +190,6 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       this.send({ command: 'sendaddrv2' });
     }
     this.send({ command: 'verack' });
-    if (this.gotVerack) this.onReachable();
   }
 
   private onReachable(): void {

@@ -110,6 +110,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected connectedAt = 0;
   /** Deadline of the current step (performance.now() ms): connect, the protocol's steps, close grace, linger. */
   protected deadline = 0;
+  /** The peer's address as we dial it (set by connect()). */
+  protected remote: NetAddress | null = null;
   private socket: PeerSock | null = null;
   private holdsSlot = false;
   /** True while a received chunk is decoded: frames are queued (outbound.ts) and leave in one write. */
@@ -163,6 +165,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     if ((addr.network !== 'ipv4' && addr.network !== 'ipv6') || (this.host.allow !== null && !this.host.allow.allows(addr))) {
       return this.refuse({ code: 'ERR_NOT_ALLOWED', message: `${this.addr} is outside the allow-list` });
     }
+    this.remote = addr;
     if (!this.host.cap.tryAcquire(this.host.slot)) {
       return this.refuse({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
     }
