@@ -94,8 +94,13 @@ export class WorkerSession implements PeerHost {
         collected,
       };
     },
-    crash: (): void => {
+    crash: (how: 'exception' | 'oom' = 'exception'): void => {
       setImmediate(() => {
+        if (how === 'oom') {
+          // Allocate until V8 hits the thread's resourceLimits and Node ends it (ERR_WORKER_OUT_OF_MEMORY).
+          const hold: number[][] = [];
+          for (;;) hold.push(new Array<number>(1 << 16).fill(hold.length));
+        }
         throw new Error('simulated worker crash');
       });
     },
@@ -139,16 +144,6 @@ export class WorkerSession implements PeerHost {
     }
   }
 
-  /**
-   * Last act of a thread dying from an uncaught exception: reset every socket
-   * now. Left to the thread's teardown they would get a FIN instead, which a
-   * peer that stopped reading never acts on, so it would keep counting a
-   * connection whose cap slot we reclaim.
-   */
-  resetAll(): void {
-    for (const conn of this.conns.values()) conn.resetSocket();
-  }
-
   closed(conn: PeerConnection): void {
     if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
   }
@@ -190,7 +185,10 @@ export async function runSession(init: SessionInit): Promise<void> {
   if (init.logLevel !== 'debug' && init.logLevel !== 'trace') captureNoStackTraces();
   const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
   // A monitor runs before the thread dies and does not stop it from dying.
-  process.on('uncaughtExceptionMonitor', () => session.resetAll());
+  // No reset of the sockets when the thread dies (an uncaught exception, terminate(), out of
+  // memory): its teardown closes them with a FIN, and the pool reclaims this thread's cap slots
+  // only once the kernel shows the peers closed their side (src/engine/socket-table.ts). A reset
+  // would vanish from the kernel's table at once while a peer not reading yet still counts it.
   Comlink.expose(session.control, nodeEndpoint(init.control));
   await session.ended;
   // Let the last batch and the drain() reply leave before the ports close.

@@ -43,7 +43,7 @@ import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
-import { PeerWorkerPool, usableWorkerSlots } from './worker-pool.js';
+import { PeerWorkerPool, usableWorkerSlots, type WorkerDeath } from './worker-pool.js';
 
 export interface CrawlStats {
   readonly elapsedMs: number;
@@ -225,9 +225,10 @@ export class Crawler extends EventEmitter {
 
   /**
    * Test hook: kills the thread of the busiest worker session (an uncaught
-   * exception in it, or Worker.terminate()). Resolves with the peers it held.
+   * exception in it, Worker.terminate(), or running it out of heap: needs
+   * workerMaxHeapMb). Resolves with the peers it held.
    */
-  async crashWorker(how: 'exception' | 'terminate' = 'exception'): Promise<number> {
+  async crashWorker(how: WorkerDeath = 'exception'): Promise<number> {
     const pool = this.parts?.pool;
     if (pool === undefined) return 0;
     const victim = [...pool.liveSessions()].sort((a, b) => b.load - a.load)[0];
@@ -283,6 +284,7 @@ export class Crawler extends EventEmitter {
     const pool = new PeerWorkerPool({
       workers: o.workers,
       cap: this.cap,
+      ...(o.workerMaxHeapMb !== undefined ? { maxHeapMb: o.workerMaxHeapMb } : {}),
       session: { network: o.network, allow: o.only, allowAny: o.allowAny, mode: o.mode, timeouts: o.timeouts, tickMs: o.tickMs, logLevel: o.logLevel },
       onAddrs: (texts, networks, source) => {
         for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork, source);

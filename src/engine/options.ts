@@ -68,6 +68,11 @@ export interface CrawlOptions {
   readonly maxAddrsPerSourceGroup?: number;
   /** Distinct ports per IP taken from gossip (default 3); more are recorded skipped `port-limit`. */
   readonly maxPortsPerHost?: number;
+  /**
+   * Each worker thread's V8 heap limit in MB (default: V8's). A worker that
+   * goes over dies (ERR_WORKER_OUT_OF_MEMORY) and is replaced like a crash.
+   */
+  readonly workerMaxHeapMb?: number;
 }
 
 export interface ResolvedOptions {
@@ -87,6 +92,7 @@ export interface ResolvedOptions {
   readonly progressMs: number;
   readonly maxKnown: number;
   readonly gossip: GossipLimits;
+  readonly workerMaxHeapMb: number | undefined;
 }
 
 export const DEFAULT_MAX_PEERS = 125;
@@ -150,6 +156,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     retryCrashedPeers: opts.retryCrashedPeers ?? true,
     progressMs: positive('progressMs', opts.progressMs, 500),
     maxKnown: positive('maxKnown', opts.maxKnown, DEFAULT_MAX_KNOWN, true),
+    workerMaxHeapMb: opts.workerMaxHeapMb === undefined ? undefined : positive('workerMaxHeapMb', opts.workerMaxHeapMb, 0, true),
     gossip: {
       maxPerSource: positive('maxAddrsPerSource', opts.maxAddrsPerSource, DEFAULT_MAX_PER_SOURCE, true),
       maxPerSourceGroup: positive('maxAddrsPerSourceGroup', opts.maxAddrsPerSourceGroup, DEFAULT_MAX_PER_SOURCE_GROUP, true),

@@ -21,6 +21,7 @@ import { nodeEndpoint } from '../shared/comlink-node.js';
 import { Piscina } from 'piscina';
 import type { PeerCap } from '../shared/peer-cap.js';
 import { pickWorker } from './balancer.js';
+import { countedConnections } from './socket-table.js';
 import type { PlainError } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
 import type { PeerEvent, PeerSuccessInfo, SessionCommand, SessionControl, SessionInit } from '../shared/messages.js';
@@ -44,6 +45,35 @@ export const PROBE_CAP_SLOT = 255;
 
 /** Longest wait for a crashed thread to exit before its cap slots are reclaimed anyway. */
 const THREAD_EXIT_WAIT_MS = 2000;
+
+/**
+ * Longest hold of a dead worker's cap slots while its peers have not closed
+ * their side yet. A peer that never acts on our FIN is then no longer waited
+ * for (Linux itself drops such an orphaned FIN_WAIT2 socket after 60 s).
+ */
+const DEAD_SOCKETS_MAX_HOLD_MS = 10_000;
+/** How often the kernel's socket table is read during that hold. */
+const DEAD_SOCKETS_POLL_MS = 25;
+/** Where the kernel cannot be asked (no /proc/net/tcp): hold the slots this long. */
+const DEAD_SOCKETS_BLIND_HOLD_MS = 1000;
+
+/**
+ * Resolves once the kernel has none of our connections to `peers` in a state
+ * the peer still counts (see socket-table.ts), or after the longest hold.
+ */
+async function afterPeersClosed(peers: readonly string[]): Promise<void> {
+  const deadline = performance.now() + DEAD_SOCKETS_MAX_HOLD_MS;
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+  for (;;) {
+    const open = await countedConnections(peers);
+    if (open === null) return pause(DEAD_SOCKETS_BLIND_HOLD_MS);
+    if (open === 0 || performance.now() >= deadline) return;
+    await pause(DEAD_SOCKETS_POLL_MS);
+  }
+}
+
+/** How a test kills a worker thread: an uncaught exception, Worker.terminate(), or out of heap (needs workerMaxHeapMb). */
+export type WorkerDeath = 'exception' | 'terminate' | 'oom';
 
 /**
  * Cap on each worker's V8 young generation (default: up to 48 MB, two 16 MB
@@ -111,6 +141,8 @@ interface Visit {
 export interface PoolOptions {
   readonly workers: number;
   readonly cap: PeerCap;
+  /** V8 old-space limit of each worker thread in MB (default: V8's); over it the thread dies and is replaced. */
+  readonly maxHeapMb?: number;
   /** Every session uses this cap slot instead of cycling through 0..254 (probeNode: PROBE_CAP_SLOT). */
   readonly slot?: number;
   /** Everything in SessionInit except the per-session fields. */
@@ -152,7 +184,10 @@ export class PeerWorkerPool {
       // 'sync' would park a worker in Atomics.wait between tasks, freezing its sockets.
       atomics: 'disabled',
       idleTimeout: Infinity,
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
+        ...(opts.maxHeapMb !== undefined ? { maxOldGenerationSizeMb: opts.maxHeapMb } : {}),
+      },
     });
     for (let i = 0; i < opts.workers; i++) this.startSession();
   }
@@ -318,8 +353,9 @@ export class PeerWorkerPool {
     if (!this.closing) this.startSession();
     // The thread's sockets close only as the thread tears down, after the
     // error that failed its task: reclaim its cap slots (and let its peers be
-    // dialled again) once it has exited, so no peer ever sees our old and new
-    // connections at once beyond the cap.
+    // dialled again) once it has exited AND the kernel says the peers have
+    // closed their side, so no peer ever sees our old and new connections at
+    // once beyond the cap, whatever killed the thread.
     const reclaim = (): void => {
       session.reclaimed = true;
       ports?.data.close();
@@ -341,7 +377,9 @@ export class PeerWorkerPool {
       this.opts.onCrash(session.slot, lost, err);
     };
     const thread = session.thread;
-    if (thread === null || thread.threadId === -1) return reclaim();
+    const peers: string[] = [];
+    for (const [addr, v] of this.visits) if (v.session === session) peers.push(addr);
+    if (thread === null || thread.threadId === -1) return void afterPeersClosed(peers).then(reclaim);
     const timer = setTimeout(finish, THREAD_EXIT_WAIT_MS);
     thread.once('exit', finish);
     let finished = false;
@@ -350,8 +388,8 @@ export class PeerWorkerPool {
       finished = true;
       clearTimeout(timer);
       thread?.removeListener('exit', finish);
-      // One more moment for the peers to notice the closed sockets.
-      setTimeout(reclaim, 20);
+      // The thread's teardown closed its sockets (FIN): wait for the peers to close theirs.
+      void afterPeersClosed(peers).then(reclaim);
     }
   }
 
@@ -359,13 +397,13 @@ export class PeerWorkerPool {
    * Test hook: kills one session's thread, by an uncaught exception inside it
    * or by Worker.terminate() (which runs nothing in the thread).
    */
-  async crashSession(session: Session, how: 'exception' | 'terminate' = 'exception'): Promise<void> {
+  async crashSession(session: Session, how: WorkerDeath = 'exception'): Promise<void> {
     if (how === 'terminate' && session.thread !== null) {
       await session.thread.terminate();
       return;
     }
     // The reply may be lost with the thread: the session's end is the answer too.
-    await Promise.race([session.control.crash().catch(() => undefined), this.ports.get(session)?.done]);
+    await Promise.race([session.control.crash(how === 'oom' ? 'oom' : 'exception').catch(() => undefined), this.ports.get(session)?.done]);
   }
 
   /**

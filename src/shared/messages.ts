@@ -96,7 +96,8 @@ export interface SessionControl {
   /** This thread's heap; `collect` runs a full GC first when node was started with --expose-gc. */
   memory(collect: boolean): WorkerMemory;
   /** Test hook: throws an uncaught exception in the worker, killing the thread. */
-  crash(): void;
+  /** Test hook: kill this thread by an uncaught exception, or by running out of heap. */
+  crash(how?: 'exception' | 'oom'): void;
 }
 
 /** The version fields recorded for a reachable node. */
