@@ -16,8 +16,9 @@ import { GossipPolicy } from '../src/engine/gossip-policy.js';
 import { formatSummary, type NodeRecord } from '../src/engine/record.js';
 import { netgroupOf } from '../src/shared/netgroup.js';
 import { startSimNetwork } from '../src/sim/index.js';
-import { encodeMessage, MessageDecoder, NETWORKS, parseAddress, type Message } from '../src/wire/index.js';
-import { addrEntry, versionMessage } from './helpers/hostile-peer.js';
+import { encodeMessage, MessageDecoder, NETWORKS, parseAddress, type AddrEntry, type Message } from '../src/wire/index.js';
+import { startLoopbackPeer } from './helpers/loopback-peer.js';
+import { addrEntry, answerVersion, startHostilePeer, versionMessage } from './helpers/hostile-peer.js';
 
 const FLOOD_PORT = 28_444;
 
@@ -25,9 +26,11 @@ const FLOOD_PORT = 28_444;
 async function startFlood(): Promise<{ server: Server; handedOut: () => number; close: () => Promise<void> }> {
   let next = 1;
   const sockets = new Set<Socket>();
-  const fresh = (): string => {
+  // Entries built from bytes (no text parsing): the flood runs in the test's process, next to the sim.
+  const time = Math.floor(Date.now() / 1000) - 3600;
+  const fresh = (): AddrEntry => {
     const n = next++;
-    return `127.200.${(n >> 8) & 0xff}.${n & 0xff}:${FLOOD_PORT}`;
+    return { time, services: 1033n, address: { network: 'ipv4', bytes: Uint8Array.of(127, 200, (n >> 8) & 0xff, n & 0xff), port: FLOOD_PORT }, networkId: 0 };
   };
   const server = createServer((sock) => {
     sockets.add(sock);
@@ -49,7 +52,7 @@ async function startFlood(): Promise<{ server: Server; handedOut: () => number; 
           v2 = true;
         } else if (msg.command === 'getaddr') {
           // 65,535 distinct hosts in the /16: enough to go far past any budget.
-          const entries = Array.from({ length: 1000 }, () => addrEntry(fresh()));
+          const entries = Array.from({ length: 1000 }, fresh);
           send({ command: v2 ? 'addrv2' : 'addr', entries });
         }
       },
@@ -75,12 +78,13 @@ describe('address flood (issue 11, item 9)', () => {
   it('a flooding peer next to an honest network: the crawl finishes, finds every honest node, stays bounded, reports drops', async () => {
     const sim = await startSimNetwork({ nodes: 60, seed: 9, network: 'regtest' });
     const flood = await startFlood();
-    const groupBudget = 3000;
+    const groupBudget = 1500;
     const crawler = new Crawler({
       network: 'regtest',
       seeds: [`127.200.0.0:${FLOOD_PORT}`, ...sim.seeds],
       only: ['127.0.0.0/8'],
-      timeoutMs: 2000,
+      // The sim shares this process with the flood and the crawler's main thread: room for a busy loop.
+      timeoutMs: 5000,
       addrQuietMs: 50,
       maxPeers: 100,
       maxAddrsPerSourceGroup: groupBudget,
@@ -117,6 +121,41 @@ describe('address flood (issue 11, item 9)', () => {
       await crawler.stop();
       await flood.close();
       await sim.close();
+    }
+  });
+
+  it('a peer that spent its budget cannot hide an honest address from the peers that send it later', async () => {
+    const honest = await startLoopbackPeer({ host: '127.0.0.42' });
+    const junk = Array.from({ length: 5 }, (_, i) => `127.0.5.${i + 1}:18444`);
+    const attacker = await startHostilePeer({
+      host: '127.0.0.40',
+      onMessage(msg, c) {
+        if (msg.command === 'version') answerVersion(c);
+        if (msg.command === 'getaddr') {
+          c.send({ command: 'addr', entries: junk.map((a) => addrEntry(a)) });
+          c.send({ command: 'addr', entries: [addrEntry(honest.address), addrEntry('127.0.5.99:18444')] });
+        }
+      },
+    });
+    const later = await startHostilePeer({
+      host: '127.0.0.41',
+      onMessage(msg, c) {
+        if (msg.command === 'version') answerVersion(c);
+        if (msg.command === 'getaddr') c.send({ command: 'addr', entries: [addrEntry(honest.address), addrEntry('127.0.6.1:18444')] });
+      },
+    });
+    const records = new Map<string, NodeRecord>();
+    // One worker (every report goes through one memory of recent addresses), one peer at a time: the attacker first.
+    const crawler = new Crawler({ network: 'regtest', seeds: [attacker.address, later.address], only: ['127.0.0.0/8'], workers: 1, maxPeers: 1, timeoutMs: 2000, addrQuietMs: 100, maxAddrsPerSource: 5 });
+    crawler.on('node', (r: NodeRecord) => records.set(r.addr, r));
+    try {
+      const summary = await crawler.start();
+      expect(summary.addrsDropped.perSource).toBe(2);
+      expect(records.get(honest.address)?.state).toBe('reachable');
+      expect(records.has('127.0.5.99:18444')).toBe(false);
+    } finally {
+      await crawler.stop();
+      await Promise.all([attacker.close(), later.close(), honest.close()]);
     }
   });
 

@@ -14,6 +14,9 @@
  * and port, so a duplicate costs no text formatting at all; other networks
  * by their text.
  */
+import { addressKey } from '../src/shared/address-key.js';
+import { parseAddress, type AddressNetwork } from '../src/wire/index.js';
+
 export class RecentAddresses {
   private current: NumberSet;
   private previous: NumberSet;
@@ -25,8 +28,23 @@ export class RecentAddresses {
     this.previous = new NumberSet(generationSize);
   }
 
+  /**
+   * Addresses the main thread did not store (their source was over its
+   * budget): the next peer that sends one must get it through again, or an
+   * attacker that spent its budget could make the worker hide honest
+   * addresses it sent first. Bounded like a generation.
+   */
+  private forgotten = new Set<number | string>();
+
+  /** The main thread dropped `key`: report it again the next time a peer sends it. */
+  forget(key: number | string): void {
+    if (this.forgotten.size >= this.generationSize) this.forgotten = new Set();
+    this.forgotten.add(key);
+  }
+
   /** True (and remembered) if `key` was not seen recently. */
   firstTime(key: number | string): boolean {
+    if (this.forgotten.size > 0 && this.forgotten.delete(key)) return true;
     if (typeof key === 'number') {
       if (this.current.has(key) || this.previous.has(key)) return false;
       if (this.current.size >= this.generationSize) {
@@ -106,4 +124,43 @@ class NumberSet {
 /** The numeric key of an IPv4 address and port: unique, below 2^48. */
 export function ipv4Key(b: Uint8Array, o: number, port: number): number {
   return (((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0) * 65536 + port;
+}
+
+/**
+ * The key firstTime() is given for an address text on `network` (numeric for
+ * IPv4, as the decoder path makes it). Canonical IPv4 text ("a.b.c.d:port",
+ * what the main thread sends back) is read by hand: a flood makes the main
+ * thread hand back every address it drops, and parseAddress costs ~3 µs each.
+ */
+export function recentKey(text: string, network: AddressNetwork): number | string {
+  if (network !== 'ipv4') return addressKey(text, network);
+  let ip = 0;
+  let part = 0;
+  let dots = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 5) break;
+    } else if (c === 46 && dots < 3 && digits > 0 && part < 256) {
+      ip = ip * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c === 58 && dots === 3 && digits > 0 && part < 256) {
+      ip = ip * 256 + part;
+      const port = Number(text.slice(i + 1));
+      if (Number.isInteger(port) && port >= 0 && port <= 65535) return ip * 65536 + port;
+      break;
+    } else {
+      break;
+    }
+  }
+  try {
+    const a = parseAddress(text);
+    return ipv4Key(a.bytes, 0, a.port);
+  } catch {
+    return text;
+  }
 }

@@ -19,7 +19,7 @@ import { AllowList } from '../src/shared/allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
 import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerMemory } from '../src/shared/messages.js';
 import { DeadlineTicker } from './ticker.js';
-import { RecentAddresses } from './recent-addresses.js';
+import { RecentAddresses, recentKey } from './recent-addresses.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
 const MAX_EVENTS_PER_BATCH = 512;
@@ -111,6 +111,10 @@ export class WorkerSession implements PeerHost {
     if (cmd.op === 'drop') {
       // Unknown: it already ended (its 'end' event is on its way).
       this.conns.get(cmd.addr)?.stop(cmd.abortive === true);
+      return;
+    }
+    if (cmd.op === 'forget') {
+      for (let i = 0; i < cmd.texts.length; i++) this.recentAddresses.forget(recentKey(cmd.texts[i]!, cmd.networks[i]!));
       return;
     }
     if (this.draining) {

@@ -287,7 +287,9 @@ export class Crawler extends EventEmitter {
       ...(o.workerMaxHeapMb !== undefined ? { maxHeapMb: o.workerMaxHeapMb } : {}),
       session: { network: o.network, allow: o.only, allowAny: o.allowAny, mode: o.mode, timeouts: o.timeouts, tickMs: o.tickMs, logLevel: o.logLevel },
       onAddrs: (texts, networks, source) => {
-        for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork, source);
+        let dropped: number[] | null = null;
+        for (let i = 0; i < texts.length; i++) if (this.learn(texts[i] as string, networks[i] as AddressNetwork, source)) (dropped ??= []).push(i);
+        return dropped;
       },
       onBatch: () => dispatcher?.schedule(),
       onCrash: (slot, lost, err) => {
@@ -382,12 +384,16 @@ export class Crawler extends EventEmitter {
     this.learn(formatAddress(addr), addr.network, null);
   }
 
-  /** One address; `source` is the peer that sent it, or null for a seed. */
-  private learn(text: string, network: AddressNetwork, source: string | null): void {
-    if (this.frontier.has(addressKey(text, network))) return;
+  /**
+   * One address; `source` is the peer that sent it, or null for a seed.
+   * Returns true when it was dropped because its source was over its budget
+   * (not stored: it may still be learned from another peer).
+   */
+  private learn(text: string, network: AddressNetwork, source: string | null): boolean {
+    if (this.frontier.has(addressKey(text, network))) return false;
     if (this.frontier.known >= this.opts.maxKnown) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
-      return;
+      return false;
     }
     if (source === null) {
       this.gossip.noteSeed(text, network);
@@ -395,18 +401,19 @@ export class Crawler extends EventEmitter {
       const verdict = this.gossip.judge(text, network, source);
       if (verdict === 'over-source' || verdict === 'over-group') {
         if (this.gossipDropsLogged++ === 0) this.log.warn({ source, verdict }, 'a source went over its address budget: its further new addresses are dropped');
-        return;
+        return true;
       }
       if (verdict === 'bad-port' || verdict === 'port-limit') {
         // Never dialled: the record is written now (the frontier holds it as skipped).
         this.frontier.addSkipped(text, network);
         this.recorder.write(skippedRecord(text, network, verdict));
-        return;
+        return false;
       }
     }
     this.frontier.add(text, network);
     // Non-IP addresses are never queued: their record is written now (the frontier holds them as skipped).
     if (!DIALABLE.has(network)) this.recorder.write(skippedRecord(text, network, 'non-ip'));
+    return false;
   }
 
   /** Writes the address's record, unless it already has one. */

@@ -86,6 +86,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
     },
     onAddrs: (texts, networks) => {
       for (let i = 0; i < texts.length; i++) learned.push([texts[i] as string, networks[i] as AddressNetwork]);
+      return null;
     },
     onBatch: () => undefined,
     onCrash: () => undefined,

@@ -148,8 +148,12 @@ export interface PoolOptions {
   /** Everything in SessionInit except the per-session fields. */
   readonly session: Omit<SessionInit, 'slot' | 'capBuffer' | 'control' | 'data'>;
   /** Addresses a worker learned (text forms and their networks, parallel arrays). */
-  /** Addresses `source` (the peer's address) sent. */
-  onAddrs(texts: readonly string[], networks: readonly AddressNetwork[], source: string): void;
+  /**
+   * Addresses `source` (the peer's address) sent. Returns the indices of those
+   * dropped for the source's budget (or null): the session is told to forget
+   * them, so that the next peer that sends one gets it through.
+   */
+  onAddrs(texts: readonly string[], networks: readonly AddressNetwork[], source: string): readonly number[] | null;
   /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
   onBatch(): void;
   /** A session's thread died; the visits it held (`lost`) were settled with ERR_WORKER_CRASHED. */
@@ -260,8 +264,15 @@ export class PeerWorkerPool {
     for (const ev of events) {
       switch (ev.kind) {
         case 'addrs':
-          this.opts.onAddrs(ev.texts, ev.networks, ev.addr);
+        {
+          const dropped = this.opts.onAddrs(ev.texts, ev.networks, ev.addr);
+          // The worker reports each address once while it remembers it: without this, a peer that spent
+          // its budget could hide an honest address from the peers that send it later on that worker.
+          if (dropped !== null && session.alive) {
+            this.send(session, { op: 'forget', texts: dropped.map((i) => ev.texts[i] as string), networks: dropped.map((i) => ev.networks[i] as AddressNetwork) });
+          }
           break;
+        }
         case 'ready': {
           const v = this.visits.get(ev.addr);
           if (v === undefined || v.session !== session) break;

@@ -67,7 +67,9 @@ export interface SessionInit {
 export type SessionCommand =
   | { readonly op: 'dial'; readonly addrs: readonly string[] }
   /** Close that peer (its 'end' event says ERR_STOPPED): with a FIN, or `abortive`ly with a reset. */
-  | { readonly op: 'drop'; readonly addr: string; readonly abortive?: boolean };
+  | { readonly op: 'drop'; readonly addr: string; readonly abortive?: boolean }
+  /** Addresses the main thread dropped (source over budget): the worker reports them again when heard next. */
+  | { readonly op: 'forget'; readonly texts: readonly string[]; readonly networks: readonly AddressNetwork[] };
 
 /**
  * One worker thread's V8 heap (its own isolate), for memory diagnostics
