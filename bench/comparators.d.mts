@@ -55,6 +55,5 @@ export interface Bcoin {
   loadPeer(): unknown;
 }
 
-export function ensureComparators(options?: { quiet?: boolean }): void;
 export function loadBcoin(): Bcoin;
 export const BITCORE_P2P_NOTE: string;

@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { ensureComparators } from './comparators.mjs';
 import { ensureBuilt, repoRoot } from './dist.mjs';
 
 const { values: args } = parseArgs({
@@ -55,7 +54,6 @@ function runChild(bench) {
 
 const started = new Date();
 ensureBuilt();
-ensureComparators();
 
 const cpus = os.cpus();
 const results = {

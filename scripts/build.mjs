@@ -11,12 +11,13 @@
 //    tsc does not keep the mode bit, and npm never links a package's own `bin`
 //    into its own node_modules/.bin, so `npx bitspread` in a fresh clone would
 //    go looking in the registry.
-// 4. dist/.sources-hash: a hash of every source the build compiled, which
+// 4. Data files tsc does not copy: Core's fixed-seed lists (src/seeds/data/).
+// 5. dist/.sources-hash: a hash of every source the build compiled, which
 //    test/worker-build.test.ts compares with the tree to prove the workers
 //    run what is in src/ and workers/.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,7 @@ export function build({ quiet = false } = {}) {
     throw new Error(`the build failed (tsc -p tsconfig.build.json):\n${err.stdout ?? ''}${err.stderr ?? ''}`);
   }
   pruneOrphans();
+  copyData();
   linkCli();
   writeFileSync(join(root, 'dist', '.sources-hash'), hash + '\n');
 }
@@ -64,6 +66,13 @@ function pruneOrphans() {
       if (base !== rel && !existsSync(join(root, base + '.ts'))) rmSync(out);
     }
   }
+}
+
+/** Data the package reads at run time, next to the compiled module that reads it. */
+export const DATA_DIRS = ['src/seeds/data'];
+
+function copyData() {
+  for (const dir of DATA_DIRS) cpSync(join(root, dir), join(root, 'dist', dir), { recursive: true });
 }
 
 function linkCli() {

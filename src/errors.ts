@@ -71,7 +71,74 @@ export type SupervisorErrorCode =
   | 'ERR_RESTART_INTENSITY' // more than maxRestarts restarts within maxSeconds: the supervisor shut down
   | 'ERR_CHILD_FAILED'; // a child threw / rejected with something that has no code, or resolved with no exit reason
 
-export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode;
+/**
+ * Codes for reaching peers beyond plain TCP: DNS seeds, seed lists, SOCKS5
+ * proxies (Tor) and SAM bridges (I2P). A proxied dial that fails carries one
+ * of these as its record's `error`.
+ */
+export type ReachErrorCode =
+  | 'ERR_DNS_NO_SERVER' // no DNS server to ask
+  | 'ERR_DNS_SERVER_NOT_ALLOWED' // the DNS server is outside the allow-list
+  | 'ERR_DNS_NOT_FOUND' // NXDOMAIN
+  | 'ERR_DNS_NO_DATA' // the name exists but has no A/AAAA record
+  | 'ERR_DNS_TIMEOUT'
+  | 'ERR_DNS_REFUSED' // the server answered REFUSED
+  | 'ERR_DNS_SERVER_FAILURE' // SERVFAIL
+  | 'ERR_DNS_BAD_RESPONSE' // a malformed or unparsable answer (FORMERR, EBADRESP)
+  | 'ERR_DNS_CONNECTION_REFUSED' // nobody listens on the server's port
+  | 'ERR_DNS_FAILED' // any other resolver error; `message` says which
+  | 'ERR_BAD_SEED_LINE' // a fixed-seed list line that does not parse
+  | 'ERR_ONION_CHECKSUM' // a .onion name whose v3 checksum or version is wrong (never dialled)
+  | 'ERR_I2P_PORT' // an I2P address with a port other than 0: SAM 3.1 has no ports, Core refuses these too
+  | 'ERR_NO_ROUTE' // no transport for this network (e.g. onion without --tor-proxy, CJDNS without --cjdns)
+  | 'ERR_PROXY_UNREACHABLE' // the SOCKS5 proxy / SAM bridge refused or reset our connection
+  | 'ERR_PROXY_TIMEOUT' // the proxy did not finish its handshake in time
+  | 'ERR_PROXY_PROTOCOL' // the proxy spoke something that is not SOCKS5 / SAM
+  | 'ERR_PROXY_AUTH_FAILED' // the SOCKS5 proxy refused our username/password
+  | 'ERR_SOCKS_GENERAL_FAILURE' // SOCKS5 reply 0x01
+  | 'ERR_SOCKS_NOT_ALLOWED' // 0x02 connection not allowed by ruleset
+  | 'ERR_SOCKS_NETWORK_UNREACHABLE' // 0x03
+  | 'ERR_SOCKS_HOST_UNREACHABLE' // 0x04
+  | 'ERR_SOCKS_CONNECTION_REFUSED' // 0x05
+  | 'ERR_SOCKS_TTL_EXPIRED' // 0x06 (Tor: also a timed-out connect)
+  | 'ERR_SOCKS_COMMAND_NOT_SUPPORTED' // 0x07
+  | 'ERR_SOCKS_ADDRESS_TYPE_NOT_SUPPORTED' // 0x08
+  | 'ERR_SOCKS_UNKNOWN_REPLY' // any other reply code; `message` has it
+  | 'ERR_TOR_ONION_DESCRIPTOR_NOT_FOUND' // Tor extended reply 0xF0
+  | 'ERR_TOR_ONION_DESCRIPTOR_INVALID' // 0xF1
+  | 'ERR_TOR_ONION_INTRO_FAILED' // 0xF2
+  | 'ERR_TOR_ONION_REND_FAILED' // 0xF3
+  | 'ERR_TOR_ONION_MISSING_CLIENT_AUTH' // 0xF4
+  | 'ERR_TOR_ONION_WRONG_CLIENT_AUTH' // 0xF5
+  | 'ERR_TOR_ONION_BAD_ADDRESS' // 0xF6
+  | 'ERR_TOR_ONION_INTRO_TIMEOUT' // 0xF7
+  | 'ERR_SAM_CANT_REACH_PEER' // SAM RESULT=CANT_REACH_PEER
+  | 'ERR_SAM_DUPLICATED_DEST'
+  | 'ERR_SAM_DUPLICATED_ID'
+  | 'ERR_SAM_I2P_ERROR'
+  | 'ERR_SAM_INVALID_KEY'
+  | 'ERR_SAM_INVALID_ID'
+  | 'ERR_SAM_TIMEOUT'
+  | 'ERR_SAM_KEY_NOT_FOUND'
+  | 'ERR_SAM_PEER_NOT_FOUND'
+  | 'ERR_SAM_ALREADY_ACCEPTING'
+  | 'ERR_SAM_NOVERSION'
+  | 'ERR_SAM_LEASESET_NOT_FOUND'
+  | 'ERR_SAM_UNKNOWN_RESULT'; // a RESULT= value not in the SAM v3 spec; `message` has it
+
+
+/**
+ * Codes for how a whole run ended when it did nothing useful or could not
+ * keep its output (the CLI maps each to its own exit status, README).
+ */
+export type RunErrorCode =
+  | 'ERR_WRITE' // the snapshot or standard output could not be written (ENOSPC, EPIPE, EIO…)
+  | 'ERR_NOTHING_ALLOWED' // every address learned lies outside the allow-list: nothing was dialled
+  | 'ERR_NONE_REACHABLE' // addresses were dialled, none completed the handshake
+  | 'ERR_NO_SEEDS' // nothing to start from: the DNS seeds gave no address
+  | 'ERR_EMPTY_INPUT'; // decode: the input holds no bytes
+
+export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode | RunErrorCode;
 
 /** The shape an error takes when it crosses a thread boundary. */
 export interface PlainError {
@@ -160,6 +227,32 @@ export class SupervisorError extends BitspreadError {
   }
 }
 
+/**
+ * A run that ended without a useful result, or lost its output. `summary`
+ * (when the run got that far) is what it did until then, e.g. the crawl's
+ * CrawlSummary when the snapshot became unwritable.
+ */
+export class RunError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('RunError');
+  declare readonly code: RunErrorCode;
+  readonly summary: unknown;
+  constructor(code: RunErrorCode, message: string, summary?: unknown, options?: BitspreadErrorOptions) {
+    super(code, message, options);
+    this.name = 'RunError';
+    this.summary = summary;
+  }
+}
+
 export function isBitspreadError(value: unknown): value is BitspreadError {
   return value instanceof BitspreadError;
 }
+
+/** A failure reaching a peer or a seed through DNS, a proxy or a SAM bridge. */
+export class ReachError extends BitspreadError {
+  declare readonly code: ReachErrorCode;
+  constructor(code: ReachErrorCode, message: string) {
+    super(code, message);
+    this.name = 'ReachError';
+  }
+}
+

@@ -1,11 +1,14 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RunError } from '../src/errors.js';
 import { Crawler } from '../src/engine/crawler.js';
 import { crawl } from '../src/engine/crawl.js';
 import type { NodeRecord } from '../src/engine/record.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
+import { pollUntil, waitUntil } from './helpers/wait.js';
 
 /**
  * Third octet of every loopback host here, random per run: other runs of this
@@ -80,7 +83,7 @@ describe('Crawler on a tiny loopback network', () => {
       expect(byAddr.get(all[i] as string)).toMatchObject({ state: 'reachable', network: 'ipv4', userAgent: `/peer:${i}/`, startHeight: 1000 + i, protocolVersion: 70016, services: 1033, relay: true });
     }
     expect(byAddr.get(refused)).toMatchObject({ state: 'failed', error: 'ERR_CONNECTION_REFUSED' });
-    expect(byAddr.get(ONION)).toMatchObject({ state: 'skipped', network: 'onion', reason: 'non-ip' });
+    expect(byAddr.get(ONION)).toMatchObject({ state: 'skipped', network: 'onion', reason: 'no-route' });
     expect(byAddr.get(outside)).toMatchObject({ state: 'skipped', reason: 'not-allowed' });
     expect(summary.byState).toEqual({ reachable: 6, failed: 1, skipped: 2 });
     expect(summary.stopped).toBe(false);
@@ -90,7 +93,12 @@ describe('Crawler on a tiny loopback network', () => {
     // Each peer was dialled exactly once.
     for (const p of peers) expect(p.accepted()).toBe(1);
     await Promise.all(peers.splice(0).map((p) => p.close()));
-    await new Promise((r) => setTimeout(r, 20));
+    // Closed handles leave on later turns of the loop: wait (with a deadline) for the counts to come down.
+    const settled = (): boolean => {
+      const now = liveHandles();
+      return Object.keys(now).every((k) => (now[k] ?? 0) <= (before[k] ?? 0)) && (now.TCPSocketWrap ?? 0) === 0 && (now.Worker ?? 0) === 0;
+    };
+    await pollUntil(settled, 'the crawl\'s handles to be released').catch(() => undefined);
     const after = liveHandles();
     for (const kind of Object.keys(after)) expect(after[kind]).toBeLessThanOrEqual(before[kind] ?? 0);
     expect(after.TCPSocketWrap ?? 0).toBe(0);
@@ -198,15 +206,12 @@ describe('Crawler options', () => {
     expect(() => new Crawler({ seeds: ['127.0.0.1:8333'] })).toThrow(/allow-list is required/);
   });
 
-  it('rejects a bad seed with a typed error, from the record stream and from done', async () => {
-    const run = crawl({ seeds: ['not an address'], only: ['127.0.0.0/8'], workers: 1 });
-    const seen: unknown[] = [];
-    const iterate = async (): Promise<void> => {
-      for await (const r of run) seen.push(r);
-    };
-    await expect(iterate()).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
-    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
-    expect(seen).toEqual([]);
+  it('bad options, a bad seed among them, throw a typed UsageError at once from crawl() and new Crawler()', () => {
+    const bad = { seeds: ['not an address'], only: ['127.0.0.0/8'], workers: 1 };
+    expect(() => crawl(bad)).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION', message: expect.stringMatching(/seeds: expected an IP address and port/) }));
+    expect(() => new Crawler(bad)).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => crawl({ seeds: ['127.0.0.1:8333'] })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+    expect(() => crawl({ seeds: ['127.0.0.1:8333'], only: ['127.0.0.0/33'] })).toThrow(expect.objectContaining({ code: 'ERR_BAD_CIDR' }));
   });
 
   it('finishes at once with an empty summary when there is nothing to dial', async () => {
@@ -226,9 +231,11 @@ describe('a cap shared with other users', () => {
     // Someone else (slot 200) holds both slots for a while.
     expect(cap.tryAcquire(200)).toBe(true);
     expect(cap.tryAcquire(200)).toBe(true);
-    const crawler = new Crawler({ network: 'regtest', seeds: hosts.map((h) => `${h}:${PORT}`), only: [`127.71.${R}.0/24`], workers: 2, cap, timeoutMs: 1000, addrQuietMs: 30 });
+    const crawler = new Crawler({ network: 'regtest', seeds: hosts.map((h) => `${h}:${PORT}`), only: [`127.71.${R}.0/24`], workers: 2, cap, timeoutMs: 1000, addrQuietMs: 30, progressMs: 20 });
     const done = crawler.start();
-    await new Promise((r) => setTimeout(r, 300));
+    // The crawler re-tries a full cap every 100 ms: by its own clock, several tries have passed, each found no room.
+    await waitUntil([[crawler, ['progress']]], () => crawler.stats().elapsedMs > 350, 'the crawler to run 350 ms against a full cap');
+    expect(crawler.stats()).toMatchObject({ queued: 5, inFlight: 0, done: 0 });
     expect(peers.reduce((n, p) => n + p.accepted(), 0)).toBe(0);
     cap.release(200);
     const summary = await done.finally(() => cap.release(200));
@@ -239,19 +246,23 @@ describe('a cap shared with other users', () => {
 });
 
 describe('crawl() when the crawl cannot start', () => {
+  // Options are checked at once (above); what fails once the crawl runs, e.g. an unwritable snapshot, rejects done.
+  const unwritable = join(tmpdir(), 'bitspread-no-such-dir', 'x.ndjson');
+
   it('an iterating caller gets the start error from next(), and nothing rejects unhandled', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (err: unknown): void => void unhandled.push(err);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const run = crawl({ network: 'regtest', seeds: ['not-an-address'], only: ['127.0.0.0/8'], workers: 1 });
+      const run = crawl({ network: 'regtest', seeds: ['127.0.0.1:1'], only: ['127.0.0.0/8'], workers: 1, out: unwritable });
       const seen: NodeRecord[] = [];
       const iterate = async (): Promise<void> => {
         for await (const rec of run) seen.push(rec);
       };
-      await expect(iterate()).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+      await expect(iterate()).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', message: expect.stringMatching(/cannot write the snapshot/) });
       expect(seen).toEqual([]);
-      await new Promise((r) => setTimeout(r, 20));
+      // Unhandled rejections are reported once the microtasks of a turn have run: one more turn, and they would be in.
+      await new Promise((r) => setImmediate(r));
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
@@ -259,10 +270,25 @@ describe('crawl() when the crawl cannot start', () => {
   });
 
   it('a caller that only awaits done gets the error, and no record buffer is subscribed', async () => {
-    const run = crawl({ network: 'regtest', seeds: ['not-an-address'], only: ['127.0.0.0/8'], workers: 1 });
+    const run = crawl({ network: 'regtest', seeds: ['127.0.0.1:1'], only: ['127.0.0.0/8'], workers: 1, out: unwritable });
     const subscribers = (run.crawler as unknown as { recorder: { subscribers: Set<unknown> } }).recorder.subscribers;
     expect(subscribers.size).toBe(0);
-    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_ADDRESS_TEXT' });
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+  });
+
+  it('a snapshot stream that fails mid-crawl rejects done with ERR_WRITE, carrying the summary so far', async () => {
+    peers.push(await startLoopbackPeer({ host: `127.67.${R}.1`, port: PORT, addrs: [`127.67.${R}.2:${PORT}`, `127.67.${R}.3:${PORT}`] }));
+    const out = new Writable({
+      write(_chunk, _enc, callback): void {
+        callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+      },
+    });
+    const run = crawl({ network: 'regtest', seeds: [`127.67.${R}.1:${PORT}`], only: [`127.67.${R}.0/24`], workers: 1, maxPeers: 1, timeoutMs: 2000, addrQuietMs: 50, out });
+    const err = (await run.done.catch((e: unknown) => e)) as RunError;
+    expect(err).toBeInstanceOf(RunError);
+    expect(err).toMatchObject({ code: 'ERR_WRITE', message: expect.stringMatching(/ENOSPC/) });
+    // It stopped at the first failed write: the two learned addresses were never dialled (recorded skipped stopped).
+    expect(err.summary).toMatchObject({ stopped: true, byState: { reachable: 1, failed: 0, skipped: 2 }, bySkipReason: { stopped: 2 } });
   });
 
   it('buffers records only once iterated: a done-only caller of a real crawl holds none', async () => {

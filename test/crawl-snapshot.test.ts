@@ -24,7 +24,7 @@ describe('snapshot writer', () => {
     const w = new SnapshotWriter(file);
     w.write(reachableRecord('127.0.0.1:18444', 'ipv4', info));
     w.write(failedRecord('[::1]:18444', 'ipv6', 'ERR_CONNECTION_REFUSED'));
-    w.write(skippedRecord('a'.repeat(56) + '.onion:8333', 'onion', 'non-ip'));
+    w.write(skippedRecord('a'.repeat(56) + '.onion:8333', 'onion', 'no-route'));
     await w.close();
     const lines = readFileSync(file, 'utf8').split('\n');
     expect(lines.at(-1)).toBe('');
@@ -32,7 +32,7 @@ describe('snapshot writer', () => {
     expect(recs).toEqual([
       { addr: '127.0.0.1:18444', network: 'ipv4', state: 'reachable', ...info },
       { addr: '[::1]:18444', network: 'ipv6', state: 'failed', error: 'ERR_CONNECTION_REFUSED' },
-      { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'non-ip' },
+      { addr: 'a'.repeat(56) + '.onion:8333', network: 'onion', state: 'skipped', reason: 'no-route' },
     ]);
     expect(w.lines).toBe(3);
   });
@@ -68,7 +68,7 @@ describe('crawl summary', () => {
     c.add(reachableRecord('127.0.0.2:1', 'ipv4', { ...info, userAgent: '/btcd:0.24.0/', protocolVersion: 70015 }));
     c.add(reachableRecord('127.0.0.3:1', 'ipv4', info));
     c.add(failedRecord('127.0.0.4:1', 'ipv4', 'ERR_CONNECTION_REFUSED'));
-    c.add(skippedRecord('b'.repeat(52) + '.b32.i2p:0', 'i2p', 'non-ip'));
+    c.add(skippedRecord('b'.repeat(52) + '.b32.i2p:0', 'i2p', 'no-route'));
     const s = c.finish({ durationMs: 2000, peakOpen: 3, workerCrashes: 0, stopped: false });
     expect(s.total).toBe(5);
     expect(s.byState).toEqual({ reachable: 3, failed: 1, skipped: 1 });

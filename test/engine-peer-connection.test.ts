@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerConnection, type PeerHost } from '../workers/peer-connection.js';
@@ -8,14 +9,19 @@ import { AllowList } from '../src/shared/allow-list.js';
 import { PeerCap } from '../src/shared/peer-cap.js';
 import { NETWORKS } from '../src/wire/index.js';
 import { startLoopbackPeer, type LoopbackPeer } from './helpers/loopback-peer.js';
+import { pollUntil, waitUntil } from './helpers/wait.js';
 
 const peers: LoopbackPeer[] = [];
 afterEach(async () => {
   await Promise.all(peers.splice(0).map((p) => p.close()));
 });
 
+/** Tells the waits below that some test's event list grew. */
+const emitted = new EventEmitter();
+
 function host(overrides: Partial<PeerHost> & { events: PeerEvent[] }): PeerHost {
   const { events, ...rest } = overrides;
+  const emit = rest.emit;
   return {
     net: NETWORKS.regtest,
     cap: PeerCap.create(10),
@@ -25,21 +31,24 @@ function host(overrides: Partial<PeerHost> & { events: PeerEvent[] }): PeerHost 
     timeouts: { connectMs: 1000, handshakeMs: 1000, getaddrMs: 1000, addrQuietMs: 30, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 },
     ticker: new DeadlineTicker(20),
     log: pino({ level: 'silent' }),
-    emit: (ev) => events.push(ev),
     closed: () => undefined,
     ...rest,
+    emit: (ev) => {
+      if (emit === undefined) events.push(ev);
+      else emit(ev);
+      emitted.emit('event');
+    },
   };
 }
 
-function ended(events: PeerEvent[]): Promise<Extract<PeerEvent, { kind: 'end' }>> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      const e = events.find((x) => x.kind === 'end');
-      if (e !== undefined && e.kind === 'end') resolve(e);
-      else setTimeout(check, 5);
-    };
-    check();
-  });
+/** Waits (with a deadline) until `events` holds `count` events matching `pred`. */
+function eventsWhere(events: PeerEvent[], pred: (e: PeerEvent) => boolean, what: string, count = 1): Promise<void> {
+  return waitUntil([[emitted, ['event']]], () => events.filter(pred).length >= count, what, 50_000);
+}
+
+async function ended(events: PeerEvent[]): Promise<Extract<PeerEvent, { kind: 'end' }>> {
+  await eventsWhere(events, (e) => e.kind === 'end', 'the end event');
+  return events.find((e) => e.kind === 'end') as Extract<PeerEvent, { kind: 'end' }>;
 }
 
 describe('PeerConnection', () => {
@@ -82,7 +91,9 @@ describe('PeerConnection', () => {
     const h = host({ events });
     PeerConnection.dial(h, p.address);
     await ended(events);
-    await new Promise((r) => setTimeout(r, 100));
+    // The peer sees its connection close only after our socket's own close callbacks have run:
+    // a second end event would be in the list by then.
+    await waitUntil([[p.events, ['close']]], () => p.open() === 0 && p.accepted() === 1, 'the peer to see the connection close');
     expect(events.filter((e) => e.kind === 'end')).toHaveLength(1);
     expect(events.map((e) => e.kind)).toEqual(['connected', 'reachable', 'addrs', 'addrs', 'end']);
     expect(h.ticker.size).toBe(0);
@@ -100,8 +111,8 @@ describe('PeerConnection: a connect that never completes', () => {
     const script = `
       const s = require('node:net').createServer();
       s.listen({ host: '127.70.1.1', port: 0, backlog: 1 }, () => {
-        process.stdout.write(String(s.address().port) + '\\n');
-        setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 20);
+        // Block once the port is written (a pipe write is synchronous): it accepts nothing after that.
+        process.stdout.write(String(s.address().port) + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
       });`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
@@ -109,24 +120,19 @@ describe('PeerConnection: a connect that never completes', () => {
         child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
         child.once('error', reject);
       });
-      await new Promise((r) => setTimeout(r, 100));
       const fds = (): number => readdirSync('/proc/self/fd').length;
       const baseline = fds();
       const events: PeerEvent[] = [];
       const h = host({ events, timeouts: { connectMs: 300, handshakeMs: 300, getaddrMs: 300, addrQuietMs: 30, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
       const dials = 6;
       for (let i = 0; i < dials; i++) PeerConnection.dial(h, `127.70.1.1:${port}`);
-      await new Promise<void>((resolve) => {
-        const check = (): void => (events.filter((e) => e.kind === 'end').length === dials ? resolve() : void setTimeout(check, 10));
-        check();
-      });
+      await eventsWhere(events, (e) => e.kind === 'end', `${dials} end events`, dials);
       const codes = events.filter((e) => e.kind === 'end').map((e) => (e.kind === 'end' ? e.error?.code : undefined));
       // At most backlog+1 connects complete (and then time out in the handshake); the rest never connect.
       expect(codes.filter((c) => c === 'ERR_CONNECT_TIMEOUT').length).toBeGreaterThanOrEqual(dials - 2);
       expect(h.cap.open()).toBe(0);
-      // Let the destroyed handles close.
-      await new Promise((r) => setTimeout(r, 50));
-      expect(fds()).toBeLessThanOrEqual(baseline);
+      // The destroyed handles close (no event tells when a descriptor is gone: poll, with a deadline).
+      await pollUntil(() => fds() <= baseline, `descriptors back to ${baseline}`);
     } finally {
       child.kill('SIGKILL');
     }
@@ -143,10 +149,7 @@ describe('PeerConnection: address budget', () => {
     const events: PeerEvent[] = [];
     const h = host({ events, timeouts: { connectMs: 2000, handshakeMs: 2000, getaddrMs: 5000, addrQuietMs: 300, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
     PeerConnection.dial(h, p.address);
-    await new Promise<void>((resolve) => {
-      const check = (): void => (events.some((e) => e.kind === 'reachable') ? resolve() : void setTimeout(check, 5));
-      check();
-    });
+    await eventsWhere(events, (e) => e.kind === 'reachable', 'the reachable event');
     p.floodAddrs(many(1000, 72), 4);
     const end = await ended(events);
     expect(end.error).toBeUndefined();
@@ -163,18 +166,12 @@ describe('PeerConnection: address budget', () => {
     const events: PeerEvent[] = [];
     const h = host({ events, mode: 'node', timeouts: { connectMs: 2000, handshakeMs: 2000, getaddrMs: 5000, addrQuietMs: 50, pingIntervalMs: 60_000, pingTimeoutMs: 60_000 } });
     const conn = PeerConnection.dial(h, p.address);
-    await new Promise<void>((resolve) => {
-      const check = (): void => (events.some((e) => e.kind === 'ready') ? resolve() : void setTimeout(check, 5));
-      check();
-    });
+    await eventsWhere(events, (e) => e.kind === 'ready', 'the ready event');
     const before = accepted(events);
     p.floodAddrs(many(1000, 74), 3);
     // A ping after the flood: its pong proves every flooded message was processed (TCP keeps order).
     p.broadcast({ command: 'ping', nonce: 77n });
-    await new Promise<void>((resolve) => {
-      const check = (): void => (p.sessions[0]?.includes('pong') === true ? resolve() : void setTimeout(check, 5));
-      check();
-    });
+    await waitUntil([[p.events, ['command']]], () => p.sessions[0]?.includes('pong') === true, 'the pong');
     expect(before).toBeGreaterThanOrEqual(1001);
     expect(accepted(events) - before).toBeLessThanOrEqual(10 - (before - 1000) + 1);
     conn.stop();
@@ -185,10 +182,12 @@ describe('PeerConnection: address budget', () => {
 describe('PeerConnection: what an established peer keeps', () => {
   it('node mode: the reusable buffer of a getaddr answer split across reads is released once the peer is established', async () => {
     const addrs = Array.from({ length: 1000 }, (_, i) => `127.75.${(i >> 8) & 255}.${i & 255}:1`);
-    const p = await startLoopbackPeer({ host: '127.70.3.1', addrs, answerPieces: 8 });
+    let conn: PeerConnection | null = null;
+    // The second half goes out once the first is held (a busy machine would otherwise deliver both in one read).
+    const firstHalfHeld = (): Promise<void> => pollUntil(() => conn !== null && conn.retainedBufferBytes > 10_000, 'the first half of the answer to be buffered');
+    const p = await startLoopbackPeer({ host: '127.70.3.1', addrs, answerPieces: 2, betweenPieces: firstHalfHeld });
     peers.push(p);
     const events: PeerEvent[] = [];
-    let conn: PeerConnection | null = null;
     let retainedAtAnswer = -1;
     const h = host({
       events,
@@ -201,10 +200,7 @@ describe('PeerConnection: what an established peer keeps', () => {
       },
     });
     conn = PeerConnection.dial(h, p.address);
-    await new Promise<void>((resolve) => {
-      const check = (): void => (events.some((e) => e.kind === 'ready') ? resolve() : void setTimeout(check, 5));
-      check();
-    });
+    await eventsWhere(events, (e) => e.kind === 'ready', 'the ready event');
     expect(retainedAtAnswer).toBeGreaterThan(10_000);
     expect(conn.retainedBufferBytes).toBe(0);
     expect(conn.isOpen).toBe(true);
@@ -244,7 +240,6 @@ describe('PeerConnection: a peer that never reads', () => {
       const end = await ended(events);
       expect(end.error).toMatchObject({ code: 'ERR_SLOW_PEER' });
       expect(end.info?.userAgent).toBe('/flooder/');
-      await new Promise((r) => setTimeout(r, 150));
       expect(h.cap.open()).toBe(0);
     } finally {
       server.close();

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatAddress, type AddrEntry } from '../src/wire/index.js';
 import { startSimNetwork, SIM_BEHAVIOURS, type SimBehaviour, type SimNetwork, type SimTruthNode } from '../src/sim/index.js';
-import { RawPeer, sleep } from './helpers/raw-peer.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { pollUntil } from './helpers/wait.js';
 
 let sim: SimNetwork;
 let nodes: SimTruthNode[];
@@ -34,6 +35,20 @@ function nodeOf(behaviour: SimBehaviour, opts: { nonIp?: boolean } = {}): SimTru
 
 function addrTexts(entries: readonly AddrEntry[]): string[] {
   return entries.map((e) => (e.address === null ? 'null' : formatAddress(e.address)));
+}
+
+/**
+ * A full round trip with a modern node of the same in-process sim: once its
+ * verack is here (and the poll phase that brought it is over), the sim has
+ * handled everything written to it before; whatever another node would have
+ * answered to that is in our sockets by now.
+ */
+async function simRoundTrip(): Promise<void> {
+  const peer = await RawPeer.open(nodeOf('modern').addr);
+  peer.sendVersion();
+  expect(await peer.waitFor(() => peer.find('verack').length === 1)).toBe(true);
+  peer.close();
+  await new Promise((r) => setImmediate(r));
 }
 
 function violationsOf(addr: string, kind: string): number {
@@ -67,9 +82,9 @@ describe('modern', () => {
     expect(entries.some((e) => e.address !== null && e.address.network !== 'ipv4')).toBe(true);
     peer.send({ command: 'getaddr' });
     peer.send({ command: 'ping', nonce: 42n });
+    // The sim answers in order: the pong to a ping sent after the second getaddr comes after any answer to it.
     expect(await peer.waitFor(() => peer.find('pong').length === 1)).toBe(true);
     expect(peer.find('pong')[0]?.nonce).toBe(42n);
-    await sleep(100);
     expect(peer.find('addrv2')).toHaveLength(1);
     expect(peer.find('addr')).toHaveLength(0);
     peer.close();
@@ -97,11 +112,13 @@ describe('modern', () => {
     peer.send({ command: 'getaddr' });
     peer.send({ command: 'ping', nonce: 1n });
     expect(await peer.waitFor(() => peer.find('verack').length === 1)).toBe(true);
-    await sleep(50);
-    expect(peer.find('addr')).toHaveLength(0);
-    expect(peer.find('pong')).toHaveLength(0);
-    expect(violationsOf(node.addr, 'getaddr-before-verack')).toBe(before + 1);
+    // After our verack a ping is answered, and in order: by its pong, any answer to the early getaddr or ping is here.
     peer.send({ command: 'verack' });
+    peer.send({ command: 'ping', nonce: 2n });
+    expect(await peer.waitFor(() => peer.find('pong').length >= 1)).toBe(true);
+    expect(peer.find('addr')).toHaveLength(0);
+    expect(peer.find('pong').map((m) => m.nonce)).toEqual([2n]);
+    expect(violationsOf(node.addr, 'getaddr-before-verack')).toBe(before + 1);
     peer.send({ command: 'getaddr' });
     expect(await peer.waitFor(() => peer.find('addr').length === 1)).toBe(true);
     peer.close();
@@ -116,7 +133,9 @@ describe('modern', () => {
     peer.sendRaw(bad); // bad checksum
     await peer.handshake({ addrv2: false });
     peer.sendVersion(); // second version
-    await sleep(50);
+    // The pong to a later ping proves the second version was handled (and recorded) first.
+    peer.send({ command: 'ping', nonce: 3n });
+    expect(await peer.waitFor(() => peer.find('pong').some((m) => m.nonce === 3n))).toBe(true);
     expect(violationsOf(node.addr, 'bytes-before-version')).toBeGreaterThanOrEqual(1);
     expect(violationsOf(node.addr, 'bad-checksum')).toBeGreaterThanOrEqual(1);
     expect(violationsOf(node.addr, 'second-version')).toBeGreaterThanOrEqual(1);
@@ -195,9 +214,12 @@ describe('slow', () => {
 
 describe('broken nodes', () => {
   it('silent: accepts and never speaks', async () => {
+    const accepted = sim.stats().connectionsAccepted;
     const peer = await RawPeer.open(nodeOf('silent').addr);
     peer.sendVersion();
-    await sleep(300);
+    // The sim accepted it (a silent node has nothing to run after that), and has since handled a whole handshake elsewhere.
+    await pollUntil(() => sim.stats().connectionsAccepted > accepted, 'the sim to accept the connection');
+    await simRoundTrip();
     expect(peer.chunks).toHaveLength(0);
     expect(peer.closed).toBe(false);
     peer.close();

@@ -9,9 +9,10 @@ import { formatAddress } from '../src/wire/index.js';
 import { startSimNetwork, type SimNetwork, type SimReachableNode } from '../src/sim/index.js';
 import { RawPeer } from './helpers/raw-peer.js';
 
-const STEP_TIMEOUT_MS = 2000;
-/** A getaddr answer may come in parts: stop once no addr message arrived for this long. */
-const ANSWER_QUIET_MS = 150;
+/** Generous: the sim shares this process's event loop, which lags far behind its timers under load. */
+const STEP_TIMEOUT_MS = 5000;
+/** A getaddr answer may come in parts (10 ms apart in sim time): stop once no addr message arrived for this long. */
+const ANSWER_QUIET_MS = 400;
 const CONCURRENCY = 24;
 
 let sim: SimNetwork;
@@ -45,7 +46,7 @@ async function visit(addr: string): Promise<Visit> {
     const shook = await peer.waitFor(() => peer.closed || (peer.find('version').length > 0 && peer.find('verack').length > 0), STEP_TIMEOUT_MS);
     const version = peer.find('version')[0]?.payload;
     if (!shook || peer.closed || version === undefined || peer.errors.some((e) => e.fatal)) return out;
-    out.reachable = { addr, userAgent: version.userAgent ?? '', protocolVersion: version.version, services: Number(version.services), startHeight: version.startHeight ?? 0 };
+    out.reachable = { addr, network: 'ipv4', userAgent: version.userAgent ?? '', protocolVersion: version.version, services: Number(version.services), startHeight: version.startHeight ?? 0 };
     peer.send({ command: 'sendaddrv2' });
     peer.send({ command: 'verack' });
     peer.send({ command: 'getaddr' });

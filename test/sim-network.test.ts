@@ -13,12 +13,22 @@ import { generatePlan } from '../src/sim/topology.js';
 import { computeTruth } from '../src/sim/truth.js';
 import { behaviourCounts, gossips, normalizeMix } from '../src/sim/behaviours.js';
 import { NETWORKS } from '../src/wire/index.js';
-import { RawPeer, sleep } from './helpers/raw-peer.js';
+import { RawPeer } from './helpers/raw-peer.js';
+import { pollUntil, waitUntil } from './helpers/wait.js';
 
 /** Open sockets/servers, and timers (the test runner keeps a few of its own). */
 function handles(): { tcp: string[]; timers: number } {
   const all = process.getActiveResourcesInfo();
   return { tcp: all.filter((r) => r.startsWith('TCP')), timers: all.filter((r) => r === 'Timeout').length };
+}
+
+/** Handles close on later turns of the event loop (no event tells when): wait, with a deadline, then check. */
+async function expectNoLeakSoon(before: { tcp: string[]; timers: number }): Promise<void> {
+  await pollUntil(() => {
+    const now = handles();
+    return now.tcp.join() === before.tcp.join() && now.timers <= before.timers;
+  }, 'the sim\'s sockets and timers to be released').catch(() => undefined);
+  expectNoLeak(before);
 }
 
 function expectNoLeak(before: { tcp: string[]; timers: number }): void {
@@ -97,15 +107,14 @@ describe('network', () => {
     // Leave connections open in every state, with latency timers pending.
     const peers = await Promise.all(a.truth().reachable.slice(0, 10).map((r) => RawPeer.open(r.addr)));
     for (const p of peers.slice(0, 5)) p.sendVersion();
-    await sleep(20);
+    await pollUntil(() => a.stats().connectionsAccepted >= 10, 'the sim to accept 10 connections');
     expect(a.stats().openInbound).toBe(10);
     expect(a.stats().peakInbound).toBe(10);
     expect(a.stats().connectionsAccepted).toBe(10);
     await a.close();
     await a.close(); // idempotent
     for (const p of peers) p.close();
-    await sleep(20);
-    expectNoLeak(before);
+    await expectNoLeakSoon(before);
     expect(a.stats().openInbound).toBe(0);
 
     const b = await startSimNetwork({ nodes: 40, seed: 9, baseAddress: '127.183.0.0', latency: { medianMs: 5 } });
@@ -117,8 +126,7 @@ describe('network', () => {
       await b.close();
       await c.close();
     }
-    await sleep(20);
-    expectNoLeak(before);
+    await expectNoLeakSoon(before);
   });
 
   it('rejects bad options before listening', async () => {
@@ -195,8 +203,7 @@ describe('bitspread sim', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('Ctrl-C') && Date.now() < deadline) await sleep(50);
+    await waitUntil([[child.stdout, ['data']]], () => out.includes('Ctrl-C'), 'the sim to print its summary line');
     const lines = out.trim().split('\n');
     expect(lines[0]).toMatch(/^127\.185\.0\.1:\d+$/);
     expect(lines[1]).toMatch(/^127\.185\.0\.2:\d+$/);

@@ -2,8 +2,7 @@
  * Shared helpers for the wire tests: loading Core's vectors and collecting
  * what a MessageDecoder reports.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WireError } from '../src/errors.js';
 import type { Message, MessageSink } from '../src/wire/index.js';
@@ -19,20 +18,12 @@ export interface Vector {
 }
 
 /**
- * The vectors live in `shared/` beside the repository (CI: `<dir>/main` and
- * `<dir>/shared`); in a worktree that is further up, so walk up until found.
+ * Bitcoin Core's test vectors, vendored in `test/fixtures/core-vectors.json`
+ * (origin and commit: `test/fixtures/README.md` and the file's `meta`). Tests
+ * read nothing outside the repository.
  */
 export function loadVectors(): Vector[] {
-  const direct = fileURLToPath(new URL('../../shared/protocol/vectors.json', import.meta.url));
-  let file: string | undefined = existsSync(direct) ? direct : undefined;
-  for (let dir = dirname(fileURLToPath(import.meta.url)); file === undefined; ) {
-    const candidate = join(dir, 'shared', 'protocol', 'vectors.json');
-    if (existsSync(candidate)) file = candidate;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  if (file === undefined) throw new Error('shared/protocol/vectors.json not found beside the repository');
+  const file = fileURLToPath(new URL('./fixtures/core-vectors.json', import.meta.url));
   const doc = JSON.parse(readFileSync(file, 'utf8')) as { vectors: Vector[] };
   return doc.vectors;
 }

@@ -1,8 +1,8 @@
 // Interoperability with an independent implementation: bcoin 1.0.2's framer,
 // parser and packets. Bytes bcoin encodes must decode with our codec, and
-// bytes we encode must decode with bcoin, field by field. bcoin lives in
-// bench/node_modules (installed on demand from bench/package-lock.json) so it
-// never becomes part of bitspread's install.
+// bytes we encode must decode with bcoin, field by field. bcoin is a pinned
+// devDependency (installed by `npm ci`, never during the run, and not a
+// dependency of the published package).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBcoin, type Bcoin, type BcoinAddrPacket, type BcoinPacket, type BcoinPingPacket, type BcoinVersionPacket } from '../bench/comparators.mjs';
 import {
@@ -23,7 +23,7 @@ const regtest = NETWORKS.regtest;
 let bcoin: Bcoin;
 beforeAll(() => {
   bcoin = loadBcoin();
-}, 120_000);
+});
 
 /** Feeds `bytes` to our streaming decoder in small chunks, as a socket would. */
 function decodeWithOurs(bytes: Uint8Array, chunkSize = 7): { messages: Message[]; errors: string[] } {

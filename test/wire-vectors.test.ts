@@ -1,5 +1,5 @@
 /**
- * Every vector in shared/protocol/vectors.json (Bitcoin Core 31.x): decodes
+ * Every vector in test/fixtures/core-vectors.json (Bitcoin Core 31.x): decodes
  * to the stated fields or fails with the code matching Core's error text, and
  * re-encodes to the same bytes where valid.
  */

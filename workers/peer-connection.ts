@@ -130,7 +130,9 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
 
   protected onReleased(error: PlainError | null): void {
     const info = this.success ?? undefined;
-    this.host.emit(error === null ? { kind: 'end', addr: this.addr, info } : { kind: 'end', addr: this.addr, info, error });
+    const how = this.via === 'direct' ? null : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) };
+    const ev = error === null ? { kind: 'end' as const, addr: this.addr, info } : { kind: 'end' as const, addr: this.addr, info, error };
+    this.host.emit(how === null ? ev : { ...ev, ...how });
     this.host.closed(this);
   }
 
@@ -297,7 +299,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       const now = performance.now();
       this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
       this.budget.startRefill(now);
-      this.host.emit({ kind: 'ready', addr: this.addr, info: this.success });
+      this.host.emit({ kind: 'ready', addr: this.addr, info: this.success, ...(this.via === 'direct' ? {} : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) }) });
       return;
     }
     this.finish(null);

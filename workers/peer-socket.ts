@@ -26,6 +26,8 @@ import type { AllowList } from '../src/shared/allow-list.js';
 import type { PeerCap } from '../src/shared/peer-cap.js';
 import type { DeadlineTicker, Tickable } from './ticker.js';
 import { discardReplies, queueReply, takeReplies } from './outbound.js';
+import { allowsDestination, type Route, type Via } from '../src/shared/reach.js';
+import type { Transports } from './transports/index.js';
 
 /** What the socket half needs from whoever runs it (a worker session). */
 export interface SocketHost {
@@ -36,6 +38,8 @@ export interface SocketHost {
   readonly timeouts: { readonly connectMs: number };
   readonly ticker: DeadlineTicker;
   readonly log: Logger;
+  /** Proxies, SAM and per-network rules; absent: IPv4 and IPv6 only, dialled directly. */
+  readonly transports?: Transports | null;
 }
 
 /** `open`: connected, the protocol (the subclass) is running. */
@@ -94,9 +98,9 @@ export function socketErrorCode(errno: string | undefined): PeerErrorCode {
   }
 }
 
-/** Host part for net.connect from a dialable (ipv4/ipv6) address text. */
+/** Host part of an address text: the IP for net.connect, or the onion / .b32.i2p name for a proxy. */
 function hostOf(text: string, addr: NetAddress): string {
-  if (addr.network === 'ipv6') return text.slice(1, text.lastIndexOf(']'));
+  if (addr.network === 'ipv6' || addr.network === 'cjdns') return text.slice(1, text.lastIndexOf(']'));
   return text.slice(0, text.lastIndexOf(':'));
 }
 
@@ -117,6 +121,13 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   /** True while a received chunk is decoded: frames are queued (outbound.ts) and leave in one write. */
   private batchingReplies = false;
   private outcome: PlainError | null = null;
+  /** How the socket reached the peer, and through which proxy / SAM bridge. */
+  protected via: Via = 'direct';
+  protected proxy: string | null = null;
+  private connectTimeoutMs = 0;
+  /** A proxied dial in progress (stop aborts it), and the proxy budget slot it holds. */
+  private dialAbort: AbortController | null = null;
+  private releaseProxy: (() => void) | null = null;
 
   protected constructor(host: H, addr: string) {
     this.host = host;
@@ -161,8 +172,16 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     } catch (err) {
       return this.refuse({ code: (err as WireError).code ?? 'ERR_BAD_ADDRESS_TEXT', message: String((err as Error).message) });
     }
+    const transports = this.host.transports ?? null;
+    const route: Route =
+      transports !== null ? transports.route(addr) : addr.network === 'ipv4' || addr.network === 'ipv6' ? { via: 'direct' } : { skip: 'no-route' };
+    if ('skip' in route) {
+      return route.skip === 'i2p-port'
+        ? this.refuse({ code: 'ERR_I2P_PORT', message: `${this.addr}: I2P peers are dialled on port 0 only (SAM 3.1 has no ports)` })
+        : this.refuse({ code: 'ERR_NO_ROUTE', message: `${this.addr}: no way to reach ${addr.network} (see --via-tor, --via-i2p, --cjdns)` });
+    }
     // The allow-list is checked here, at the only place a socket is created.
-    if ((addr.network !== 'ipv4' && addr.network !== 'ipv6') || (this.host.allow !== null && !this.host.allow.allows(addr))) {
+    if (!allowsDestination(this.host.allow, addr.network, addr.bytes, addr.port)) {
       return this.refuse({ code: 'ERR_NOT_ALLOWED', message: `${this.addr} is outside the allow-list` });
     }
     this.remote = addr;
@@ -170,8 +189,10 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       return this.refuse({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
     }
     this.holdsSlot = true;
-    this.deadline = this.startedAt + this.host.timeouts.connectMs;
+    this.connectTimeoutMs = transports !== null ? transports.connectMs(addr) : this.host.timeouts.connectMs;
+    this.deadline = this.startedAt + this.connectTimeoutMs;
     this.host.ticker.add(this);
+    if (route.via !== 'direct' && transports !== null) return this.connectProxied(transports, route, hostOf(this.addr, addr), addr.port);
     let socket: PeerSock;
     try {
       socket = netConnect({
@@ -197,6 +218,43 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+  }
+
+  /** Through a SOCKS5 proxy or the SAM bridge: the socket arrives connected, its reads come as 'data' events. */
+  private connectProxied(transports: Transports, route: Extract<Route, { via: 'socks5' | 'sam' }>, host: string, port: number): void {
+    const abort = new AbortController();
+    this.dialAbort = abort;
+    transports.open(route, host, port, this.connectTimeoutMs, abort.signal).then(
+      (p) => {
+        this.dialAbort = null;
+        if (this.state !== 'connecting') {
+          p.socket.destroy();
+          p.release();
+          return;
+        }
+        this.via = p.via;
+        this.proxy = p.proxy;
+        this.releaseProxy = p.release;
+        const socket = p.socket as PeerSock;
+        socket[kPeer] = this;
+        this.socket = socket;
+        socket.setNoDelay(true);
+        socket.on('data', onSocketData);
+        socket.on('end', onSocketEnd);
+        socket.on('error', onSocketError);
+        socket.on('close', onSocketClose);
+        this.handleConnect();
+        socket.resume();
+      },
+      (err: unknown) => {
+        this.dialAbort = null;
+        if (this.state !== 'connecting') return;
+        const e = err as { code?: string; message?: string };
+        this.proxy = route.via === 'sam' ? route.bridge : (route.proxies[0] ?? null);
+        this.via = route.via;
+        this.finish({ code: (e.code ?? 'ERR_SOCKET') as PlainError['code'], message: e.message ?? String(err) });
+      },
+    );
   }
 
   // ---- socket events (called through the module-level handlers) ----
@@ -247,7 +305,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       case 'open':
         return this.tickOpen(now);
       case 'connecting':
-        if (now >= this.deadline) this.finish({ code: 'ERR_CONNECT_TIMEOUT', message: `no connection within ${this.host.timeouts.connectMs} ms` });
+        if (now >= this.deadline) this.finish({ code: 'ERR_CONNECT_TIMEOUT', message: `no connection within ${this.connectTimeoutMs} ms` });
         return;
       case 'closing':
         if (now >= this.deadline) this.abortClosing(true);
@@ -313,9 +371,11 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     // What this chunk already answered goes out before our FIN (a reset drops it anyway).
     if (this.batchingReplies) this.flushReplies();
     if (error !== null && this.log !== null) this.log.debug({ code: error.code }, error.message);
+    this.dialAbort?.abort();
     const socket = this.socket;
     if (socket === null) return this.release();
     socket.removeListener('connect', onSocketConnect);
+    socket.removeListener('data', onSocketData);
     socket.removeListener('end', onSocketEnd);
     socket.removeListener('error', onSocketError);
     socket.removeListener('close', onSocketClose);
@@ -367,6 +427,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       this.holdsSlot = false;
       this.host.cap.release(this.host.slot);
     }
+    this.releaseProxy?.();
+    this.releaseProxy = null;
     this.onReleased(this.outcome);
   }
 }
@@ -385,6 +447,12 @@ function guarded(sock: PeerSock, method: 'handleConnect' | 'handleEnd' | 'handle
 
 function onSocketConnect(this: PeerSock): void {
   guarded(this, 'handleConnect');
+}
+/** Proxied sockets only (direct ones read through `onread`). */
+function onSocketData(this: PeerSock, chunk: Buffer): void {
+  const conn = this[kPeer];
+  if (conn === undefined) return;
+  conn.handleRead(chunk, chunk.length);
 }
 function onSocketEnd(this: PeerSock): void {
   guarded(this, 'handleEnd');

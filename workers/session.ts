@@ -19,6 +19,7 @@ import { AllowList } from '../src/shared/allow-list.js';
 import { PeerConnection, type PeerHost } from './peer-connection.js';
 import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerMemory } from '../src/shared/messages.js';
 import { DeadlineTicker } from './ticker.js';
+import { Transports } from './transports/index.js';
 import { RecentAddresses, recentKey } from './recent-addresses.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
@@ -42,6 +43,7 @@ export class WorkerSession implements PeerHost {
   readonly ticker: DeadlineTicker;
   readonly log: Logger;
   readonly recentAddresses = new RecentAddresses();
+  readonly transports: Transports | null;
 
   private readonly conns = new Map<string, PeerConnection>();
   private readonly dataPort: MessagePort;
@@ -61,6 +63,7 @@ export class WorkerSession implements PeerHost {
     this.mode = init.mode;
     this.timeouts = init.timeouts;
     this.ticker = new DeadlineTicker(init.tickMs);
+    this.transports = init.reach === undefined ? null : new Transports(init.reach, this.allow, init.torProxyCaps ?? [], init.slot);
     this.log = log;
     this.dataPort = init.data;
     this.dataPort.on('message', (cmd: SessionCommand) => this.command(cmd));
@@ -75,6 +78,7 @@ export class WorkerSession implements PeerHost {
       this.draining = true;
       for (const conn of [...this.conns.values()]) conn.stop(true);
       this.ticker.stop();
+      this.transports?.close();
       this.flush();
       this.endSession?.();
     },
@@ -166,9 +170,9 @@ function flushSession(s: WorkerSession): void {
   s.flush();
 }
 
-/** Worker-side logger: synchronous to fd 1 (async output is lost when a thread is terminated). */
+/** Worker-side logger: synchronous to fd 2, stderr like every log line (async output is lost when a thread is terminated). */
 function workerLogger(level: string, slot: number): Logger {
-  return pino({ level, base: { worker: slot } }, pino.destination({ dest: 1, sync: true }));
+  return pino({ level, base: { worker: slot } }, pino.destination({ dest: 2, sync: true }));
 }
 
 /**

@@ -26,7 +26,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
-import { PeerError, SupervisorError, UsageError } from '../errors.js';
+import { PeerError, RunError, SupervisorError, UsageError } from '../errors.js';
 import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, NetAddress, NetworkParams } from '../wire/types.js';
 import { PeerCap } from '../shared/peer-cap.js';
@@ -34,10 +34,11 @@ import { AllowList } from '../shared/allow-list.js';
 import type { WorkerMemory } from '../shared/messages.js';
 import { DynamicSupervisor, type ExitReason } from '../supervisor/dynamic-supervisor.js';
 import { resolveDnsSeeds } from '../seeds/dns-seeds.js';
+import { fixedSeeds } from '../seeds/fixed-seeds.js';
+import { NetworkGate, type NetworkLoad } from './network-gate.js';
 import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
 import { GossipPolicy } from './gossip-policy.js';
-import { addressKey, keyNetwork } from '../shared/address-key.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
 import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
@@ -71,6 +72,8 @@ export interface CrawlStats {
   /** New addresses dropped because their learned-from peer, or its source netgroup, had used its budget. */
   readonly droppedPerSource: number;
   readonly droppedPerSourceGroup: number;
+  /** Per network: peers in flight, its budget, the most at once. */
+  readonly networks: Record<AddressNetwork, NetworkLoad>;
 }
 
 /** What is built once the crawl starts. */
@@ -101,13 +104,15 @@ export class Crawler extends EventEmitter {
   private finished: (() => void) | null = null;
   private pumpTimer: ReturnType<typeof setInterval> | null = null;
   private progressTimer: ReturnType<typeof setInterval> | null = null;
+  /** Routes, hygiene and per-network budgets. */
+  private readonly gate: NetworkGate;
 
   constructor(opts: CrawlOptions) {
     super();
     this.raw = opts;
     this.opts = resolveOptions(opts);
     this.net = NETWORKS[this.opts.network];
-    this.log = opts.logger ?? pino({ level: this.opts.logLevel });
+    this.log = opts.logger ?? pino({ level: this.opts.logLevel }, pino.destination({ dest: 2, sync: true }));
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
     this.gossip = new GossipPolicy(this.opts.gossip);
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
@@ -118,6 +123,7 @@ export class Crawler extends EventEmitter {
         `the shared cap has ${this.cap.workerSlots} worker slots, fewer than the ${this.opts.workers} workers: create it with PeerCap.create(max, ${this.opts.workers}) or more`,
       );
     }
+    this.gate = new NetworkGate(this.opts, this.allow, this.cap.max, this.opts.denyList.length > 0 ? AllowList.parse(this.opts.denyList) : null);
   }
 
   /** Runs the crawl; resolves with the summary when it completes (crawl mode) or is stopped. */
@@ -184,7 +190,7 @@ export class Crawler extends EventEmitter {
     const summary = this.recorder.summary;
     const visited = summary.visited;
     const rate = elapsedMs > 0 ? (visited * 1000) / elapsedMs : 0;
-    const queued = this.frontier.queued;
+    const queued = this.frontier.queued + this.gate.waitingTotal;
     const inFlight = this.parts?.pool.inFlight ?? 0;
     return {
       elapsedMs,
@@ -204,6 +210,7 @@ export class Crawler extends EventEmitter {
       notStored: this.notStored,
       droppedPerSource: this.gossip.drops.perSource,
       droppedPerSourceGroup: this.gossip.drops.perSourceGroup,
+      networks: this.gate.load(),
     };
   }
 
@@ -243,7 +250,7 @@ export class Crawler extends EventEmitter {
   private async run(): Promise<CrawlSummary> {
     this.startedAt = performance.now();
     const o = this.opts;
-    this.recorder.snapshot = this.raw.out === undefined ? null : new SnapshotWriter(this.raw.out);
+    this.recorder.snapshot = this.raw.out === undefined ? null : new SnapshotWriter(this.raw.out, (err) => this.onWriteError(err));
     this.log.info({ network: o.network, mode: o.mode, maxPeers: this.cap.max, workers: o.workers }, 'crawl starting');
     for (const seed of o.seeds) this.learnText(seed);
     // Built before the first await, so connectToNode works right after start().
@@ -253,10 +260,18 @@ export class Crawler extends EventEmitter {
     });
     if (this.stopping) this.finished?.();
 
+    let seeded = o.seeds.length;
     if (o.dnsSeeds) {
-      const dns = await resolveDnsSeeds(this.net.dnsSeeds, this.net.defaultPort, { servers: o.dnsServers, allow: this.allow });
+      const dns = await resolveDnsSeeds({ network: o.network, servers: o.dnsServers, allow: this.allow, serviceBits: o.dnsServiceBits });
       for (const a of dns.addresses) this.learnText(a);
-      this.log.info({ addresses: dns.addresses.length, failures: dns.failures }, 'dns seeds resolved');
+      seeded += dns.addresses.length;
+      this.log.info({ addresses: dns.addresses.length, seeds: dns.seeds }, 'dns seeds resolved');
+    }
+    // Core dials its fixed seeds when the DNS seeds give nothing (or at once when asked).
+    if (o.fixedSeeds === true || (o.fixedSeeds === 'fallback' && o.dnsSeeds && seeded === 0)) {
+      const fixed = fixedSeeds(o.network);
+      for (const f of fixed) this.learn(f.addr, f.network, null);
+      this.log.info({ addresses: fixed.length }, 'fixed seeds added');
     }
     // Re-pumps when slots free up outside our view (a shared cap) or a restart raced a start.
     this.pumpTimer = setInterval(() => parts.dispatcher.pump(), 100);
@@ -285,7 +300,18 @@ export class Crawler extends EventEmitter {
       workers: o.workers,
       cap: this.cap,
       ...(o.workerMaxHeapMb !== undefined ? { maxHeapMb: o.workerMaxHeapMb } : {}),
-      session: { network: o.network, allow: o.only, allowAny: o.allowAny, mode: o.mode, timeouts: o.timeouts, tickMs: o.tickMs, logLevel: o.logLevel },
+      session: {
+        network: o.network,
+        allow: o.only,
+        allowAny: o.allowAny,
+        mode: o.mode,
+        timeouts: o.timeouts,
+        tickMs: o.tickMs,
+        logLevel: o.logLevel,
+        reach: this.gate.reach,
+        torProxyCaps: this.gate.torProxyCaps.map((c) => c.buffer),
+      },
+      extraCaps: this.gate.torProxyCaps,
       onAddrs: (texts, networks, source) => {
         let dropped: number[] | null = null;
         for (let i = 0; i < texts.length; i++) if (this.learn(texts[i] as string, networks[i] as AddressNetwork, source)) (dropped ??= []).push(i);
@@ -302,6 +328,7 @@ export class Crawler extends EventEmitter {
       retryCrashedPeers: o.retryCrashedPeers,
       pool,
       supervisor,
+      gate: this.gate,
       isStopping: () => this.stopping,
       record: (rec) => this.record(rec),
       requeue: (addr, pause) => {
@@ -313,7 +340,7 @@ export class Crawler extends EventEmitter {
     dispatcher = new Dispatcher({
       frontier: this.frontier,
       cap: this.cap,
-      allow: this.allow,
+      gate: this.gate,
       pool,
       peers,
       record: (rec) => this.record(rec),
@@ -335,11 +362,15 @@ export class Crawler extends EventEmitter {
     this.log.info({ inFlight: parts.pool.inFlight, queued: this.frontier.queued }, 'crawl stopping');
     // Draining closes every socket; every visit settles (and is recorded) before close() resolves.
     await parts.pool.close();
+    for (const a of this.gate.drainWaiting()) this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
     for (let a = this.frontier.next(); a !== undefined; a = this.frontier.next()) {
       this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
     }
     await parts.supervisor.stop();
-    await this.recorder.snapshot?.close();
+    const writeError = await this.recorder.snapshot?.close().then(
+      () => null,
+      (err: unknown) => err,
+    );
     const summary = this.recorder.summary.finish({
       durationMs: Math.round(performance.now() - this.startedAt),
       // The cap records its exact high-water mark (shared caps: includes other users').
@@ -347,12 +378,22 @@ export class Crawler extends EventEmitter {
       workerCrashes: parts.pool.crashes,
       stopped,
       addrsDropped: { ...this.gossip.drops, maxKnown: this.notStored },
+      networkBudgets: Object.fromEntries(Object.entries(this.gate.load()).map(([n, l]) => [n, { budget: l.budget, peak: l.peak }])),
     });
     this.emit('progress', this.stats());
     this.recorder.end();
     this.log.info({ total: summary.total, reachable: summary.byState.reachable, durationMs: summary.durationMs }, 'crawl finished');
     this.emit('done', summary);
+    if (writeError instanceof RunError) throw new RunError(writeError.code, writeError.message, summary);
+    if (writeError !== null && writeError !== undefined) throw writeError;
     return summary;
+  }
+
+  /** The snapshot cannot be written (disk full, closed pipe…): stop dialling now; start() rejects ERR_WRITE. */
+  private onWriteError(err: RunError): void {
+    this.log.error({ err: err.message }, 'snapshot write failed: stopping the crawl');
+    this.stopping = true;
+    this.finished?.();
   }
 
   private clearTimers(): void {
@@ -373,9 +414,12 @@ export class Crawler extends EventEmitter {
     return formatAddress(target);
   }
 
-  /** The network of a dialable address or frontier key (IPv6 text in fc00::/8 is IPv6 here, not CJDNS). */
-  private networkOf(key: string): AddressNetwork {
-    return keyNetwork(key);
+  private networkOf(text: string): AddressNetwork {
+    try {
+      return parseAddress(text).network;
+    } catch {
+      return 'ipv4';
+    }
   }
 
   /** Seeds and DNS answers: canonicalise the text first. Not subject to the gossip policy. */
@@ -390,7 +434,7 @@ export class Crawler extends EventEmitter {
    * (not stored: it may still be learned from another peer).
    */
   private learn(text: string, network: AddressNetwork, source: string | null): boolean {
-    if (this.frontier.has(addressKey(text, network))) return false;
+    if (this.frontier.has(text)) return false;
     if (this.frontier.known >= this.opts.maxKnown) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
       return false;
@@ -410,9 +454,10 @@ export class Crawler extends EventEmitter {
         return false;
       }
     }
-    this.frontier.add(text, network);
-    // Non-IP addresses are never queued: their record is written now (the frontier holds them as skipped).
-    if (!DIALABLE.has(network)) this.recorder.write(skippedRecord(text, network, 'non-ip'));
+    // No route (onion/I2P/CJDNS not enabled, an I2P port): never queued, recorded now (the frontier holds it as skipped).
+    const skip = this.gate.skipWhenLearned(network, portOf(text));
+    this.frontier.add(text, network, skip === null);
+    if (skip !== null) this.recorder.write(skippedRecord(text, network, skip));
     return false;
   }
 
@@ -429,6 +474,12 @@ export class Crawler extends EventEmitter {
 
   private checkDone(): void {
     if (this.opts.mode !== 'crawl' || this.stopping || this.parts === null) return;
-    if (this.frontier.queued === 0 && this.parts.pool.inFlight === 0) this.finished?.();
+    if (this.frontier.queued === 0 && this.parts.pool.inFlight === 0 && this.gate.waitingTotal === 0) this.finished?.();
   }
+}
+
+/** The port of an address text (`host:port`, `[v6]:port`); 0 when there is none. */
+function portOf(text: string): number {
+  const port = Number(text.slice(text.lastIndexOf(':') + 1));
+  return Number.isInteger(port) ? port : 0;
 }

@@ -3,8 +3,8 @@
  * peer for each while the cap has room. The main thread only avoids pointless
  * work here; the cap itself is enforced in the worker, at the dial.
  */
-import type { AllowList } from '../shared/allow-list.js';
 import type { PeerCap } from '../shared/peer-cap.js';
+import type { NetworkGate } from './network-gate.js';
 import { parseAddress } from '../wire/index.js';
 import type { AddressNetwork } from '../wire/types.js';
 import type { Frontier } from './frontier.js';
@@ -20,7 +20,8 @@ export const DIALABLE: ReadonlySet<AddressNetwork> = new Set(['ipv4', 'ipv6']);
 export interface DispatchContext {
   readonly frontier: Frontier;
   readonly cap: PeerCap;
-  readonly allow: AllowList | null;
+  /** Routes, the allow-list, --allow-any hygiene, per-network budgets. */
+  readonly gate: NetworkGate;
   readonly pool: PeerWorkerPool;
   readonly peers: Peers;
   record(rec: NodeRecord): void;
@@ -56,21 +57,26 @@ export class Dispatcher {
 
   /** Starts peers for queued addresses while the cap has room. */
   pump(): void {
-    const { frontier, cap, allow, pool, peers } = this.ctx;
+    const { frontier, cap, gate, pool, peers } = this.ctx;
     if (this.ctx.isStopping()) return;
     if (this.pauseUntil !== 0 && performance.now() < this.pauseUntil) return;
     // Without the reservation a peer that dropped would find its slot taken by a new address
     // when its restart dials, fail ERR_MAX_PEERS and use up its restarts for nothing.
     const max = cap.max - this.ctx.reserved();
     while (pool.inFlight < max && cap.open() < max) {
-      const addr = frontier.next();
+      // A parked address whose network has room again goes first.
+      const addr = gate.nextWaiting() ?? frontier.next();
       if (addr === undefined) break;
-      // Queued keys are IPv4/IPv6 texts; text in fc00::/8 parses as CJDNS but was learned as IPv6.
       const parsed = parseAddress(addr);
-      const network = parsed.network === 'cjdns' ? 'ipv6' : parsed.network;
-      if (!DIALABLE.has(network)) continue; // recorded skipped when learned
-      if (allow !== null && !allow.allows(network === parsed.network ? parsed : { ...parsed, network })) {
-        this.ctx.record(skippedRecord(addr, network, 'not-allowed'));
+      const network = parsed.network;
+      // Its network's budget first: the rules below count what they admit (the per-netgroup cap).
+      if (!gate.hasRoom(network)) {
+        gate.wait(addr, network);
+        continue;
+      }
+      const skip = gate.skipWhenDispatched(parsed);
+      if (skip !== null) {
+        this.ctx.record(skippedRecord(addr, network, skip));
         continue;
       }
       if (!peers.start(addr, network).ok) {

@@ -1,8 +1,6 @@
 /**
  * The crawl frontier: every address the crawl has ever heard of, deduplicated
- * by its key: Core's text form (e.g. "127.0.0.1:18444"), with `cjdns:` in
- * front for CJDNS so that it never collides with the IPv6 address of the same
- * text (shared/address-key.ts); IPv4/IPv6 keys are their text,
+ * by its Core text form (network + address + port, e.g. "127.0.0.1:18444"),
  * where each stands (queued → taken → done), and the FIFO of those still to
  * dial. It is the one place that knows whether an address already has its
  * record: `finish()` says so exactly once per address.
@@ -19,7 +17,6 @@
  */
 import { UsageError } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
-import { addressKey, keyText } from '../shared/address-key.js';
 
 /**
  * queued: waiting to be dialled; taken: handed out (being visited); done: has
@@ -32,11 +29,9 @@ const QUEUED = 0;
 const TAKEN = 1;
 const DONE = 2;
 const SKIPPED_BASE = 3;
-/** An IP address recorded as skipped by the caller (a policy, e.g. a bad port), never queued. */
-const SKIPPED_IP = -1;
 
 /** Networks we cannot dial yet, in the order of their state codes. */
-const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns'] as const satisfies readonly AddressNetwork[];
+const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns', 'ipv4', 'ipv6'] as const satisfies readonly AddressNetwork[];
 type SkippedNetwork = (typeof SKIPPED_NETWORKS)[number];
 
 const MIN_QUEUE_CAPACITY = 16;
@@ -51,17 +46,18 @@ export class Frontier {
   private skippedCount = 0;
 
   /**
-   * Records an address. Returns true if it was new. ipv4/ipv6 addresses join
-   * the back of the dial queue; other networks are recorded as skipped.
+   * Records an address. Returns true if it was new. An address to `dial`
+   * (default: ipv4/ipv6 ones; onion, i2p and cjdns ones when a proxy, SAM
+   * bridge or --cjdns reaches them) joins the back of the dial queue; the
+   * others are recorded as skipped.
    */
-  add(text: string, network: AddressNetwork): boolean {
+  add(text: string, network: AddressNetwork, dial: boolean = network === 'ipv4' || network === 'ipv6'): boolean {
     if (typeof text !== 'string' || text === '') throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.add needs a non-empty address text');
-    const state = stateFor(network);
-    const key = addressKey(text, network);
-    if (this.states.has(key)) return false;
-    this.states.set(key, state);
+    const state = stateFor(network, dial);
+    if (this.states.has(text)) return false;
+    this.states.set(text, state);
     if (state === QUEUED) {
-      this.queue.pushBack(key);
+      this.queue.pushBack(text);
       this.queuedCount++;
     } else this.skippedCount++;
     return true;
@@ -69,15 +65,10 @@ export class Frontier {
 
   /**
    * Records an IPv4/IPv6 address that must not be dialled (the caller writes
-   * its record and says why). Returns true if it was new.
+   * its record and says why, e.g. a gossiped bad port). Returns true if it was new.
    */
   addSkipped(text: string, network: AddressNetwork): boolean {
-    const key = addressKey(text, network);
-    if (this.states.has(key)) return false;
-    const state = stateFor(network);
-    this.states.set(key, state === QUEUED ? SKIPPED_IP : state);
-    this.skippedCount++;
-    return true;
+    return this.add(text, network, false);
   }
 
   /** The next address to dial (oldest first), or undefined when none is queued. */
@@ -99,7 +90,7 @@ export class Frontier {
    */
   take(text: string): boolean {
     const state = this.states.get(text);
-    if (state === undefined || state >= SKIPPED_BASE || state === SKIPPED_IP) return false;
+    if (state === undefined || state >= SKIPPED_BASE) return false;
     if (state === QUEUED) {
       // Its queue entry stays behind, stale: next() skips it.
       this.states.set(text, TAKEN);
@@ -116,7 +107,7 @@ export class Frontier {
    */
   finish(text: string): boolean {
     const state = this.states.get(text);
-    if (state === DONE || (state !== undefined && (state >= SKIPPED_BASE || state === SKIPPED_IP))) return false;
+    if (state === DONE || (state !== undefined && state >= SKIPPED_BASE)) return false;
     if (state === QUEUED) this.queuedCount--;
     else if (state === TAKEN) this.takenCount--;
     this.states.set(text, DONE);
@@ -133,8 +124,8 @@ export class Frontier {
   requeue(text: string): void {
     const state = this.states.get(text);
     if (state === QUEUED || state === DONE) return;
-    if (state !== undefined && (state >= SKIPPED_BASE || state === SKIPPED_IP)) {
-      throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.requeue: ${text} is a skipped address`);
+    if (state !== undefined && state >= SKIPPED_BASE) {
+      throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.requeue: ${text} is a skipped (non-IP) address`);
     }
     if (state === undefined && (typeof text !== 'string' || text === '')) {
       throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.requeue needs a non-empty address text');
@@ -145,14 +136,13 @@ export class Frontier {
     this.queue.pushFront(text);
   }
 
-  /** Whether the address was ever added (by key: the text, or `cjdns:` + text; see addressKey). */
-  has(key: string): boolean {
-    return this.states.has(key);
+  has(text: string): boolean {
+    return this.states.has(text);
   }
 
-  /** Where an address stands (by key), or undefined if it was never added. */
-  stateOf(key: string): FrontierState | undefined {
-    const state = this.states.get(key);
+  /** Where an address stands, or undefined if it was never added. */
+  stateOf(text: string): FrontierState | undefined {
+    const state = this.states.get(text);
     if (state === undefined) return undefined;
     return state === QUEUED ? 'queued' : state === TAKEN ? 'taken' : state === DONE ? 'done' : 'skipped';
   }
@@ -167,7 +157,7 @@ export class Frontier {
     return this.queuedCount;
   }
 
-  /** Addresses recorded but never queued (non-IP, and IP ones added with addSkipped). */
+  /** Non-IP addresses recorded but never queued. */
   get skipped(): number {
     return this.skippedCount;
   }
@@ -182,20 +172,19 @@ export class Frontier {
     return this.doneCount;
   }
 
-  /** The skipped non-IP addresses with their network, in the order they were first added. */
+  /** The skipped addresses with their network, in the order they were first added. */
   *skippedAddresses(): IterableIterator<{ text: string; network: AddressNetwork }> {
     if (this.skippedCount === 0) return;
-    for (const [key, state] of this.states) {
-      if (state >= SKIPPED_BASE) yield { text: keyText(key), network: SKIPPED_NETWORKS[state - SKIPPED_BASE] as SkippedNetwork };
+    for (const [text, state] of this.states) {
+      if (state >= SKIPPED_BASE) yield { text, network: SKIPPED_NETWORKS[state - SKIPPED_BASE] as SkippedNetwork };
     }
   }
 }
 
-function stateFor(network: AddressNetwork): number {
-  if (network === 'ipv4' || network === 'ipv6') return QUEUED;
+function stateFor(network: AddressNetwork, dial: boolean): number {
   const skipped = SKIPPED_NETWORKS.indexOf(network as SkippedNetwork);
   if (skipped < 0) throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.add: unknown network ${String(network)}`);
-  return SKIPPED_BASE + skipped;
+  return dial ? QUEUED : SKIPPED_BASE + skipped;
 }
 
 /**

@@ -4,7 +4,9 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { UsageError } from '../errors.js';
-import type { NetworkName } from '../wire/types.js';
+import type { AddressNetwork, NetworkName } from '../wire/types.js';
+import type { ReachOptions } from '../shared/reach.js';
+import { NETWORKS, parseAddress } from '../wire/index.js';
 import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
@@ -73,6 +75,26 @@ export interface CrawlOptions {
    * goes over dies (ERR_WORKER_OUT_OF_MEMORY) and is replaced like a crash.
    */
   readonly workerMaxHeapMb?: number;
+  /**
+   * Reaching beyond IPv4/IPv6 (src/shared/reach.ts): Tor proxies and
+   * `viaTor`, an I2P SAM bridge and `viaI2p`, `cjdns`, a SOCKS5 `proxy` for
+   * IP networks, stream isolation, per-network connect timeouts.
+   */
+  readonly reach?: ReachOptions;
+  /** Most peers in flight per network, inside maxPeers (default: IP all, Tor a quarter, I2P an eighth). */
+  readonly budgets?: Partial<Record<AddressNetwork, number>>;
+  /** Dial Core's fixed seeds for the network: true = from the start; default 'fallback' = when DNS seeds give nothing; false = never. */
+  readonly fixedSeeds?: boolean | 'fallback';
+  /** Service bits asked of DNS seeds (`x<hex>.` subdomain); default 9 (NODE_NETWORK | NODE_WITNESS); 0 = bare names. */
+  readonly dnsServiceBits?: number;
+  /**
+   * Hygiene (only with allowAny, where nothing else stops the crawler from
+   * dialling private or reserved ranges): CIDRs never dialled, and at most
+   * this many addresses per network group (/16 IPv4, /32 IPv6). Unroutable
+   * addresses are always skipped under allowAny.
+   */
+  readonly denyList?: readonly string[];
+  readonly perNetgroup?: number;
 }
 
 export interface ResolvedOptions {
@@ -93,6 +115,12 @@ export interface ResolvedOptions {
   readonly maxKnown: number;
   readonly gossip: GossipLimits;
   readonly workerMaxHeapMb: number | undefined;
+  readonly reach: ReachOptions;
+  readonly budgets: Partial<Record<AddressNetwork, number>>;
+  readonly fixedSeeds: boolean | 'fallback';
+  readonly dnsServiceBits: number;
+  readonly denyList: readonly string[];
+  readonly perNetgroup: number | undefined;
 }
 
 export const DEFAULT_MAX_PEERS = 125;
@@ -128,6 +156,16 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
   if (only.length === 0 && !allowAny) {
     throw new UsageError('ERR_BAD_OPTION', 'an allow-list is required: give `only` CIDRs (or set allowAny explicitly)');
   }
+  const network = opts.network ?? 'mainnet';
+  if (!Object.hasOwn(NETWORKS, network)) throw new UsageError('ERR_BAD_OPTION', `network must be one of ${Object.keys(NETWORKS).join(', ')}, got ${String(network)}`);
+  // Seeds are checked here, with the other options: a bad one throws from crawl() / new Crawler(), not later from done.
+  for (const seed of opts.seeds ?? []) {
+    try {
+      parseAddress(seed, NETWORKS[network].defaultPort);
+    } catch {
+      throw new UsageError('ERR_BAD_OPTION', `seeds: expected an IP address and port like 127.0.0.1:8333 or [::1]:8333, got ${JSON.stringify(seed)}`);
+    }
+  }
   const mode = opts.mode ?? 'crawl';
   if (mode !== 'crawl' && mode !== 'node') throw new UsageError('ERR_BAD_OPTION', `mode must be 'crawl' or 'node', got ${String(mode)}`);
   const step = positive('timeoutMs', opts.timeoutMs, DEFAULT_STEP_TIMEOUT_MS);
@@ -142,7 +180,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
   };
   return {
     seeds: opts.seeds ?? [],
-    network: opts.network ?? 'mainnet',
+    network,
     only,
     allowAny,
     maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? DEFAULT_MAX_PEERS, true),
@@ -162,5 +200,11 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
       maxPerSourceGroup: positive('maxAddrsPerSourceGroup', opts.maxAddrsPerSourceGroup, DEFAULT_MAX_PER_SOURCE_GROUP, true),
       maxPortsPerHost: positive('maxPortsPerHost', opts.maxPortsPerHost, DEFAULT_MAX_PORTS_PER_HOST, true),
     },
+    reach: opts.reach ?? {},
+    budgets: opts.budgets ?? {},
+    fixedSeeds: opts.fixedSeeds ?? 'fallback',
+    dnsServiceBits: opts.dnsServiceBits ?? 9,
+    denyList: opts.denyList ?? [],
+    perNetgroup: opts.perNetgroup,
   };
 }

@@ -20,8 +20,9 @@ import { PeerError, SupervisorError, type PeerErrorCode, type PlainError } from 
 import type { AddressNetwork } from '../wire/types.js';
 import type { DynamicSupervisor, ExitReason } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerSuccessInfo } from '../shared/messages.js';
-import { failedRecord, reachableRecord, type NodeRecord } from './record.js';
+import { failedRecord, reachableRecord, type NodeRecord, type Reached } from './record.js';
 import type { PeerWorkerPool, VisitEnd } from './worker-pool.js';
+import type { NetworkGate } from './network-gate.js';
 
 /** Error codes that are our limits, not the peer's: the address goes back in the queue. */
 export const REQUEUE_CODES: ReadonlySet<string> = new Set(['ERR_MAX_PEERS', 'ERR_RESOURCE']);
@@ -42,6 +43,8 @@ export interface PeerContext {
   readonly retryCrashedPeers: boolean;
   readonly pool: PeerWorkerPool;
   readonly supervisor: DynamicSupervisor;
+  /** Per-network budgets: a visit holds its network's place from its start to its end. */
+  readonly gate: NetworkGate;
   isStopping(): boolean;
   /** Writes the address's record unless it already has one. */
   record(rec: NodeRecord): void;
@@ -69,23 +72,35 @@ export class Peers {
    * removed): the caller retries later.
    */
   start(addr: string, network: AddressNetwork, waiter?: StartWaiter): PeerStart {
+    // The network's place is held from now (the dispatcher checked its budget), and becomes the visit's when it starts.
+    const { gate } = this.ctx;
+    gate.reserve(network);
+    let reserved = true;
+    const claim = (): void => {
+      if (reserved) gate.unreserve(network);
+      reserved = false;
+    };
     if (this.ctx.mode === 'node') {
+      claim();
       this.init(addr, network, waiter);
       return { ok: true };
     }
-    const { pool } = this.ctx;
     const started = this.ctx.supervisor.startChild({
       id: addr,
       restart: 'temporary',
-      start: () => pool.visit(addr).then((end) => this.ended(addr, network, end, false)),
+      start: () => {
+        claim();
+        return this.visit(addr, network).then((end) => this.ended(addr, network, end, false));
+      },
       // No AbortSignal per peer (one per dial was a measurable share of the main thread's CPU).
-      terminate: () => pool.drop(addr),
-      kill: () => pool.drop(addr, true),
+      terminate: () => this.ctx.pool.drop(addr),
+      kill: () => this.ctx.pool.drop(addr, true),
     });
     if (started.ok) {
       waiter?.resolve(addr);
       return { ok: true };
     }
+    claim();
     const error = new SupervisorError(started.error.code as SupervisorError['code'], started.error.message);
     waiter?.reject(error);
     return { ok: false, error };
@@ -95,9 +110,9 @@ export class Peers {
   private init(addr: string, network: AddressNetwork, waiter: StartWaiter | undefined): void {
     const { pool } = this.ctx;
     let established = false;
-    const onReady = (info: PeerSuccessInfo): void => {
+    const onReady = (info: PeerSuccessInfo, how?: Reached): void => {
       established = true;
-      this.ctx.record(reachableRecord(addr, network, info));
+      this.ctx.record(reachableRecord(addr, network, info, how));
       const refused = this.supervise(addr, network, firstRun);
       if (refused === null) waiter?.resolve(addr);
       else {
@@ -105,7 +120,7 @@ export class Peers {
         waiter?.reject(refused);
       }
     };
-    const firstRun = pool.visit(addr, onReady).then((end) => {
+    const firstRun = this.visit(addr, network, onReady).then((end) => {
       const reason = this.ended(addr, network, end, established);
       if (!established) waiter?.reject(initError(addr, end));
       return reason;
@@ -120,7 +135,7 @@ export class Peers {
       id: addr,
       restart: 'transient',
       start: () => {
-        const run = pending ?? pool.visit(addr).then((end) => this.ended(addr, network, end, true));
+        const run = pending ?? this.visit(addr, network).then((end) => this.ended(addr, network, end, true));
         pending = null;
         return run;
       },
@@ -148,9 +163,19 @@ export class Peers {
         return exitReasonOf(error);
       }
     }
-    if (info !== undefined) this.ctx.record(reachableRecord(addr, network, info));
-    else this.ctx.record(failedRecord(addr, network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail));
+    if (info !== undefined) this.ctx.record(reachableRecord(addr, network, info, end.how));
+    else this.ctx.record(failedRecord(addr, network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail, end.how));
     return exitReasonOf(error);
+  }
+
+  /** One visit, counted against its network's budget while it lasts. */
+  private visit(addr: string, network: AddressNetwork, onReady?: (info: PeerSuccessInfo, how?: Reached) => void): Promise<VisitEnd> {
+    const { gate } = this.ctx;
+    gate.take(network);
+    return this.ctx.pool.visit(addr, onReady).then((end) => {
+      gate.give(network);
+      return end;
+    });
   }
 }
 

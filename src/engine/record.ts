@@ -5,17 +5,33 @@
 import type { ErrorCode } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
 import type { PeerSuccessInfo } from '../shared/messages.js';
+import type { Via } from '../shared/reach.js';
+import type { HygieneVerdict } from '../shared/routable.js';
 
 export type NodeState = 'reachable' | 'failed' | 'skipped';
 
-/** Why an address was never dialled. */
 /**
- * Why an address was never dialled: non-ip (no proxy), not-allowed (outside
- * --only), stopped (the crawl stopped first), bad-port (gossiped with one of
- * Core's bad ports), port-limit (gossip gave its IP more than maxPortsPerHost
- * ports).
+ * Why an address was never dialled: `no-route` (an onion/I2P/CJDNS address
+ * without --via-tor / --via-i2p / --cjdns), `i2p-port` (an I2P address with
+ * a port other than 0), `not-allowed` (outside --only), `stopped`, and under
+ * --allow-any the hygiene verdicts (src/shared/routable.ts: `private`,
+ * `loopback`, `documentation`…, `denied`, `bad-port`, `netgroup-full`).
  */
-export type SkipReason = 'non-ip' | 'not-allowed' | 'stopped' | 'bad-port' | 'port-limit';
+export type SkipReason = 'no-route' | 'i2p-port' | 'not-allowed' | 'stopped' | HygieneVerdict | GossipSkip;
+
+/**
+ * Gossip policy (engine/gossip-policy.ts), whatever the allow-list: `bad-port`
+ * (a gossiped address on one of Core's bad ports) and `port-limit` (gossip gave
+ * its IP more than maxPortsPerHost ports). Seeds are not subject to them.
+ */
+export type GossipSkip = 'bad-port' | 'port-limit';
+
+/** How a dialled node was reached. */
+export interface Reached {
+  readonly via: Via;
+  /** The SOCKS5 proxy or SAM bridge, `host:port` (absent when direct). */
+  readonly proxy?: string;
+}
 
 export interface NodeRecord {
   /** Bitcoin Core's text form, port included. */
@@ -23,6 +39,10 @@ export interface NodeRecord {
   readonly network: AddressNetwork;
   /** `reachable` only when both the peer's version and verack arrived. */
   readonly state: NodeState;
+  /** Reachable and failed records: `direct`, `socks5` or `sam`. */
+  readonly via?: Via;
+  /** The proxy or SAM bridge used (`host:port`), when not direct. */
+  readonly proxy?: string;
   /** For `failed`: the PeerErrorCode (or codec code) of what went wrong. */
   readonly error?: ErrorCode;
   /** For `skipped`. */
@@ -41,11 +61,12 @@ export interface NodeRecord {
   readonly addrsDropped?: number;
 }
 
-export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo): NodeRecord {
+export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo, how: Reached = { via: 'direct' }): NodeRecord {
   return {
     addr,
     network,
     state: 'reachable',
+    ...how,
     protocolVersion: info.protocolVersion,
     userAgent: info.userAgent,
     services: info.services,
@@ -58,8 +79,8 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
   };
 }
 
-export function failedRecord(addr: string, network: AddressNetwork, error: ErrorCode, detail?: ErrorCode): NodeRecord {
-  return detail === undefined ? { addr, network, state: 'failed', error } : { addr, network, state: 'failed', error, detail };
+export function failedRecord(addr: string, network: AddressNetwork, error: ErrorCode, detail?: ErrorCode, how: Reached = { via: 'direct' }): NodeRecord {
+  return detail === undefined ? { addr, network, state: 'failed', ...how, error } : { addr, network, state: 'failed', ...how, error, detail };
 }
 
 export function skippedRecord(addr: string, network: AddressNetwork, reason: SkipReason): NodeRecord {
@@ -94,6 +115,8 @@ export interface CrawlSummary {
    * group's budget, or past maxKnown.
    */
   readonly addrsDropped: { readonly perSource: number; readonly perSourceGroup: number; readonly maxKnown: number };
+  /** Per network: its budget of peers in flight and the most it had at once. */
+  readonly networkBudgets?: Partial<Record<AddressNetwork, { readonly budget: number; readonly peak: number }>>;
 }
 
 function bump<K extends string | number>(map: Map<K, number>, key: K): void {
@@ -138,7 +161,14 @@ export class SummaryCollector {
     return this.states[s];
   }
 
-  finish(extra: { durationMs: number; peakOpen: number; workerCrashes: number; stopped: boolean; addrsDropped?: CrawlSummary['addrsDropped'] }): CrawlSummary {
+  finish(extra: {
+    durationMs: number;
+    peakOpen: number;
+    workerCrashes: number;
+    stopped: boolean;
+    networkBudgets?: Partial<Record<AddressNetwork, { budget: number; peak: number }>>;
+    addrsDropped?: CrawlSummary['addrsDropped'];
+  }): CrawlSummary {
     const sorted = <K>(m: Map<K, number>): Array<[K, number]> => [...m].sort((a, b) => b[1] - a[1]);
     return {
       total: this.count,
@@ -155,6 +185,7 @@ export class SummaryCollector {
       workerCrashes: extra.workerCrashes,
       stopped: extra.stopped,
       addrsDropped: extra.addrsDropped ?? { perSource: 0, perSourceGroup: 0, maxKnown: 0 },
+      ...(extra.networkBudgets !== undefined ? { networkBudgets: extra.networkBudgets } : {}),
     };
   }
 }
@@ -175,6 +206,8 @@ export function formatSummary(s: CrawlSummary): string {
   if (Object.keys(s.byErrorDetail).length > 0) lines.push(`  details:  ${pairs(s.byErrorDetail)}`);
   if (s.byState.skipped > 0) lines.push(`  skipped:  ${pairs(s.bySkipReason)}`);
   lines.push(`  networks: ${pairs(s.byNetwork)}`);
+  const budgets = Object.entries(s.networkBudgets ?? {}).filter(([, b]) => b !== undefined && b.peak > 0);
+  if (budgets.length > 0) lines.push(`  budgets:  ${budgets.map(([n, b]) => `${n} peak ${b!.peak}/${b!.budget}`).join(', ')}`);
   lines.push(`  versions: ${s.protocolVersions.map(([v, n]) => `${v} ${n}`).join(', ') || 'none'}`);
   lines.push('  user agents:');
   for (const [ua, n] of s.topUserAgents) lines.push(`    ${String(n).padStart(6)}  ${JSON.stringify(ua)}`);

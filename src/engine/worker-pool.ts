@@ -11,6 +11,8 @@
  * visit it held with ERR_WORKER_CRASHED and start a replacement session,
  * which Piscina places on the replacement thread.
  */
+import type { Via } from '../shared/reach.js';
+import type { Reached } from './record.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,13 +129,15 @@ export interface Session {
 export interface VisitEnd {
   readonly info?: PeerSuccessInfo;
   readonly error?: PlainError;
+  /** How the peer was reached, when not directly. */
+  readonly how?: Reached;
 }
 
 /** A peer in flight: the pool's record of it, the only one on the main thread. */
 interface Visit {
   readonly session: Session;
   readonly settle: (end: VisitEnd) => void;
-  readonly onReady: ((info: PeerSuccessInfo) => void) | undefined;
+  readonly onReady: ((info: PeerSuccessInfo, how?: Reached) => void) | undefined;
   /** Node mode: set once 'ready' arrived (a crash after it still reports the node reachable). */
   info: PeerSuccessInfo | undefined;
 }
@@ -156,6 +160,8 @@ export interface PoolOptions {
   onAddrs(texts: readonly string[], networks: readonly AddressNetwork[], source: string): readonly number[] | null;
   /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
   onBatch(): void;
+  /** Other shared caps the sessions hold slots of (the Tor proxies' budgets): reclaimed with the peer cap when a thread dies. */
+  readonly extraCaps?: readonly PeerCap[];
   /** A session's thread died; the visits it held (`lost`) were settled with ERR_WORKER_CRASHED. */
   onCrash(slot: number, lost: readonly string[], error: unknown): void;
 }
@@ -277,14 +283,15 @@ export class PeerWorkerPool {
           const v = this.visits.get(ev.addr);
           if (v === undefined || v.session !== session) break;
           v.info = ev.info;
-          v.onReady?.(ev.info);
+          v.onReady?.(ev.info, howOf(ev));
           break;
         }
         case 'end': {
           const v = this.visits.get(ev.addr);
           // Stale: already settled (crash, close).
           if (v === undefined || v.session !== session) break;
-          this.settle(ev.addr, v, ev.error === undefined ? { info: ev.info } : { info: ev.info, error: ev.error });
+          const how = howOf(ev);
+          this.settle(ev.addr, v, { info: ev.info, ...(ev.error !== undefined ? { error: ev.error } : {}), ...(how !== undefined ? { how } : {}) });
           break;
         }
         default:
@@ -372,6 +379,7 @@ export class PeerWorkerPool {
       ports?.data.close();
       ports?.control.close();
       this.opts.cap.reclaimWorker(session.slot);
+      for (const c of this.opts.extraCaps ?? []) c.reclaimWorker(session.slot);
       this.unreclaimed.delete(session.slot);
       if (this.waitingStarts > 0 && !this.closing) {
         this.waitingStarts--;
@@ -441,4 +449,9 @@ export class PeerWorkerPool {
     for (const [addr, v] of [...this.visits]) this.settle(addr, v, v.info === undefined ? STOPPED : { info: v.info, error: STOPPED.error as PlainError });
     await this.piscina.destroy();
   }
+}
+
+/** How a worker says the peer was reached (absent: directly). */
+function howOf(ev: { readonly via?: Via; readonly proxy?: string }): Reached | undefined {
+  return ev.via === undefined ? undefined : { via: ev.via, ...(ev.proxy !== undefined ? { proxy: ev.proxy } : {}) };
 }

@@ -14,6 +14,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PlainError } from '../errors.js';
+import type { ReachConfig, Via } from './reach.js';
 import type { AddressNetwork, NetworkName } from '../wire/types.js';
 
 export type CrawlMode = 'crawl' | 'node';
@@ -56,6 +57,10 @@ export interface SessionInit {
   /** Coarse deadline tick: one interval per worker serves every socket. */
   readonly tickMs: number;
   readonly logLevel: string;
+  /** Proxies, SAM bridge, CJDNS (absent: IPv4/IPv6 direct only). */
+  readonly reach?: ReachConfig;
+  /** One PeerCap buffer per Tor proxy (reach.torProxies order): the per-proxy budget across workers. */
+  readonly torProxyCaps?: readonly SharedArrayBuffer[];
 }
 
 /**
@@ -132,10 +137,18 @@ export type PeerEvent =
    */
   | { readonly kind: 'addrs'; readonly addr: string; readonly texts: readonly string[]; readonly networks: readonly AddressNetwork[] }
   /** Node mode: the getaddr phase is over, the connection stays up. */
-  | { readonly kind: 'ready'; readonly addr: string; readonly info: PeerSuccessInfo }
+  | { readonly kind: 'ready'; readonly addr: string; readonly info: PeerSuccessInfo; readonly via?: Via; readonly proxy?: string }
   /**
    * The connection is gone (exactly one per connect()). `info` is present when
    * the full handshake completed; `error` when it ended for any reason other
    * than a completed crawl visit.
    */
-  | { readonly kind: 'end'; readonly addr: string; readonly info?: PeerSuccessInfo; readonly error?: PlainError };
+  | {
+      readonly kind: 'end';
+      readonly addr: string;
+      readonly info?: PeerSuccessInfo;
+      readonly error?: PlainError;
+      /** Set when the dial went through a proxy or SAM bridge (absent: direct). */
+      readonly via?: Via;
+      readonly proxy?: string;
+    };

@@ -108,13 +108,20 @@ export function behaviourCounts(n: number, shares: Record<SimBehaviour, number>)
 
 /** Parses the CLI form `modern=0.7,old=0.1,silent=0.05`. */
 export function parseMix(text: string): Partial<Record<SimBehaviour, number>> {
+  const kinds = `kinds: ${SIM_BEHAVIOURS.join(', ')}`;
   const mix: Partial<Record<SimBehaviour, number>> = {};
+  let sum = 0;
   for (const part of text.split(',')) {
     const m = /^\s*([a-z]+)\s*=\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
-    if (m === null) throw new UsageError('ERR_BAD_OPTION', `--mix: expected name=share pairs like modern=0.7,old=0.1, got '${part}'`);
+    if (m === null) throw new UsageError('ERR_BAD_OPTION', `--mix: expected kind=share pairs like modern=0.7,old=0.1, got '${part}' (${kinds})`);
     const name = m[1] as string;
-    if (!isSimBehaviour(name)) throw new UsageError('ERR_BAD_OPTION', `--mix: unknown behaviour '${name}' (known: ${SIM_BEHAVIOURS.join(', ')})`);
-    mix[name] = Number(m[2]);
+    if (!isSimBehaviour(name)) throw new UsageError('ERR_BAD_OPTION', `--mix: unknown kind '${name}' (${kinds})`);
+    if (mix[name] !== undefined) throw new UsageError('ERR_BAD_OPTION', `--mix: '${name}' is given twice`);
+    const share = Number(m[2]);
+    if (share > 1) throw new UsageError('ERR_BAD_OPTION', `--mix: a share is a fraction from 0 to 1, got ${name}=${m[2]}`);
+    mix[name] = share;
+    sum += share;
   }
+  if (sum > 1 + 1e-9) throw new UsageError('ERR_BAD_OPTION', `--mix: the shares add up to ${+sum.toFixed(6)}, more than 1`);
   return mix;
 }

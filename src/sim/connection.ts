@@ -16,6 +16,7 @@ import type { WireError } from '../errors.js';
 import type { LatencyModel } from './latency.js';
 import type { Prng } from './prng.js';
 import type { SimNodePlan, SimPlan } from './topology.js';
+import type { AddressNetwork } from '../wire/types.js';
 import { handleMessage, handleWireError } from './responder.js';
 import { sendGarbage } from './misbehaviours.js';
 
@@ -45,6 +46,9 @@ export interface SimRuntime {
   readonly latency: LatencyModel | null;
   readonly connections: Set<SimConnection>;
   openInbound: number;
+  /** Inbound connections open now / at most at once, by the network of the node they reached. */
+  readonly openByNetwork: Record<AddressNetwork, number>;
+  readonly peakByNetwork: Record<AddressNetwork, number>;
   peakInbound: number;
   connectionsAccepted: number;
   /** Connections where the client's verack arrived after its version. */
@@ -105,6 +109,7 @@ export class SimConnection implements MessageSink {
     this.outDue.length = 0;
     this.decoder = null;
     this.sim.openInbound--;
+    this.sim.openByNetwork[this.node.network]--;
     this.sim.connections.delete(this);
   }
 
@@ -124,6 +129,8 @@ export function acceptConnection(sim: SimRuntime, node: SimNodePlan, socket: Soc
   sim.liveSockets++;
   sim.openInbound++;
   if (sim.openInbound > sim.peakInbound) sim.peakInbound = sim.openInbound;
+  const open = ++sim.openByNetwork[node.network];
+  if (open > sim.peakByNetwork[node.network]) sim.peakByNetwork[node.network] = open;
   socket.setNoDelay(true);
   socket.on('error', onSocketError);
   socket.on('close', onSocketClose);

@@ -9,3 +9,8 @@ export type { SimViolation, SimViolationKind } from './connection.js';
 export type { LatencyOptions } from './latency.js';
 export { SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './behaviours.js';
 export type { SimBehaviour } from './behaviours.js';
+export { startSocksFront } from './socks5-front.js';
+export type { SocksFront, SocksFrontOptions, SocksFrontStats, OverlayResolver } from './socks5-front.js';
+export { startSamFront } from './sam-front.js';
+export type { SamFront, SamFrontOptions, SamFrontStats } from './sam-front.js';
+export type { SimOverlays, OverlayNetwork } from './topology.js';

@@ -13,15 +13,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatAddress, NETWORKS } from '../wire/index.js';
-import type { NetworkName } from '../wire/types.js';
+import { formatAddress, formatHost, NETWORKS } from '../wire/index.js';
+import type { AddressNetwork, NetworkName } from '../wire/types.js';
 import { PeerError, UsageError } from '../errors.js';
 import { DEFAULT_BASE_ADDRESS, LoopbackRange } from './addresses.js';
 import type { SimBehaviour } from './behaviours.js';
 import { acceptConnection, releaseConnection, type SimConnection, type SimRuntime, type SimViolation } from './connection.js';
 import { LatencyModel, type LatencyOptions } from './latency.js';
 import { Prng } from './prng.js';
-import { generatePlan, type NonIpAddress, type SimNodePlan, type SimPlan } from './topology.js';
+import { generatePlan, type NonIpAddress, type SimNodePlan, type SimOverlays, type SimPlan } from './topology.js';
 import { computeTruth, type SimTruth } from './truth.js';
 
 export type SimListenMode = 'per-node' | 'shared';
@@ -46,11 +46,19 @@ export interface SimOptions {
   /** Main port; default the network's default port (regtest 18444). */
   port?: number;
   listen?: SimListenMode | 'auto';
+  /**
+   * Share of nodes on IPv6 (listening on ::1, a port each) and behind the
+   * fronts as Tor v3 / I2P / CJDNS nodes (startSocksFront, startSamFront).
+   * Seeds stay IPv4. Default none.
+   */
+  overlays?: SimOverlays;
 }
 
 export interface SimStats {
   /** Most inbound connections open at once, across the whole network. */
   peakInbound: number;
+  /** The same per network of the nodes reached (a per-network budget shows here). */
+  peakInboundByNetwork: Record<AddressNetwork, number>;
   openInbound: number;
   connectionsAccepted: number;
   /** Connections on which the client completed its side of the handshake (version, then verack). */
@@ -79,6 +87,12 @@ export interface SimNetwork {
    */
   readonly maxDelayMs: number;
   truth(): SimTruth;
+  /**
+   * Where the node behind an overlay host listens: a Tor v3 name
+   * (`<56>.onion`), an I2P name (`<52>.b32.i2p`) or a CJDNS address
+   * (`fc…`), lowercase, without port. What the fronts resolve with.
+   */
+  overlayTarget(host: string): { host: string; port: number; network: AddressNetwork; addr: string } | undefined;
   /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
   knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
   stats(): SimStats;
@@ -113,7 +127,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
   let base = opts.baseAddress ?? DEFAULT_BASE_ADDRESS;
 
   for (let attempt = 0; ; attempt++) {
-    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base });
+    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base, overlays: opts.overlays });
     const listening = plan.nodes.filter((n) => n.behaviour !== 'refused');
     const mode = opts.listen === undefined || opts.listen === 'auto' ? autoListenMode(listening.length) : opts.listen;
     // Runtime draws (nonces, garbage, delays) come from their own stream, so
@@ -126,6 +140,8 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       latency: LatencyModel.from(opts.latency, rng),
       connections: new Set<SimConnection>(),
       openInbound: 0,
+      openByNetwork: { ipv4: 0, ipv6: 0, onion: 0, i2p: 0, cjdns: 0 },
+      peakByNetwork: { ipv4: 0, ipv6: 0, onion: 0, i2p: 0, cjdns: 0 },
       peakInbound: 0,
       connectionsAccepted: 0,
       handshakes: 0,
@@ -138,7 +154,11 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
     const servers: Server[] = [];
     try {
       if (mode === 'per-node') await listenPerNode(sim, listening, servers);
-      else await listenShared(sim, listening, servers);
+      else {
+        // IPv6 nodes each have their own port on ::1: one listener each in either mode.
+        await listenPerNode(sim, listening.filter((n) => n.network === 'ipv6'), servers);
+        await listenShared(sim, listening.filter((n) => n.network !== 'ipv6'), servers);
+      }
     } catch (err) {
       await closeAll(sim, servers);
       const code = (err as NodeJS.ErrnoException).code;
@@ -157,6 +177,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
 function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: string, servers: Server[]): SimNetwork {
   let truth: SimTruth | null = null;
   let byAddr: Map<string, SimNodePlan> | null = null;
+  let byOverlay: Map<string, SimNodePlan> | null = null;
   let closing: Promise<void> | null = null;
   return {
     seeds: plan.seeds.map((i) => (plan.nodes[i] as SimNodePlan).addr),
@@ -169,6 +190,16 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
     truth() {
       truth ??= computeTruth(plan);
       return structuredClone(truth);
+    },
+    overlayTarget(host) {
+      if (byOverlay === null) {
+        byOverlay = new Map();
+        for (const n of plan.nodes) {
+          if (n.network === 'onion' || n.network === 'i2p' || n.network === 'cjdns') byOverlay.set(formatHost(n.address), n);
+        }
+      }
+      const node = byOverlay.get(host.toLowerCase());
+      return node === undefined ? undefined : { host: node.ip, port: node.port, network: node.network, addr: node.addr };
     },
     knownBy(addr) {
       byAddr ??= new Map(plan.nodes.map((n) => [n.addr, n]));
@@ -183,6 +214,7 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
       return {
         peakInbound: sim.peakInbound,
         openInbound: sim.openInbound,
+        peakInboundByNetwork: { ...sim.peakByNetwork },
         connectionsAccepted: sim.connectionsAccepted,
         handshakes: sim.handshakes,
         getaddrAnswered: sim.getaddrAnswered,

@@ -5,9 +5,18 @@
  */
 import type { SimConnection } from './connection.js';
 
-/** `slow` nodes write 1..SLOW_MAX_BYTES bytes every SLOW_TICK_MS. */
+/**
+ * `slow` nodes are a slow link: 1..SLOW_MAX_BYTES bytes every SLOW_TICK_MS
+ * of wall time. A tick that fires late (a busy event loop) writes the ticks
+ * it missed too, up to SLOW_MAX_BURST bytes, so the link's speed does not
+ * depend on how busy the machine is: counted in timer turns, a ~200-byte
+ * handshake took ~45 turns and, under load, longer than any sane timeout.
+ */
 const SLOW_MAX_BYTES = 8;
 const SLOW_TICK_MS = 2;
+const SLOW_MAX_BURST = 64;
+/** When each slow connection last wrote (wall ms). */
+const slowLastWrite = new WeakMap<SimConnection, number>();
 
 /** This reply's latency: a sample of the network's model, 0 without one. */
 export function delay(conn: SimConnection): number {
@@ -51,7 +60,11 @@ function drainOutput(conn: SimConnection): void {
   while (conn.out.length > 0 && (conn.outDue[0] as number) <= now) {
     const head = conn.out[0] as Buffer;
     if (slow) {
-      const n = Math.min(head.length, conn.sim.rng.int(1, SLOW_MAX_BYTES));
+      // Ticks missed since the last write, or since this frame was due (an idle link owes nothing).
+      const since = Math.max(slowLastWrite.get(conn) ?? 0, conn.outDue[0] as number);
+      const ticks = Math.max(1, Math.floor((now - since) / SLOW_TICK_MS));
+      slowLastWrite.set(conn, now);
+      const n = Math.min(head.length, SLOW_MAX_BURST, conn.sim.rng.int(1, SLOW_MAX_BYTES) * ticks);
       conn.socket.write(head.subarray(0, n));
       if (n === head.length) {
         conn.out.shift();

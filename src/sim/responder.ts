@@ -10,7 +10,7 @@ import type { AddrEntry, Message } from '../wire/index.js';
 import { encodeMessage, makeVersion, MAX_ADDR_PER_MESSAGE, MIN_PEER_PROTO_VERSION, NETWORK_ID, SHORT_IDS_BLOCKS_VERSION, WTXID_RELAY_VERSION } from '../wire/index.js';
 import type { WireError } from '../errors.js';
 import type { SimConnection, SimViolationKind } from './connection.js';
-import type { NonIpAddress, SimNodePlan } from './topology.js';
+import { needsAddrv2, type NonIpAddress, type SimNodePlan } from './topology.js';
 import { speaksAddrv2 } from './behaviours.js';
 import { corruptChecksum, oversizedFrame, tooManyFrame } from './misbehaviours.js';
 import { delay, endWhenDrained, send } from './output.js';
@@ -162,8 +162,8 @@ function afterVerack(conn: SimConnection): void {
   if (conn.commonVersion >= SHORT_IDS_BLOCKS_VERSION) frames.push(encodeMessage(net, { command: 'sendcmpct', announce: false, cmpctVersion: 2n }));
   if (conn.node.behaviour === 'chatty') {
     // Core announces itself in a one-entry message before any getaddr batch, and pings at once.
-    const self = ipv4Entry(conn.node, nowSeconds());
-    frames.push(encodeMessage(net, { command: conn.wantsAddrv2 ? 'addrv2' : 'addr', entries: [self] }));
+    const self = entryFor(conn, conn.node, nowSeconds());
+    if (self !== null) frames.push(encodeMessage(net, { command: conn.wantsAddrv2 ? 'addrv2' : 'addr', entries: [self] }));
     frames.push(encodeMessage(net, { command: 'ping', nonce: conn.sim.rng.nextU64() }));
   }
   if (frames.length > 0) send(conn, Buffer.concat(frames), delay(conn));
@@ -198,7 +198,9 @@ function getaddrEntries(conn: SimConnection): AddrEntry[] {
   const entries: AddrEntry[] = [];
   for (const p of node.peers) {
     const peer = nodes[p];
-    if (peer !== undefined) entries.push(ipv4Entry(peer, now - sim.rng.int(0, 3 * 86400)));
+    if (peer === undefined) continue;
+    const entry = entryFor(conn, peer, now - sim.rng.int(0, 3 * 86400));
+    if (entry !== null) entries.push(entry);
   }
   // Tor v3, I2P and CJDNS cannot be written in v1 addr: Core sends them only in addrv2.
   if (conn.wantsAddrv2) {
@@ -214,6 +216,13 @@ function ipv4Entry(node: SimNodePlan, time: number): AddrEntry {
   const v = node.ipInt;
   const bytes = new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
   return { time, services: node.services, address: { network: 'ipv4', bytes, port: node.port }, networkId: NETWORK_ID.ipv4 };
+}
+
+/** The entry announcing `node`, or null when this connection's format cannot carry its network (Tor/I2P/CJDNS in v1 addr). */
+function entryFor(conn: SimConnection, node: SimNodePlan, time: number): AddrEntry | null {
+  if (node.network === 'ipv4') return ipv4Entry(node, time);
+  if (needsAddrv2(node.network) && !conn.wantsAddrv2) return null;
+  return { time, services: node.services, address: node.address, networkId: NETWORK_ID[node.network] };
 }
 
 function nonIpEntry(a: NonIpAddress, time: number): AddrEntry {

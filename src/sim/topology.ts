@@ -4,8 +4,9 @@
  * No sockets here, so the same plan can be checked, crawled in theory
  * (truth.ts) and served (network.ts).
  */
-import type { AddressNetwork, NetworkName } from '../wire/types.js';
+import type { AddressNetwork, NetAddress, NetworkName } from '../wire/types.js';
 import { PROTOCOL_VERSION, WTXID_RELAY_VERSION } from '../wire/constants.js';
+import { formatAddress } from '../wire/address-text.js';
 import { UsageError } from '../errors.js';
 import { Prng } from './prng.js';
 import { LoopbackRange, simPorts, type SimPorts } from './addresses.js';
@@ -13,11 +14,21 @@ import { SIM_BEHAVIOURS, behaviourCounts, gossips, normalizeMix, speaksAddrv2, t
 
 export interface SimNodePlan {
   readonly index: number;
+  /**
+   * The network others know the node on. 'ipv4' nodes listen on their 127.x
+   * address; 'ipv6' nodes on ::1 with a port of their own; 'onion', 'i2p'
+   * and 'cjdns' nodes listen on a hidden 127.x address that only the sim's
+   * SOCKS5 / SAM fronts map their overlay address to.
+   */
+  readonly network: AddressNetwork;
+  /** What others gossip (and the truth reports): the address behind `addr`. */
+  readonly address: NetAddress;
+  /** Where the node listens (for 'onion' / 'i2p' / 'cjdns': the front's target). */
   readonly ip: string;
   /** The same IPv4 address as a uint32, for building addr entries without parsing text. */
   readonly ipInt: number;
   readonly port: number;
-  /** Core text form, "127.100.0.1:18444". */
+  /** Core text form of `address`, "127.100.0.1:18444", "[::1]:28444", "<onion>.onion:18444". */
   readonly addr: string;
   readonly behaviour: SimBehaviour;
   readonly seed: boolean;
@@ -55,7 +66,13 @@ export interface PlanOptions {
   mix?: Partial<Record<SimBehaviour, number>> | undefined;
   seedCount?: number | undefined;
   baseAddress: string;
+  /** Share of nodes on each network other than IPv4 (never the seeds). Default none. */
+  overlays?: SimOverlays | undefined;
 }
+
+export type OverlayNetwork = Exclude<AddressNetwork, 'ipv4'>;
+export type SimOverlays = Partial<Record<OverlayNetwork, number>>;
+export const OVERLAY_NETWORKS: readonly OverlayNetwork[] = ['ipv6', 'onion', 'i2p', 'cjdns'];
 
 export const MIN_NODES = 1;
 export const MAX_NODES = 1_000_000;
@@ -130,6 +147,8 @@ export function generatePlan(opts: PlanOptions): SimPlan {
     const ip = range.address(i);
     nodes.push({
       index: i,
+      network: 'ipv4',
+      address: { network: 'ipv4', bytes: ipv4Bytes(range.addressInt(i)), port },
       ip,
       ipInt: range.addressInt(i),
       port,
@@ -146,6 +165,10 @@ export function generatePlan(opts: PlanOptions): SimPlan {
     peerLists.push([]);
   }
 
+  assignOverlays(nodes, opts, seedCount);
+  /** A node only an addrv2 speaker can tell others about. */
+  const v2Only = (i: number): boolean => needsAddrv2((nodes[i] as { network: AddressNetwork }).network);
+
   const link = (from: number, to: number): boolean => {
     const list = peerLists[from] as number[];
     if (from === to || list.includes(to)) return false;
@@ -160,12 +183,17 @@ export function generatePlan(opts: PlanOptions): SimPlan {
   const order = gossipers.slice(seedCount);
   rng.shuffle(order);
   const inTree = gossipers.slice(0, seedCount);
+  const parentFor = (pool: readonly number[], child: number): number => {
+    if (!v2Only(child)) return rng.pick(pool);
+    const v2 = pool.filter((i) => speaksAddrv2(behaviours[i] as SimBehaviour));
+    return rng.pick(v2.length > 0 ? v2 : pool);
+  };
   for (const child of order) {
-    link(rng.pick(inTree), child);
+    link(parentFor(inTree, child), child);
     inTree.push(child);
   }
   // 2. Every other node (broken, refused, toomany) is known by at least one gossiping node.
-  for (let i = 0; i < n; i++) if (!gossips(behaviours[i] as SimBehaviour)) link(rng.pick(gossipers), i);
+  for (let i = 0; i < n; i++) if (!gossips(behaviours[i] as SimBehaviour)) link(parentFor(gossipers, i), i);
   // 3. Random extra knowledge: 8-30 known peers each (fewer in tiny networks).
   for (let i = 0; i < n; i++) {
     const list = peerLists[i] as number[];
@@ -201,6 +229,72 @@ export function generatePlan(opts: PlanOptions): SimPlan {
     seeds: gossipers.slice(0, seedCount),
     nonIp,
   };
+}
+
+function ipv4Bytes(v: number): Uint8Array {
+  return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+}
+
+/** Tor v3, I2P and CJDNS addresses travel only in addrv2 (BIP155); IPv4 and IPv6 in either. */
+export function needsAddrv2(network: AddressNetwork): boolean {
+  return network === 'onion' || network === 'i2p' || network === 'cjdns';
+}
+
+/**
+ * First port of the IPv6 nodes on ::1 (the k-th of them listens on base + k).
+ * ::1 is one address for every simulator on the machine, so the range follows
+ * the base address: a simulator that moves to the next /16 after EADDRINUSE
+ * also moves its IPv6 ports. 16 ranges of 1,400 ports in 10000-32399, below
+ * Linux's ephemeral ports.
+ */
+export function ipv6BasePort(baseAddress: string): number {
+  const second = Number(baseAddress.split('.')[1] ?? 0);
+  return 10_000 + (second % 16) * 1400;
+}
+
+type MutableNode = { -readonly [K in keyof Omit<SimNodePlan, 'peers' | 'nonIp'>]: Omit<SimNodePlan, 'peers' | 'nonIp'>[K] };
+
+/**
+ * Moves a share of the non-seed nodes to other networks, drawing from its
+ * own stream so a plan without overlays is the same as before they existed.
+ * The node keeps its behaviour and version fields; what changes is the
+ * address others know it by (and, for IPv6, where it listens).
+ */
+function assignOverlays(nodes: Array<Omit<SimNodePlan, 'peers' | 'nonIp'>>, opts: PlanOptions, seedCount: number): void {
+  const overlays = opts.overlays;
+  if (overlays === undefined) return;
+  let total = 0;
+  for (const [net, share] of Object.entries(overlays)) {
+    if (!(OVERLAY_NETWORKS as readonly string[]).includes(net)) throw new UsageError('ERR_BAD_OPTION', `overlays: unknown network '${net}' (known: ${OVERLAY_NETWORKS.join(', ')})`);
+    if (typeof share !== 'number' || !Number.isFinite(share) || share < 0) throw new UsageError('ERR_BAD_OPTION', `overlays: share of '${net}' must be a number >= 0`);
+    total += share;
+  }
+  if (total > 1 + 1e-9) throw new UsageError('ERR_BAD_OPTION', `overlays: shares sum to ${total}, more than 1`);
+  const rng = new Prng(opts.seed ^ 0x0e1a75);
+  const candidates = nodes.map((_, i) => i).slice(seedCount);
+  rng.shuffle(candidates);
+  let next = 0;
+  let v6 = 0;
+  const v6Base = ipv6BasePort(opts.baseAddress);
+  for (const net of OVERLAY_NETWORKS) {
+    const count = Math.round((overlays[net] ?? 0) * nodes.length);
+    for (let c = 0; c < count && next < candidates.length; c++) {
+      const node = nodes[candidates[next++] as number] as MutableNode;
+      node.network = net;
+      if (net === 'ipv6') {
+        // Every IPv6 node has a port of its own on ::1 ('refused' ones too: nothing listens there).
+        node.ip = '::1';
+        node.port = v6Base + v6++;
+        node.address = { network: 'ipv6', bytes: Uint8Array.from([...new Array<number>(15).fill(0), 1]), port: node.port };
+      } else {
+        const bytes = rng.fill(new Uint8Array(net === 'cjdns' ? 16 : 32));
+        if (net === 'cjdns') bytes[0] = 0xfc;
+        // I2P has no ports (SAM 3.1): Core gossips and dials them with port 0.
+        node.address = { network: net, bytes, port: net === 'i2p' ? 0 : opts.defaultPort };
+      }
+      node.addr = formatAddress(node.address);
+    }
+  }
 }
 
 function pickServicesModern(rng: Prng): bigint {

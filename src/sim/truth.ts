@@ -13,10 +13,13 @@
 import { formatAddress } from '../wire/index.js';
 import type { SimBehaviour } from './behaviours.js';
 import { completesHandshake, gossips, speaksAddrv2 } from './behaviours.js';
-import type { SimPlan } from './topology.js';
+import { needsAddrv2, type SimPlan } from './topology.js';
+import type { AddressNetwork } from '../wire/types.js';
 
 export interface SimReachableNode {
   addr: string;
+  /** The network the node is known on (and must be dialled on). */
+  network: AddressNetwork;
   userAgent: string;
   protocolVersion: number;
   /** Service bits as a number (every bit the simulator sets is below 2^53). */
@@ -36,7 +39,7 @@ export interface SimTruth {
   /** Every discoverable node whose handshake completes, in address order. */
   reachable: SimReachableNode[];
   /** Every discoverable node a correct crawler must record as failed, with why. */
-  failed: Array<{ addr: string; behaviour: SimBehaviour }>;
+  failed: Array<{ addr: string; network: AddressNetwork; behaviour: SimBehaviour }>;
   /** Tor v3 / I2P / CJDNS addresses (Core text form) a correct crawler learns and records without dialling. */
   nonIp: string[];
   /** Every node, discoverable or not. */
@@ -57,17 +60,20 @@ export function computeTruth(plan: SimPlan): SimTruth {
   for (let q = 0; q < queue.length; q++) {
     const node = plan.nodes[queue[q] as number];
     if (node === undefined || !gossips(node.behaviour)) continue;
+    const v2 = speaksAddrv2(node.behaviour);
     for (const p of node.peers) {
-      if (found[p] === 0) {
+      // Tor / I2P / CJDNS peers travel only in addrv2.
+      if (found[p] === 0 && (v2 || !needsAddrv2((plan.nodes[p] as { network: AddressNetwork }).network))) {
         found[p] = 1;
         queue.push(p);
       }
     }
-    if (speaksAddrv2(node.behaviour)) for (const k of node.nonIp) nonIpFound[k] = 1;
+    if (v2) for (const k of node.nonIp) nonIpFound[k] = 1;
   }
 
   const nodes: SimTruthNode[] = plan.nodes.map((node) => ({
     addr: node.addr,
+    network: node.network,
     userAgent: node.userAgent,
     protocolVersion: node.protocolVersion,
     services: Number(node.services),
@@ -82,9 +88,9 @@ export function computeTruth(plan: SimPlan): SimTruth {
   for (const node of nodes) {
     if (!node.discoverable) continue;
     if (completesHandshake(node.behaviour)) {
-      reachable.push({ addr: node.addr, userAgent: node.userAgent, protocolVersion: node.protocolVersion, services: node.services, startHeight: node.startHeight });
+      reachable.push({ addr: node.addr, network: node.network, userAgent: node.userAgent, protocolVersion: node.protocolVersion, services: node.services, startHeight: node.startHeight });
     } else {
-      failed.push({ addr: node.addr, behaviour: node.behaviour });
+      failed.push({ addr: node.addr, network: node.network, behaviour: node.behaviour });
     }
   }
   const nonIp: string[] = [];

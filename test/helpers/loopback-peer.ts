@@ -3,6 +3,7 @@
  * chosen behaviour per listener. It records the commands each connection sent
  * in order, so tests can check the crawler's side of the handshake.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeMessage, makeVersion, MessageDecoder, NETWORKS, parseAddress } from '../../src/wire/index.js';
 import type { AddrEntry, Message, NetworkParams } from '../../src/wire/index.js';
@@ -25,6 +26,12 @@ export interface LoopbackPeerOptions {
   answerDelayMs?: number;
   /** Write the big answer in this many pieces, 5 ms apart, so that it straddles the receiver's reads. */
   answerPieces?: number;
+  /**
+   * Instead of 5 ms apart, write each further piece once this resolves (e.g.
+   * once the receiver has read the previous one): pieces that a busy
+   * machine would deliver together stay apart.
+   */
+  betweenPieces?: () => Promise<void>;
 }
 
 export interface LoopbackPeer {
@@ -36,6 +43,11 @@ export interface LoopbackPeer {
   /** Nonces of the pongs received (any connection), in order. */
   readonly pongs: bigint[];
   readonly accepted: () => number;
+  /**
+   * 'connection' (session index), 'command' (command, session index) for each
+   * message received, 'close' (session index): what tests wait on.
+   */
+  readonly events: EventEmitter;
   /** Connections open right now. */
   readonly open: () => number;
   /** Closes every accepted connection, keeps listening. */
@@ -63,14 +75,20 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
   const senders = new Set<(m: Message) => void>();
   let accepted = 0;
   let selfAddress = '';
+  const events = new EventEmitter();
 
   const server: Server = createServer((sock) => {
     accepted++;
+    const index = sessions.length;
     sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+    sock.on('close', () => {
+      sockets.delete(sock);
+      events.emit('close', index);
+    });
     sock.on('error', () => undefined);
     const log: string[] = [];
     sessions.push(log);
+    events.emit('connection', index);
     const send = (m: Message): void => {
       if (!sock.destroyed) sock.write(encodeMessage(net, m));
     };
@@ -89,6 +107,7 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     const decoder = new MessageDecoder(net, {
       onMessage(msg: Message): void {
         log.push(msg.command === 'unknown' ? msg.name : msg.command);
+        events.emit('command', log[log.length - 1], index);
         if (behaviour === 'silent') return;
         if (msg.command === 'version') {
           if (behaviour === 'close-after-version') return void sock.destroy();
@@ -120,6 +139,16 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
             if ((opts.answerPieces ?? 1) <= 1) return send(answer);
             const frame = encodeMessage(net, answer);
             const size = Math.ceil(frame.length / (opts.answerPieces ?? 1));
+            const gate = opts.betweenPieces;
+            if (gate !== undefined) {
+              void (async () => {
+                for (let at = 0; at < frame.length && !sock.destroyed; at += size) {
+                  if (at > 0) await gate();
+                  if (!sock.destroyed) sock.write(frame.subarray(at, at + size));
+                }
+              })();
+              return;
+            }
             for (let at = 0, k = 0; at < frame.length; at += size, k++) {
               const piece = frame.subarray(at, at + size);
               const w = setTimeout(() => {
@@ -153,6 +182,7 @@ export async function startLoopbackPeer(opts: LoopbackPeerOptions): Promise<Loop
     sessions,
     pongs,
     accepted: () => accepted,
+    events,
     open: () => sockets.size,
     dropConnections: () => {
       for (const s of sockets) s.destroy();

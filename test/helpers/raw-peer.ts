@@ -51,6 +51,13 @@ export class RawPeer {
     socket.on('error', () => undefined);
   }
 
+  /** Takes over a socket already connected to a peer (e.g. through a SOCKS5 proxy or a SAM bridge). */
+  static adopt(socket: Socket, network: NetworkParams = NETWORKS.regtest): RawPeer {
+    const peer = new RawPeer(socket, network, Date.now());
+    socket.resume();
+    return peer;
+  }
+
   /** Connects to "ip:port"; rejects with the socket error (e.g. ECONNREFUSED). */
   static open(addr: string, network: NetworkParams = NETWORKS.regtest): Promise<RawPeer> {
     const i = addr.lastIndexOf(':');
@@ -92,8 +99,8 @@ export class RawPeer {
     return this.messages.map((r) => r.msg).filter((m): m is Extract<Message, { command: C }> => m.command === command);
   }
 
-  /** Resolves true once `cond()` holds, false after `ms`. */
-  async waitFor(cond: () => boolean, ms = 2000): Promise<boolean> {
+  /** Resolves true once `cond()` holds (re-checked on each socket event), false after `ms`. */
+  async waitFor(cond: () => boolean, ms = 15_000): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (!cond()) {
       const left = deadline - Date.now();

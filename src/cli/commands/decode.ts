@@ -6,13 +6,15 @@
  * after a dropped message it carries on; after a fatal framing error it
  * prints a final error line and stops.
  */
+import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { UsageError, type WireError } from '../../errors.js';
+import { RunError, UsageError, type WireError } from '../../errors.js';
+import { parseOptionsAndPositionals } from '../args.js';
+import { exitCodeFor } from '../exit-codes.js';
 import { usageFailure } from '../usage.js';
 import { HEADER_SIZE, MessageDecoder, NETWORKS, isNetworkName, messageToJson, networkByMagic, type Message, type NetworkParams } from '../../wire/index.js';
 
-const HELP = `usage: bitspread decode <file|-> [--network <name>]
+const HELP = `usage: bitspread decode <file|-|hex> [--network <name>]
 
 Decodes a capture of Bitcoin P2P v1 messages (raw binary, or hex text with
 any whitespace) into one JSON line per message on stdout:
@@ -23,13 +25,15 @@ when exact, else as decimal strings. Binary input is decoded as it arrives
 (pipe a live capture in and each message prints when complete); hex input
 is read to the end first.
 
-  <file|->            the capture; '-' reads standard input
+  <file|-|hex>        the capture; '-' reads standard input; an argument of
+                      hex digits that names no file is decoded itself
   --network <name>    mainnet, testnet3, testnet4, signet or regtest
                       (default: recognised from the first message's magic)
   -h, --help          this text
 
 Exit status: 0 every message decoded; 1 some message failed (its error
-line says which); 2 bad arguments or unreadable input.`;
+line says which); 2 bad arguments or unreadable input; 6 empty input;
+7 stdout could not be written (e.g. a closed pipe).`;
 
 const READ_SIZE = 64 * 1024;
 
@@ -105,14 +109,28 @@ function line(obj: unknown): void {
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
+/**
+ * The capture named on the command line: '-' (stdin), a file, or, when no
+ * such file exists and the argument is all hex digits, the hex itself
+ * (`bitspread decode fabfb5da…`).
+ */
+function inputFor(arg: string): AsyncGenerator<Buffer> {
+  if (arg !== '-' && !existsSync(arg)) {
+    const text = arg.replace(/^0x/i, '');
+    if (text.length > 0 && /^[0-9a-fA-F]+$/.test(text)) {
+      if (text.length % 2 !== 0) throw new UsageError('ERR_BAD_ARGUMENT', `'${arg}' is no file, and as hex it has an odd number of digits (${text.length})`);
+      return (async function* () {
+        yield Buffer.from(text, 'hex');
+      })();
+    }
+  }
+  return inputChunks(arg);
+}
+
 export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { network: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
+    parsed = parseOptionsAndPositionals(argv, { network: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   } catch (err) {
     return usageFailure('decode', (err as Error).message, HELP + '\n');
   }
@@ -121,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.positionals.length !== 1) {
-    return usageFailure('decode', `expected exactly one input (a file or '-'), got ${parsed.positionals.length}`, HELP + '\n');
+    return usageFailure('decode', `expected exactly one input (a file, '-' or hex digits), got ${parsed.positionals.length}`, HELP + '\n');
   }
   const networkName = parsed.values.network;
   if (networkName !== undefined && !isNetworkName(networkName)) {
@@ -129,11 +147,11 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await decodeInput(inputChunks(parsed.positionals[0]!), networkName !== undefined ? NETWORKS[networkName] : undefined);
+    return await decodeInput(inputFor(parsed.positionals[0]!), networkName !== undefined ? NETWORKS[networkName] : undefined);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`bitspread decode: ${err.message}\n`);
-      return 2;
+    if (err instanceof UsageError || err instanceof RunError) {
+      process.stderr.write(`bitspread decode: ${err.code}: ${err.message}\n`);
+      return exitCodeFor(err);
     }
     throw err;
   }
@@ -162,7 +180,8 @@ async function decodeInput(chunks: AsyncGenerator<Buffer>, given: NetworkParams 
   }
   // Hex, or input that ended early, is handled whole exactly as before streaming existed.
   const first = ended ? captureBytes(Buffer.concat(head)) : Buffer.concat(head);
-  if (first.length === 0) return 0;
+  // Nothing, or only whitespace (sniff never decided): no capture at all.
+  if (first.length === 0 || mode === undefined) throw new RunError('ERR_EMPTY_INPUT', 'the input is empty: no bytes to decode');
 
   let net = given;
   if (net === undefined) {
