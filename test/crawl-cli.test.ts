@@ -96,7 +96,7 @@ describe('bitspread crawl (built CLI)', () => {
     const probe = new Resolver({ timeout: 5000, tries: 1 });
     probe.setServers([dns.address]);
     await probe.resolve4('probe.invalid').catch(() => undefined);
-    expect(dns.queries).toEqual(['probe.invalid/1']);
+    expect(dns.queries).toEqual(['udp probe.invalid A']);
   });
 
   it('dnsServersFor: servers must be inside the allow-list unless allow-any', () => {
