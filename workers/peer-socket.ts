@@ -403,6 +403,12 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     socket.end();
   }
 
+  /** The thread is dying: send RST now, nothing else (no events, no cap release; the pool reclaims). */
+  resetSocket(): void {
+    const socket = this.socket;
+    if (socket !== null && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
+  }
+
   /** The grace period ran out: the peer never closed its side. */
   private abortClosing(linger: boolean): void {
     const socket = this.socket;

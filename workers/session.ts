@@ -152,6 +152,11 @@ export class WorkerSession implements PeerHost {
     }
   }
 
+  /** Last act of a thread dying from an uncaught exception: reset every socket now. */
+  resetAll(): void {
+    for (const conn of this.conns.values()) conn.resetSocket();
+  }
+
   closed(conn: PeerConnection): void {
     if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
   }
@@ -193,10 +198,11 @@ export async function runSession(init: SessionInit): Promise<void> {
   if (init.logLevel !== 'debug' && init.logLevel !== 'trace') captureNoStackTraces();
   const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
   // A monitor runs before the thread dies and does not stop it from dying.
-  // No reset of the sockets when the thread dies (an uncaught exception, terminate(), out of
-  // memory): its teardown closes them with a FIN, and the pool reclaims this thread's cap slots
-  // only once the kernel shows the peers closed their side (src/engine/socket-table.ts). A reset
-  // would vanish from the kernel's table at once while a peer not reading yet still counts it.
+  // An uncaught exception: reset every socket first (a reading peer drops the connection at once).
+  // terminate() and out-of-memory run nothing here: their teardown closes the sockets with a FIN,
+  // and the pool reclaims this thread's cap slots only once the kernel shows the peers closed their
+  // side (src/engine/socket-table.ts).
+  process.on('uncaughtExceptionMonitor', () => session.resetAll());
   Comlink.expose(session.control, nodeEndpoint(init.control));
   await session.ended;
   // Let the last batch and the drain() reply leave before the ports close.

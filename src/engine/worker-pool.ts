@@ -58,6 +58,12 @@ const DEAD_SOCKETS_MAX_HOLD_MS = 10_000;
 const DEAD_SOCKETS_POLL_MS = 25;
 /** Where the kernel cannot be asked (no /proc/net/tcp): hold the slots this long. */
 const DEAD_SOCKETS_BLIND_HOLD_MS = 1000;
+/**
+ * After the table shows the peers closed their side: a moment more for them
+ * to act on it (a peer's close reaches our kernel before its own bookkeeping
+ * runs), as a normal failed visit holds its slot 100 ms after its reset.
+ */
+const DEAD_SOCKETS_SETTLE_MS = 100;
 
 /**
  * Resolves once the kernel has none of our connections to `peers` in a state
@@ -69,7 +75,7 @@ async function afterPeersClosed(peers: readonly string[]): Promise<void> {
   for (;;) {
     const open = await countedConnections(peers);
     if (open === null) return pause(DEAD_SOCKETS_BLIND_HOLD_MS);
-    if (open === 0 || performance.now() >= deadline) return;
+    if (open === 0 || performance.now() >= deadline) return pause(DEAD_SOCKETS_SETTLE_MS);
     await pause(DEAD_SOCKETS_POLL_MS);
   }
 }
