@@ -25,6 +25,7 @@ const BENCHMARKS = [
   { script: 'crawl.mjs', key: 'crawl', limitMs: quick ? 120_000 : 900_000 },
   { script: 'memory.mjs', key: 'memory', limitMs: quick ? 120_000 : 600_000 },
   { script: 'scaling.mjs', key: 'scaling', limitMs: quick ? 180_000 : 900_000 },
+  { script: 'cluster.mjs', key: 'cluster', limitMs: quick ? 180_000 : 600_000 },
 ];
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -118,6 +119,12 @@ const SUMMARY = [
   ['memory.bytesPerConnection', 'B', 'per open connection (goal < 20,000)'],
   ['memory.bytesPerKnownAddress', 'B', 'per known address (goal < 200)'],
   ['scaling.linearity', '×', 's per 1k nodes, largest ÷ smallest size (1.0 = linear)'],
+  ['cluster.rows.redis1.timeToFullMapMs', 'ms', 'time to full map, 1 process through Redis'],
+  ['cluster.rows.redis3.timeToFullMapMs', 'ms', 'time to full map, 3 processes through Redis (one global cap)'],
+  ['cluster.rows.redis1.cpuMsPerNode', 'ms', 'CPU per visited node incl. redis-server, 1 process'],
+  ['cluster.rows.redis3.cpuMsPerNode', 'ms', 'CPU per visited node incl. redis-server, 3 processes'],
+  ['cluster.rows.redis3.redisCommandsPerNode', 'cmds', 'Redis commands per visited node (incl. inside functions), 3 processes'],
+  ['cluster.rows.redis3.redisRoundTripsPerNode', 'reqs', 'Redis requests per visited node, 3 processes'],
 ];
 console.log(`\nbitspread benchmarks${quick ? ' (quick)' : ''}: ${results.machine.cpuCount} × ${results.machine.cpuModel}, ${(results.machine.totalMemoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${results.machine.node}`);
 console.log(`${'figure'.padEnd(34)} ${'value'.padStart(12)}  ${'unit'.padEnd(8)} what`);

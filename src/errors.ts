@@ -48,7 +48,8 @@ export type PeerErrorCode =
   | 'ERR_WORKER_CRASHED' // the worker thread holding the socket died
   | 'ERR_STOPPED' // the crawl or the supervisor was stopped
   | 'ERR_PING_TIMEOUT' // node mode: a keepalive ping went unanswered
-  | 'ERR_SLOW_PEER'; // the peer does not read what we send (our send buffer passed its limit)
+  | 'ERR_SLOW_PEER' // the peer does not read what we send (our send buffer passed its limit)
+  | 'ERR_POISONED'; // cluster crawl: every process that held this address died (maxDeliveries times)
 
 /** Codes for the engine's own misuse (bad options, bad arguments). */
 export type UsageErrorCode =
@@ -138,7 +139,12 @@ export type RunErrorCode =
   | 'ERR_NO_SEEDS' // nothing to start from: the DNS seeds gave no address
   | 'ERR_EMPTY_INPUT'; // decode: the input holds no bytes
 
-export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode | RunErrorCode;
+/** Codes for a multi-process crawl's coordination through Redis (`--redis`). */
+export type ClusterErrorCode =
+  | 'ERR_REDIS_UNAVAILABLE' // Redis could not be reached (or stayed unreachable longer than the timeout)
+  | 'ERR_REDIS_STATE_LOST'; // Redis answers but the crawl's state is gone (restarted without persistence, flushed)
+
+export type ErrorCode = WireErrorCode | PeerErrorCode | UsageErrorCode | SupervisorErrorCode | ReachErrorCode | RunErrorCode | ClusterErrorCode;
 
 /** The shape an error takes when it crosses a thread boundary. */
 export interface PlainError {
@@ -240,6 +246,15 @@ export class RunError extends BitspreadError {
     super(code, message, options);
     this.name = 'RunError';
     this.summary = summary;
+  }
+}
+
+export class ClusterError extends BitspreadError {
+  static override readonly brand: symbol = brandOf('ClusterError');
+  declare readonly code: ClusterErrorCode;
+  constructor(code: ClusterErrorCode, message: string, options?: BitspreadErrorOptions) {
+    super(code, message, options);
+    this.name = 'ClusterError';
   }
 }
 

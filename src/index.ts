@@ -64,3 +64,5 @@ export type {
   SimBehaviour,
   LatencyOptions,
 } from './sim/index.js';
+// Cluster mode (`redis` option): types only here; the Redis client loads only when a crawl uses it.
+export type { CoordinatorOptions as RedisOptions } from './cluster/options.js';

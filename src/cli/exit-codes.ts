@@ -4,7 +4,7 @@
  * tell "nothing was allowed" from "nothing answered" without parsing text.
  */
 import { constants } from 'node:os';
-import { RunError, type BitspreadError, type RunErrorCode } from '../errors.js';
+import { ClusterError, RunError, type BitspreadError, type RunErrorCode } from '../errors.js';
 import type { CrawlSummary } from '../engine/record.js';
 
 export const EXIT = {
@@ -24,6 +24,8 @@ export const EXIT = {
   EMPTY_INPUT: 6,
   /** The snapshot or standard output could not be written (ERR_WRITE): disk full, closed pipe… */
   WRITE: 7,
+  /** crawl --redis: Redis stayed unreachable (ERR_REDIS_UNAVAILABLE) or lost the crawl (ERR_REDIS_STATE_LOST); the crawl stopped cleanly. */
+  CLUSTER: 8,
   /** A bug: an error without a bitspread code. Please report it. */
   INTERNAL: 70,
 } as const;
@@ -36,8 +38,9 @@ const RUN_EXIT: Readonly<Record<RunErrorCode, number>> = {
   ERR_WRITE: EXIT.WRITE,
 };
 
-/** The status for a typed error: its run code's, else 2 (usage: bad option, bad CIDR…). */
+/** The status for a typed error: its run code's, Redis failing under --redis, else 2 (usage: bad option, bad CIDR…). */
 export function exitCodeFor(err: BitspreadError): number {
+  if (err instanceof ClusterError) return EXIT.CLUSTER;
   return err instanceof RunError ? RUN_EXIT[err.code] : EXIT.USAGE;
 }
 

@@ -23,10 +23,16 @@
  * - Addresses outside the allow-list are recorded `skipped` reason
  *   `not-allowed` without being sent to a worker (the worker checks again at
  *   the dial site).
+ * - `redis` (cluster mode, src/cluster/, loaded by dynamic import only
+ *   then): the frontier is work leased from Redis, records go to Redis (the
+ *   summary and the snapshot are read back from the crawl-wide record
+ *   stream), the local cap follows the slots this process holds of the
+ *   global cap, and the crawl ends when the shared work stream is empty.
+ *   A stop hands unfinished work back instead of recording it `stopped`.
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
-import { PeerError, RunError, SupervisorError, UsageError } from '../errors.js';
+import { PeerError, RunError, SupervisorError, UsageError, type BitspreadError } from '../errors.js';
 import { formatAddress, NETWORKS, parseAddress } from '../wire/index.js';
 import type { AddressNetwork, NetAddress, NetworkParams } from '../wire/types.js';
 import { PeerCap } from '../shared/peer-cap.js';
@@ -45,6 +51,11 @@ import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
 import { PeerWorkerPool, usableWorkerSlots, type WorkerDeath } from './worker-pool.js';
+import { parseRedisUrl, resolveCoordinatorOptions, type CoordinatorOptions } from '../cluster/options.js';
+import type { ClusterFrontier } from '../cluster/cluster-frontier.js';
+
+/** What the crawler needs of a frontier: the local one, or the Redis-backed one of a cluster crawl. */
+type CrawlFrontier = Pick<Frontier, 'add' | 'next' | 'take' | 'finish' | 'requeue' | 'has' | 'known' | 'queued'>;
 
 export interface CrawlStats {
   readonly elapsedMs: number;
@@ -91,7 +102,11 @@ export class Crawler extends EventEmitter {
   private readonly log: Logger;
   private readonly allow: AllowList | null;
   readonly cap: PeerCap;
-  private readonly frontier = new Frontier();
+  private frontier: CrawlFrontier = new Frontier();
+  /** Cluster mode (`redis`): the Redis-backed frontier. */
+  private cluster: ClusterFrontier | null = null;
+  /** Why the crawl stopped on its own (Redis failed): start() rejects with it after a clean stop. */
+  private failure: BitspreadError | null = null;
   private readonly recorder = new Recorder(this);
   private parts: Running | null = null;
   private startedAt = 0;
@@ -124,6 +139,7 @@ export class Crawler extends EventEmitter {
       );
     }
     this.gate = new NetworkGate(this.opts, this.allow, this.cap.max, this.opts.denyList.length > 0 ? AllowList.parse(this.opts.denyList) : null);
+    if (opts.redis !== undefined) checkRedisOption(opts, this.allow);
   }
 
   /** Runs the crawl; resolves with the summary when it completes (crawl mode) or is stopped. */
@@ -252,6 +268,7 @@ export class Crawler extends EventEmitter {
     const o = this.opts;
     this.recorder.snapshot = this.raw.out === undefined ? null : new SnapshotWriter(this.raw.out, (err) => this.onWriteError(err));
     this.log.info({ network: o.network, mode: o.mode, maxPeers: this.cap.max, workers: o.workers }, 'crawl starting');
+    if (this.raw.redis !== undefined) await this.joinCluster(this.raw.redis);
     for (const seed of o.seeds) this.learnText(seed);
     // Built before the first await, so connectToNode works right after start().
     const parts = this.startParts();
@@ -280,7 +297,36 @@ export class Crawler extends EventEmitter {
     parts.dispatcher.schedule();
 
     await done;
-    return this.shutdown(parts);
+    const summary = await this.shutdown(parts);
+    if (this.failure !== null) throw this.failure;
+    return summary;
+  }
+
+  /** Cluster mode: connect, join (or start) the crawl; from here the frontier is Redis's. */
+  private async joinCluster(redis: string | CoordinatorOptions): Promise<void> {
+    const { ClusterFrontier } = await import('../cluster/cluster-frontier.js');
+    const o = this.opts;
+    const cluster = await ClusterFrontier.open(
+      typeof redis === 'string' ? { url: redis } : redis,
+      { maxPeers: o.maxPeers, start: o.seeds.length > 0 || o.dnsSeeds || o.fixedSeeds === true },
+      {
+        cap: this.cap,
+        log: this.log,
+        inFlight: () => this.parts?.pool.inFlight ?? 0,
+        wake: () => this.parts?.dispatcher.schedule(),
+        record: (rec) => this.record(rec),
+        onRecord: (rec, line) => this.recorder.fromCluster(rec, line),
+        fail: (err) => {
+          this.failure ??= err;
+          this.stopping = true;
+          this.finished?.();
+        },
+      },
+    );
+    this.cluster = cluster;
+    this.frontier = cluster;
+    this.recorder.publish = (rec) => cluster.publish(rec);
+    this.log.info({ generation: cluster.generation, maxPeers: cluster.max, consumer: cluster.coordinator.opts.consumer }, 'joined the cluster crawl');
   }
 
   private startParts(): Running {
@@ -356,24 +402,31 @@ export class Crawler extends EventEmitter {
   }
 
   private async shutdown(parts: Running): Promise<CrawlSummary> {
-    const stopped = this.stopping || this.frontier.queued > 0 || parts.pool.inFlight > 0;
+    const cluster = this.cluster;
+    const stopped = this.stopping || this.frontier.queued > 0 || parts.pool.inFlight > 0 || (cluster !== null && !cluster.done);
     this.stopping = true;
     this.clearTimers();
     this.log.info({ inFlight: parts.pool.inFlight, queued: this.frontier.queued }, 'crawl stopping');
     // Draining closes every socket; every visit settles (and is recorded) before close() resolves.
     await parts.pool.close();
-    for (const a of this.gate.drainWaiting()) this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
-    for (let a = this.frontier.next(); a !== undefined; a = this.frontier.next()) {
-      this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
+    // Cluster mode: what this process leased and did not finish goes back to the crawl (cluster.close), unrecorded.
+    const parked = this.gate.drainWaiting();
+    if (cluster === null) {
+      for (const a of parked) this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
+      for (let a = this.frontier.next(); a !== undefined; a = this.frontier.next()) {
+        this.record(skippedRecord(a, this.networkOf(a), 'stopped'));
+      }
     }
     await parts.supervisor.stop();
+    // Hands back unfinished work, gives back the slots, reads the rest of the crawl's records.
+    await cluster?.close();
     const writeError = await this.recorder.snapshot?.close().then(
       () => null,
       (err: unknown) => err,
     );
     const summary = this.recorder.summary.finish({
       durationMs: Math.round(performance.now() - this.startedAt),
-      // The cap records its exact high-water mark (shared caps: includes other users').
+      // The cap records its exact high-water mark (shared caps: includes other users'; cluster: this process's).
       peakOpen: this.cap.peak(),
       workerCrashes: parts.pool.crashes,
       stopped,
@@ -449,7 +502,7 @@ export class Crawler extends EventEmitter {
       }
       if (verdict === 'bad-port' || verdict === 'port-limit') {
         // Never dialled: the record is written now (the frontier holds it as skipped).
-        this.frontier.addSkipped(text, network);
+        this.frontier.add(text, network, false);
         this.recorder.write(skippedRecord(text, network, verdict));
         return false;
       }
@@ -463,6 +516,8 @@ export class Crawler extends EventEmitter {
 
   /** Writes the address's record, unless it already has one. */
   private record(rec: NodeRecord): void {
+    // Cluster mode: a visit cut short by our own stop goes back to the crawl instead.
+    if (this.cluster !== null && this.stopping && rec.error === 'ERR_STOPPED') return;
     if (this.frontier.finish(rec.addr)) this.recorder.write(rec);
   }
 
@@ -474,8 +529,31 @@ export class Crawler extends EventEmitter {
 
   private checkDone(): void {
     if (this.opts.mode !== 'crawl' || this.stopping || this.parts === null) return;
-    if (this.frontier.queued === 0 && this.parts.pool.inFlight === 0 && this.gate.waitingTotal === 0) this.finished?.();
+    // Cluster mode: done when the crawl-wide work stream is empty, not when this process runs dry.
+    const drained = this.cluster === null ? this.frontier.queued === 0 : this.cluster.done;
+    if (drained && this.parts.pool.inFlight === 0 && this.gate.waitingTotal === 0) this.finished?.();
   }
+}
+
+/**
+ * `redis` is allowed in crawl mode only, and the Redis host is a connection
+ * like any other: an IP literal inside the allow-list (any host with allowAny).
+ */
+function checkRedisOption(opts: CrawlOptions, allow: AllowList | null): void {
+  const redis = opts.redis as string | CoordinatorOptions;
+  const url = typeof redis === 'string' ? redis : redis?.url;
+  if (typeof url !== 'string') throw new UsageError('ERR_BAD_OPTION', 'redis: expected a redis:// URL');
+  if ((opts.mode ?? 'crawl') !== 'crawl') throw new UsageError('ERR_BAD_OPTION', 'redis: a multi-process crawl runs in crawl mode only');
+  resolveCoordinatorOptions(typeof redis === 'string' ? { url } : redis);
+  const { host, port } = parseRedisUrl(url);
+  if (allow === null) return;
+  let parsed: NetAddress;
+  try {
+    parsed = parseAddress(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  } catch {
+    throw new UsageError('ERR_BAD_OPTION', `redis: the host must be an IP address inside --only (names are not resolved), got '${host}'`);
+  }
+  if (!allow.allows(parsed)) throw new UsageError('ERR_BAD_OPTION', `redis: ${host} is outside the allow-list (--only)`);
 }
 
 /** The port of an address text (`host:port`, `[v6]:port`); 0 when there is none. */

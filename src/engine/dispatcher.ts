@@ -18,7 +18,8 @@ const REQUEUE_PAUSE_MS = 50;
 export const DIALABLE: ReadonlySet<AddressNetwork> = new Set(['ipv4', 'ipv6']);
 
 export interface DispatchContext {
-  readonly frontier: Frontier;
+  /** The local frontier, or the Redis-backed one of a cluster crawl (src/cluster/). */
+  readonly frontier: Pick<Frontier, 'next' | 'requeue'>;
   readonly cap: PeerCap;
   /** Routes, the allow-list, --allow-any hygiene, per-network budgets. */
   readonly gate: NetworkGate;

@@ -10,6 +10,7 @@ import { NETWORKS, parseAddress } from '../wire/index.js';
 import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
+import type { CoordinatorOptions } from '../cluster/options.js';
 import { defaultWorkerCount } from './worker-pool.js';
 import { DEFAULT_MAX_PER_SOURCE, DEFAULT_MAX_PER_SOURCE_GROUP, DEFAULT_MAX_PORTS_PER_HOST, type GossipLimits } from './gossip-policy.js';
 
@@ -75,6 +76,14 @@ export interface CrawlOptions {
    * goes over dies (ERR_WORKER_OUT_OF_MEMORY) and is replaced like a crash.
    */
   readonly workerMaxHeapMb?: number;
+  /**
+   * Crawl as one of many processes sharing a Redis (crawl mode only):
+   * `redis://host:port/db`, or the URL with the cluster's options (crawl
+   * name, lease, batch size, deliveries before an address is poisoned).
+   * `maxPeers` is then the global cap (of the process that starts the
+   * crawl). The Redis host must be inside `only`. See docs/CLUSTER.md.
+   */
+  readonly redis?: string | CoordinatorOptions;
   /**
    * Reaching beyond IPv4/IPv6 (src/shared/reach.ts): Tor proxies and
    * `viaTor`, an I2P SAM bridge and `viaI2p`, `cjdns`, a SOCKS5 `proxy` for

@@ -14,11 +14,26 @@ export class Recorder {
 
   constructor(private readonly events: EventEmitter) {}
 
+  /**
+   * Cluster mode (`redis`): records go to Redis instead; the summary and the
+   * snapshot are fed from the crawl-wide record stream (fromCluster).
+   */
+  publish: ((rec: NodeRecord) => void) | null = null;
+
   write(rec: NodeRecord): void {
-    this.summary.add(rec);
-    this.snapshot?.write(rec);
+    if (this.publish !== null) this.publish(rec);
+    else {
+      this.summary.add(rec);
+      this.snapshot?.write(rec);
+    }
     this.events.emit('node', rec);
     for (const s of this.subscribers) s(rec);
+  }
+
+  /** Cluster mode: a record of the whole crawl, read back from Redis (its line as published). */
+  fromCluster(rec: NodeRecord, line: string): void {
+    this.summary.add(rec);
+    this.snapshot?.writeLine(line);
   }
 
   /** No more records: every iterator ends. */

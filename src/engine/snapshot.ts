@@ -85,8 +85,16 @@ export class SnapshotWriter {
   }
 
   write(rec: NodeRecord): void {
+    this.writeText(recordToLine(rec));
+  }
+
+  /** Writes a line already formatted by recordToLine (without its newline), e.g. read back from Redis. */
+  writeLine(line: string): void {
+    this.writeText(line + '\n');
+  }
+
+  private writeText(line: string): void {
     if (this.closed || this.failure !== null) return;
-    const line = recordToLine(rec);
     this.lines++;
     if (this.stream !== null) {
       this.stream.write(line);

@@ -1,7 +1,7 @@
 /**
  * `bitspread crawl`: crawl a network from seeds; NDJSON snapshot; summary.
  */
-import { RunError, UsageError } from '../../errors.js';
+import { ClusterError, RunError, UsageError } from '../../errors.js';
 import { NETWORKS, parseAddress } from '../../wire/index.js';
 import type { NetworkName } from '../../wire/types.js';
 import { Crawler } from '../../engine/crawler.js';
@@ -70,9 +70,16 @@ Logs and progress go to stderr (a live line on a terminal, else a line every
 crawl cleanly: open peers are closed and recorded, queued ones recorded
 'skipped stopped', the summary printed.
 
+Many processes, one crawl (docs/CLUSTER.md):
+  --redis URL         redis://host:port/db: join the crawl kept in this Redis (the host must be
+                      an IP inside --only); a process with seeds starts it, one without only joins
+  --redis-name NAME   the crawl's name in that Redis (default 'default')
+  --redis-lease DURATION  how long a dead process's work and cap slots stay claimed (default 30s)
+
 Exit status: 0 done; 2 bad arguments; 3 nothing inside --only; 4 no node
 reachable; 5 the DNS seeds gave no address; 7 the snapshot or stdout could
-not be written; 128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP;
+not be written; 8 --redis: Redis unreachable or its crawl state lost (the crawl
+stopped cleanly); 128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP;
 0 in node mode, which ends only so); 70 internal error.
 `;
 
@@ -122,6 +129,9 @@ export function parseCrawlArgs(argv: string[]): CrawlCliOptions | 'help' {
     'max-addrs-per-source': { type: 'string' },
     'max-addrs-per-group': { type: 'string' },
     'max-ports-per-ip': { type: 'string' },
+    redis: { type: 'string' },
+    'redis-name': { type: 'string' },
+    'redis-lease': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help === true) return 'help';
@@ -140,7 +150,13 @@ export function parseCrawlArgs(argv: string[]): CrawlCliOptions | 'help' {
       throw new UsageError('ERR_BAD_ARGUMENT', `--seed: expected an IP address and port like 127.0.0.1:8333 or [::1]:8333, got '${seed}'`);
     }
   }
-  if (seeds.length === 0 && v['dns-seed'] !== true && v['fixed-seeds'] !== true) throw new UsageError('ERR_BAD_OPTION', 'give at least one --seed host:port, or --dns-seed, or --fixed-seeds');
+  if (seeds.length === 0 && v['dns-seed'] !== true && v['fixed-seeds'] !== true && v.redis === undefined) {
+    throw new UsageError('ERR_BAD_OPTION', 'give at least one --seed host:port, or --dns-seed, or --fixed-seeds (or --redis URL to join a running crawl)');
+  }
+  if (v.redis === undefined && (v['redis-name'] !== undefined || v['redis-lease'] !== undefined)) {
+    throw new UsageError('ERR_BAD_OPTION', '--redis-name and --redis-lease need --redis URL');
+  }
+  if (v.redis !== undefined && mode !== 'crawl') throw new UsageError('ERR_BAD_OPTION', '--redis: a multi-process crawl runs in crawl mode only');
   if (v['fixed-seeds'] === true && v['no-fixed-seeds'] === true) throw new UsageError('ERR_BAD_OPTION', '--fixed-seeds and --no-fixed-seeds contradict each other');
   if ((v['deny-list'] !== undefined || v['per-netgroup'] !== undefined) && v['allow-any'] !== true) {
     throw new UsageError('ERR_BAD_OPTION', '--deny-list and --per-netgroup refine --allow-any; with --only the allow-list alone decides');
@@ -190,6 +206,15 @@ export function parseCrawlArgs(argv: string[]): CrawlCliOptions | 'help' {
     ...(v['max-addrs-per-source'] !== undefined ? { maxAddrsPerSource: parseInteger(v['max-addrs-per-source'], '--max-addrs-per-source', 1, 1_000_000_000) } : {}),
     ...(v['max-addrs-per-group'] !== undefined ? { maxAddrsPerSourceGroup: parseInteger(v['max-addrs-per-group'], '--max-addrs-per-group', 1, 1_000_000_000) } : {}),
     ...(v['max-ports-per-ip'] !== undefined ? { maxPortsPerHost: parseInteger(v['max-ports-per-ip'], '--max-ports-per-ip', 1, 65_535) } : {}),
+    ...(v.redis !== undefined
+      ? {
+          redis: {
+            url: v.redis,
+            ...(v['redis-name'] !== undefined ? { name: v['redis-name'] } : {}),
+            ...(v['redis-lease'] !== undefined ? { leaseMs: parseDuration(v['redis-lease'], '--redis-lease') } : {}),
+          },
+        }
+      : {}),
   };
   return opts;
 }
@@ -297,8 +322,24 @@ export async function run(argv: string[]): Promise<number> {
     return exitCodeFor(early);
   }
   const logger = cliLogger(opts.logLevel ?? 'info');
-  const crawler = new Crawler({ ...opts, ...(stdoutSnapshot ? { out: process.stdout } : {}), logger });
-  const result = await runCrawler(crawler, progressLineMs);
+  let crawler: Crawler;
+  try {
+    crawler = new Crawler({ ...opts, ...(stdoutSnapshot ? { out: process.stdout } : {}), logger });
+  } catch (err) {
+    if (err instanceof UsageError) return usageFailure('crawl', err.message, HELP);
+    throw err;
+  }
+  let result: CrawlRunResult;
+  try {
+    result = await runCrawler(crawler, progressLineMs);
+  } catch (err) {
+    // --redis: the crawl stopped cleanly (sockets closed, snapshot complete up to here) because Redis failed.
+    if (err instanceof ClusterError) {
+      process.stderr.write(`bitspread crawl: ${err.code}: ${err.message}\n`);
+      return exitCodeFor(err);
+    }
+    throw err;
+  }
   const exit = crawlExit(result, opts.mode ?? 'crawl');
   // With the snapshot on stdout (--out -) the human summary goes to stderr.
   if (json) await writeStdout(jsonSummary(result, exit));
