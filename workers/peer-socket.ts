@@ -9,8 +9,8 @@
  * per thread:
  * - socket listeners are module-level functions that find their connection
  *   through a symbol on the socket (no closures per connection);
- * - deadlines are fields scanned by one shared coarse ticker (no timer per
- *   socket);
+ * - deadlines are fields served by one shared ticker, armed for the
+ *   earliest of them (no timer per socket, no tick while nothing is due);
  * - every callback is wrapped, so an exception costs this connection only.
  *
  * The slot stays held until the peer has closed its side too: a finished
@@ -114,6 +114,10 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected connectedAt = 0;
   /** Deadline of the current step (performance.now() ms): connect, the protocol's steps, close grace, linger. */
   protected deadline = 0;
+  /** When the cap slot was taken (performance.now() ms; 0: none). */
+  protected slotAt = 0;
+  /** When finish() began the close (performance.now() ms; 0: not yet). */
+  protected finishedAt = 0;
   private socket: PeerSock | null = null;
   private holdsSlot = false;
   /** True while a received chunk is decoded: frames are queued (outbound.ts) and leave in one write. */
@@ -143,6 +147,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected abstract onPeerClosed(what: string): void;
   /** Deadlines of the protocol's steps, while 'open'. */
   protected abstract tickOpen(now: number): void;
+  /** The earliest of the protocol's deadlines while 'open' (Infinity: none). */
+  protected abstract dueOpen(): number;
   /** finish() is closing the socket: the protocol stops (runs once, before the close). */
   protected abstract onFinishing(): void;
   /** Everything is released: report `error` (null: a completed visit), exactly once. */
@@ -188,6 +194,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     this.holdsSlot = true;
     this.connectTimeoutMs = transports !== null ? transports.connectMs(addr) : this.host.timeouts.connectMs;
     this.deadline = this.startedAt + this.connectTimeoutMs;
+    this.slotAt = performance.now();
     this.host.ticker.add(this);
     if (route.via !== 'direct' && transports !== null) return this.connectProxied(transports, route, hostOf(this.addr, addr), addr.port);
     let socket: PeerSock;
@@ -297,6 +304,25 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
 
   // ---- deadlines ----
 
+  /** Sets the current step's deadline and tells the ticker. */
+  protected setDeadline(at: number): void {
+    this.deadline = at;
+    this.host.ticker.schedule(at);
+  }
+
+  dueAt(): number {
+    switch (this.state) {
+      case 'open':
+        return this.dueOpen();
+      case 'connecting':
+      case 'closing':
+      case 'lingering':
+        return this.deadline;
+      default:
+        return Infinity;
+    }
+  }
+
   tick(now: number): void {
     switch (this.state) {
       case 'open':
@@ -364,6 +390,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected finish(error: PlainError | null, abortive = false): void {
     if (this.state === 'closed' || this.state === 'closing' || this.state === 'lingering') return;
     this.onFinishing();
+    this.finishedAt = performance.now();
     this.outcome = error;
     // What this chunk already answered goes out before our FIN (a reset drops it anyway).
     if (this.batchingReplies) this.flushReplies();
@@ -390,11 +417,11 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       else if (!socket.destroyed) socket.resetAndDestroy();
       if (abortive || (!wasConnected && !pending)) return this.release();
       this.state = 'lingering';
-      this.deadline = performance.now() + RESET_LINGER_MS;
+      this.setDeadline(performance.now() + RESET_LINGER_MS);
       return;
     }
     this.state = 'closing';
-    this.deadline = performance.now() + CLOSE_GRACE_MS;
+    this.setDeadline(performance.now() + CLOSE_GRACE_MS);
     socket.on('close', onClosingSocketClose);
     socket.resume(); // keep reading (and discarding) so the peer's FIN is seen
     socket.end();
@@ -412,7 +439,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
     if (!linger) return this.release();
     this.state = 'lingering';
-    this.deadline = performance.now() + RESET_LINGER_MS;
+    this.setDeadline(performance.now() + RESET_LINGER_MS);
   }
 
   /** Both sides are closed (or reset): free the slot, report once. */
