@@ -14,6 +14,7 @@ import type { Message, NetworkParams } from '../wire/index.js';
 import { MessageDecoder, type MessageSink } from '../wire/index.js';
 import type { WireError } from '../errors.js';
 import type { LatencyModel } from './latency.js';
+import type { SimGossip } from './gossip.js';
 import type { Prng } from './prng.js';
 import type { SimNodePlan, SimPlan } from './topology.js';
 import type { AddressNetwork } from '../wire/types.js';
@@ -44,6 +45,15 @@ export interface SimRuntime {
   readonly plan: SimPlan;
   readonly rng: Prng;
   readonly latency: LatencyModel | null;
+  /** Mainnet-shaped extras (gossip.ts): full answers, dead addresses, per-node round trips; null: off. */
+  readonly gossip: SimGossip | null;
+  /**
+   * Per node: ms from accepting its latest connection that got a getaddr
+   * answer to that answer's first byte leaving (NaN: none yet). The least a
+   * client's visit can take on this network: the benchmark's slot-efficiency
+   * reference.
+   */
+  readonly serveMs: Float64Array;
   readonly connections: Set<SimConnection>;
   openInbound: number;
   /** Inbound connections open now / at most at once, by the network of the node they reached. */
@@ -82,6 +92,8 @@ export class SimConnection implements MessageSink {
   lastDue = 0;
   timer: NodeJS.Timeout | null = null;
   acceptTimer: NodeJS.Timeout | null = null;
+  /** Date.now() when accepted. */
+  readonly acceptedAt = Date.now();
 
   constructor(
     readonly socket: Socket,

@@ -175,6 +175,8 @@ function answerGetaddr(conn: SimConnection): void {
   const command = conn.wantsAddrv2 ? 'addrv2' : 'addr';
   const entries = getaddrEntries(conn);
   const wait = delay(conn);
+  // When the answer starts to leave (replies never overtake each other): the least a visit takes.
+  sim.serveMs[node.index] = Math.max(Date.now() + wait, conn.lastDue) - conn.acceptedAt;
   if (node.behaviour === 'toomany') {
     send(conn, tooManyFrame(conn, command, entries, nowSeconds()), wait);
     return;
@@ -209,6 +211,7 @@ function getaddrEntries(conn: SimConnection): AddrEntry[] {
       if (a !== undefined) entries.push(nonIpEntry(a, now - sim.rng.int(0, 3 * 86400)));
     }
   }
+  if (sim.gossip !== null) sim.gossip.pad(entries, sim.plan, sim.rng, conn.wantsAddrv2, now);
   return entries;
 }
 
