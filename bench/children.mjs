@@ -52,7 +52,7 @@ export function startSimHost(simArgs) {
       child.stdin.write('truth\n');
       return p;
     },
-    /** Per node address: ms from accept to its getaddr answer leaving (the least a visit can take). */
+    /** Per node address: the delays the node put before the replies a client waits for, ms (the least a visit can take). */
     async serveTimes() {
       const p = next();
       child.stdin.write('serve\n');

@@ -57,7 +57,7 @@ const runners = {
     for await (const rec of run) {
       if (rec.state === 'reachable') {
         reachable.push(rec.addr);
-        visits.push([rec.addr, rec.slotMs ?? null, rec.closeMs ?? null, rec.addrsReturned ?? 0]);
+        visits.push([rec.addr, rec.slotMs ?? null, rec.closeMs ?? null, rec.addrsReturned ?? 0, rec.connectMs ?? null, rec.handshakeMs ?? null]);
         lastReachableMs = performance.now() - t0;
       }
       else if (rec.state === 'failed') {

@@ -9,6 +9,7 @@
 //   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N] [--gossip json]
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadDist } from './dist.mjs';
 
 const { values: a } = parseArgs({
@@ -53,15 +54,18 @@ const selfStop = setTimeout(close, Number(a['max-seconds']) * 1000);
 process.stdin.on('end', close);
 
 const cpuAtReady = process.cpuUsage();
+// The sim's own event-loop delay: when it lags, every reply (and the FIN answering a client's) comes late.
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
 createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = line.trim();
   if (cmd === 'truth') {
     const t = sim.truth();
     const s = sim.stats();
     const cpu = process.cpuUsage(cpuAtReady);
-    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length }, cpuMs: (cpu.user + cpu.system) / 1000 });
+    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length }, cpuMs: (cpu.user + cpu.system) / 1000, loopP50Ms: loop.percentile(50) / 1e6 - 1, loopP99Ms: loop.percentile(99) / 1e6 - 1, loopMaxMs: loop.max / 1e6 - 1 });
   } else if (cmd === 'serve') {
-    // Per node: ms from accept to its getaddr answer leaving (the least a visit can take).
+    // Per node: the delays it put before the replies a client waits for (the least a visit can take).
     send({ serveMs: sim.serveTimes() });
   } else if (cmd === 'close') {
     void close();

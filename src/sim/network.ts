@@ -99,7 +99,7 @@ export interface SimNetwork {
   /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
   knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
   stats(): SimStats;
-  /** Per node address: ms from accept to its getaddr answer leaving, on its latest answered connection (SimRuntime.serveMs). */
+  /** Per node address: the delays a client had to wait through on its latest answered connection, ms (SimRuntime.serveMs): the least a visit takes. */
   serveTimes(): Record<string, number>;
   /** Closes every listener and connection and clears every timer. Idempotent. */
   close(): Promise<void>;
