@@ -236,8 +236,11 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         if (recent !== undefined) {
           // Keys from the bytes (IPv4: a number), so a duplicate is never formatted.
           const o = list.offsets[i]!;
-          const key = network === 'ipv4' ? ipv4Key(list.bytes, o, list.ports[i]!) : binaryKey(list.kinds[i]!, list.bytes, o, list.offsets[i + 1]!, list.ports[i]!);
-          if (!recent.firstTime(key)) continue;
+          const fresh =
+            network === 'ipv4'
+              ? recent.firstNumber(ipv4Key(list.bytes, o, list.ports[i]!))
+              : recent.firstText(binaryKey(list.kinds[i]!, list.bytes, o, list.offsets[i + 1]!, list.ports[i]!));
+          if (!fresh) continue;
         }
         texts.push(list.textAt(i)!);
         networks.push(network);
