@@ -15,7 +15,10 @@
  *
  * The slot stays held until the peer has closed its side too: a finished
  * visit sends FIN and waits (at most CLOSE_GRACE_MS) for the peer's FIN, then
- * resets; a failed one is reset and lingers RESET_LINGER_MS. So the peer
+ * resets; a failed one is reset and lingers RESET_LINGER_MS. Measured
+ * (bench/realistic.mjs, closeMs): the FIN exchange costs a live peer one round
+ * trip, about what the linger after a reset would, and unlike a reset it
+ * tells us when the peer has let go: so a finished visit is never reset. So the peer
  * never sees more than `max` connections from us at once.
  */
 import { connect as netConnect, type Socket } from 'node:net';
@@ -45,15 +48,27 @@ export interface SocketHost {
 /** `open`: connected, the protocol (the subclass) is running. */
 export type SocketState = 'connecting' | 'open' | 'closing' | 'lingering' | 'closed';
 
-/** After our FIN, how long the peer gets to close its side before we reset. */
-const CLOSE_GRACE_MS = 500;
+/**
+ * After our FIN, how long the peer gets to close its side before we reset.
+ * A live peer closes within a round trip (Core at once), so this only costs
+ * slots on peers that never close; but a peer whose event loop lags (a busy
+ * machine) is still counting the connection until it has seen our FIN, and
+ * releasing the slot before that breaks the cap as it sees it: with 500 ms
+ * the simulator, at 45 % of a core serving 1,000-entry answers on a machine
+ * at load average 20, counted 618 connections from a crawl capped at 500
+ * (bench/results/2026-12-06T0235.json, full-answer row).
+ */
+const CLOSE_GRACE_MS = 3000;
 /**
  * After a reset (ours or the peer's), the slot is held this much longer: the
  * peer's event loop notices a reset asynchronously, and until it has, it
  * still counts the connection. With 20 ms the simulator (a loaded process)
- * saw 126-127 connections at cap 125; with 100 ms it stays within the cap.
+ * saw 126-127 connections at cap 125; with 100 ms it stayed within the cap
+ * on an idle machine, but not at load average 20 (127-130 at cap 125,
+ * 2026-12-06): 250 ms. A reset visit already spent a timeout or hit an
+ * error, so this is a small share of its slot time.
  */
-const RESET_LINGER_MS = 100;
+const RESET_LINGER_MS = 250;
 /**
  * Bytes we let queue unsent to one peer. We only send small messages, so a
  * backlog this big means the peer stopped reading (e.g. it sends pings and
