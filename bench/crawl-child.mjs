@@ -62,7 +62,7 @@ const runners = {
       }
       else if (rec.state === 'failed') {
         failed++;
-        const code = rec.error?.code ?? 'unknown';
+        const code = rec.error ?? 'unknown';
         failureCodes[code] = (failureCodes[code] ?? 0) + 1;
       } else skipped++;
     }
