@@ -232,7 +232,8 @@ describe('default concurrency', () => {
 
   it('the progress line shows the cap next to the open sockets', async () => {
     const { progressLine } = await import('../src/cli/progress.js');
-    const line = progressLine({ elapsedMs: 1, known: 5, queued: 2, open: 3, maxPeers: 744, inFlight: 3, done: 0, reachable: 0, failed: 0, skipped: 0, rate: 0, etaSeconds: null, workers: 1, workerCrashes: 0, requeued: 0, notStored: 0 });
+    type CrawlStats = Parameters<typeof progressLine>[0];
+    const line = progressLine({ elapsedMs: 1, known: 5, queued: 2, open: 3, maxPeers: 744, inFlight: 3, done: 0, reachable: 0, failed: 0, skipped: 0, rate: 0, etaSeconds: null, workers: 1, workerCrashes: 0, requeued: 0, notStored: 0, networks: {} as CrawlStats['networks'] });
     expect(line).toContain('open 3/744');
   });
 });

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimNetwork, type SimNetwork } from '../src/sim/index.js';
-import { connectToNode } from '../src/index.js';
+import { probeNode as connectToNode } from '../src/index.js';
 
 const sims: SimNetwork[] = [];
 afterEach(async () => {
