@@ -64,6 +64,8 @@ export interface CrawlStats {
   readonly queued: number;
   /** Sockets open right now (the shared cap's count). */
   readonly open: number;
+  /** The cap on open sockets (maxPeers, or the shared cap's max). */
+  readonly maxPeers: number;
   /** Peers handed to workers and not yet ended. */
   readonly inFlight: number;
   /** Addresses with a final record. */
@@ -213,6 +215,7 @@ export class Crawler extends EventEmitter {
       known: this.frontier.known,
       queued,
       open: this.cap.open(),
+      maxPeers: this.cap.max,
       inFlight,
       done: summary.total,
       reachable: summary.state('reachable'),

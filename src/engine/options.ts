@@ -1,6 +1,7 @@
 /**
  * Crawl options with their defaults, validated once on the main thread.
  */
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { UsageError } from '../errors.js';
@@ -22,7 +23,10 @@ export interface CrawlOptions {
   /** Allow-list CIDRs. Required unless `allowAny` is set explicitly. */
   readonly only?: readonly string[];
   readonly allowAny?: boolean;
-  /** Global cap on open connections (default 125, Core's default). */
+  /**
+   * Global cap on open connections. Default: node mode 125 (Core's default);
+   * crawl mode crawlMaxPeersFor(the file-descriptor limit), up to 1,000.
+   */
   readonly maxPeers?: number;
   /** Worker threads (default: os.availableParallelism() - 1, at least 1). */
   readonly workers?: number;
@@ -33,7 +37,12 @@ export interface CrawlOptions {
   readonly connectTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly getaddrTimeoutMs?: number;
-  /** Quiet period after a multi-entry addr answer before a visit ends (default 1000 ms). */
+  /**
+   * Quiet period after a multi-entry addr answer before a visit ends. Given:
+   * exactly this long. Default: adaptive (a full 1,000-entry answer ends the
+   * visit at once, a shorter one after max(50 ms, 2 connect round trips),
+   * at most 1000 ms).
+   */
   readonly addrQuietMs?: number;
   /** Node mode keepalive (default 120 s, Core's PING_INTERVAL) and its timeout (default 20 min). */
   readonly pingIntervalMs?: number;
@@ -136,6 +145,47 @@ export const DEFAULT_MAX_PEERS = 125;
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 export const DEFAULT_ADDR_QUIET_MS = 1000;
 export const DEFAULT_MAX_KNOWN = 10_000_000;
+/** The adaptive quiet period's floor (workers/peer-connection.ts MIN_QUIET_MS), for the tick resolution. */
+const ADAPTIVE_QUIET_FLOOR_MS = 50;
+
+/** Crawl mode's default cap never exceeds this (bitnodes runs 700 sockets per crawler process). */
+export const CRAWL_MAX_PEERS_CEILING = 1000;
+/** Descriptors left for everything that is not a peer socket: workers' event loops, the snapshot, logs, DNS. */
+export const FD_RESERVE = 256;
+
+/**
+ * Crawl mode's default connection cap for a process allowed `fdLimit` open
+ * files: every descriptor but FD_RESERVE may be a peer socket, at least
+ * DEFAULT_MAX_PEERS, at most CRAWL_MAX_PEERS_CEILING. A crawl spends most of
+ * each visit waiting on the network (connect round trips, dead addresses'
+ * connect timeouts), so its speed is the number of slots divided by the time
+ * a visit holds one: Core's 125 made the default crawl 2.8× slower than
+ * bitnodes' 700 sockets (docs/PERFORMANCE.md).
+ */
+export function crawlMaxPeersFor(fdLimit: number | null): number {
+  if (fdLimit === null || Number.isNaN(fdLimit)) return DEFAULT_MAX_PEERS;
+  if (fdLimit === Infinity) return CRAWL_MAX_PEERS_CEILING;
+  return Math.max(DEFAULT_MAX_PEERS, Math.min(CRAWL_MAX_PEERS_CEILING, Math.floor(fdLimit) - FD_RESERVE));
+}
+
+/**
+ * This process's open-file limit (Node raises the soft limit to the hard one
+ * at start-up), from /proc/self/limits; null where that is not readable
+ * (not Linux): the caller then falls back to Core's 125.
+ */
+export function openFileLimit(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line === undefined ? NaN : Number(line.slice('Max open files'.length).trim().split(/\s+/)[0]);
+    if (Number.isFinite(soft) && soft > 0) return soft;
+    // "unlimited"
+    return line !== undefined && /unlimited/.test(line) ? Infinity : null;
+  } catch {
+    return null;
+  }
+}
 
 function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
   if (value === undefined) return fallback;
@@ -155,7 +205,9 @@ function positive(name: string, value: number | undefined, fallback: number, int
  * 500 a second cost well under 1 % of a core.
  */
 export function defaultTickMs(t: PeerTimeouts): number {
-  const deadlines = [t.connectMs, t.handshakeMs, t.getaddrMs, t.addrQuietMs].filter((v) => v > 0);
+  // The adaptive quiet period can be as short as its 50 ms floor.
+  const quiet = t.adaptiveQuiet === true ? Math.min(t.addrQuietMs, ADAPTIVE_QUIET_FLOOR_MS) : t.addrQuietMs;
+  const deadlines = [t.connectMs, t.handshakeMs, t.getaddrMs, quiet].filter((v) => v > 0);
   return Math.min(20, Math.max(2, Math.floor(Math.min(...deadlines) / 10)));
 }
 
@@ -184,6 +236,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     handshakeMs: positive('handshakeTimeoutMs', opts.handshakeTimeoutMs, step),
     getaddrMs: positive('getaddrTimeoutMs', opts.getaddrTimeoutMs, step),
     addrQuietMs,
+    adaptiveQuiet: opts.addrQuietMs === undefined,
     pingIntervalMs: positive('pingIntervalMs', opts.pingIntervalMs, 120_000),
     pingTimeoutMs: positive('pingTimeoutMs', opts.pingTimeoutMs, 20 * 60_000),
   };
@@ -192,7 +245,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     network,
     only,
     allowAny,
-    maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? DEFAULT_MAX_PEERS, true),
+    maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? (mode === 'crawl' ? crawlMaxPeersFor(openFileLimit()) : DEFAULT_MAX_PEERS), true),
     workers: positive('workers', opts.workers, defaultWorkerCount(), true),
     mode,
     timeouts,

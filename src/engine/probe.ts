@@ -67,6 +67,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
     handshakeMs: opts.handshakeTimeoutMs ?? step,
     getaddrMs: opts.getaddrTimeoutMs ?? step,
     addrQuietMs: opts.addrQuietMs ?? DEFAULT_ADDR_QUIET_MS,
+    adaptiveQuiet: opts.addrQuietMs === undefined,
     pingIntervalMs: 120_000,
     pingTimeoutMs: 20 * 60_000,
   };

@@ -59,6 +59,9 @@ export interface NodeRecord {
   readonly addrsReturned?: number;
   /** Addresses this peer sent over its budget (see PeerSuccessInfo), dropped; present when > 0. */
   readonly addrsDropped?: number;
+  /** How long the visit held a connection slot (dial to both sides closed), and of that the close. */
+  readonly slotMs?: number;
+  readonly closeMs?: number;
 }
 
 export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo, how: Reached = { via: 'direct' }): NodeRecord {
@@ -76,6 +79,7 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
     handshakeMs: info.handshakeMs,
     addrsReturned: info.addrsReturned,
     ...(info.addrsDropped !== undefined && info.addrsDropped > 0 ? { addrsDropped: info.addrsDropped } : {}),
+    ...(info.slotMs !== undefined ? { slotMs: info.slotMs, closeMs: info.closeMs ?? 0 } : {}),
   };
 }
 

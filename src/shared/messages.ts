@@ -31,9 +31,15 @@ export interface PeerTimeouts {
    * After a multi-entry addr/addrv2 arrives, wait this long for more before
    * calling the answer complete. Core answers getaddr with one message, but a
    * one-entry self-announcement may precede it (FACTS §6), so one entry never
-   * ends the wait.
+   * ends the wait. With `adaptiveQuiet` this is the longest wait.
    */
   readonly addrQuietMs: number;
+  /**
+   * The default (no quiet period given): a full answer (1,000 entries) ends
+   * the visit at once, a shorter one after a few of the peer's round trips
+   * (at least 50 ms, at most addrQuietMs). See workers/peer-connection.ts.
+   */
+  readonly adaptiveQuiet?: boolean;
   /** Node mode: keepalive ping interval once established. */
   readonly pingIntervalMs: number;
   /** Node mode: an unanswered ping older than this drops the peer. */
@@ -123,6 +129,10 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly addrsReturned: number;
   /** Addresses over the per-peer budget (one getaddr answer + a few unsolicited; node mode: 0.1/s), dropped. */
   readonly addrsDropped?: number;
+  /** How long the visit held its cap slot, from the dial to both sides closed (set when it ends). */
+  readonly slotMs?: number;
+  /** Of slotMs, the close: from the end of the visit to both sides closed. */
+  readonly closeMs?: number;
 }
 
 export type PeerEvent =

@@ -50,9 +50,11 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
                       (default: ipv4/ipv6/cjdns the cap, onion a quarter, i2p an eighth)
   --onion-timeout DURATION  connect timeout through Tor (default 30s)
   --i2p-timeout DURATION    connect timeout through I2P (default 60s)
-  --max-peers N       global cap on open connections (default 125)
+  --max-peers N       global cap on open connections (default: crawl mode
+                      from the open-file limit, up to 1000; node mode 125)
   --timeout DURATION  time allowed for each step: connect, handshake, getaddr (default 5s)
-  --addr-quiet DURATION  quiet period that ends a getaddr answer (default 1s)
+  --addr-quiet DURATION  quiet period that ends a getaddr answer (default: adaptive:
+                      a full answer ends at once, else 2 round trips, 50ms-1s)
   --workers N         worker threads (default: available parallelism - 1, min 1)
   --out FILE          NDJSON snapshot, one line per distinct address learned ('-': stdout,
                       and the summary goes to stderr)
