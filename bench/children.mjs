@@ -52,6 +52,12 @@ export function startSimHost(simArgs) {
       child.stdin.write('truth\n');
       return p;
     },
+    /** Per node address: the delays the node put before the replies a client waits for, ms (the least a visit can take). */
+    async serveTimes() {
+      const p = next();
+      child.stdin.write('serve\n');
+      return (await p).serveMs;
+    },
     close() {
       return new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

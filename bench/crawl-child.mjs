@@ -4,6 +4,11 @@
 //
 //   node bench/crawl-child.mjs --crawler bitspread|baseline|established [--workers N]
 //        --seeds a,b,c --json out.json [--timeouts json] [--max-peers 125]
+//        [--defaults] [--engine-options json]
+// --defaults: bitspread with its own defaults (no cap, timeouts or quiet period
+// from the scenario; --engine-options still apply). bitspread's result also
+// lists every reachable visit as [addr, slotMs, closeMs, addrsReturned] and
+// the time of the last reachable record (lastReachableMs).
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -20,6 +25,7 @@ const { values: a } = parseArgs({
     'max-peers': { type: 'string', default: '125' },
     'deadline-seconds': { type: 'string', default: '600' },
     'engine-options': { type: 'string', default: '{}' },
+    defaults: { type: 'boolean', default: false },
   },
 });
 const seeds = a.seeds.split(',');
@@ -35,9 +41,8 @@ const runners = {
       seeds,
       network: 'regtest',
       only: ['127.0.0.0/8'],
-      maxPeers,
+      ...(a.defaults ? {} : { maxPeers, ...engineTimeoutOptions(timeouts) }),
       ...(a.workers ? { workers: Number(a.workers) } : {}),
-      ...engineTimeoutOptions(timeouts),
       ...JSON.parse(a['engine-options']),
     });
     // Bounded like every benchmark: stop the crawl if it outlives the deadline.
@@ -46,17 +51,24 @@ const runners = {
     const failureCodes = {};
     let failed = 0;
     let skipped = 0;
+    const visits = [];
+    let lastReachableMs = 0;
+    const t0 = performance.now();
     for await (const rec of run) {
-      if (rec.state === 'reachable') reachable.push(rec.addr);
+      if (rec.state === 'reachable') {
+        reachable.push(rec.addr);
+        visits.push([rec.addr, rec.slotMs ?? null, rec.closeMs ?? null, rec.addrsReturned ?? 0, rec.connectMs ?? null, rec.handshakeMs ?? null]);
+        lastReachableMs = performance.now() - t0;
+      }
       else if (rec.state === 'failed') {
         failed++;
-        const code = rec.error?.code ?? 'unknown';
+        const code = rec.error ?? 'unknown';
         failureCodes[code] = (failureCodes[code] ?? 0) + 1;
       } else skipped++;
     }
     const summary = await run.done;
     clearTimeout(stopper);
-    return { reachable, failed, skipped, failureCodes, summary };
+    return { reachable, failed, skipped, failureCodes, summary, visits, lastReachableMs, maxPeers: run.crawler.stats().maxPeers };
   },
   async baseline() {
     const { baselineCrawl } = await import('./baseline-crawler.mjs');
@@ -112,6 +124,9 @@ const out = {
   loopP50Ms: lagMs(loop.percentile(50)),
   loopP99Ms: lagMs(loop.percentile(99)),
   loopMaxMs: lagMs(loop.max),
+  visits: result.visits ?? null,
+  lastReachableMs: result.lastReachableMs ?? null,
+  maxPeers: result.maxPeers ?? null,
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
 };
 writeFileSync(a.json, JSON.stringify(out) + '\n');

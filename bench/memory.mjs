@@ -22,6 +22,7 @@ import { createInterface } from 'node:readline';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { distHas, ensureBuilt, loadDist, repoRoot } from './dist.mjs';
 
@@ -96,6 +97,8 @@ async function childPlainConnections(count, port) {
   const sink = { onMessage() {}, onMessageError() {} };
   await sleep(200);
   const before = snapshot();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const sockets = [];
   let open = 0;
   await new Promise((resolve, reject) => {
@@ -121,8 +124,10 @@ async function childPlainConnections(count, port) {
   });
   await sleep(500);
   const after = snapshot();
+  loop.disable();
+  const mainLoop = { p50Ms: Math.max(0, loop.percentile(50) / 1e6 - 1), p99Ms: Math.max(0, loop.percentile(99) / 1e6 - 1), maxMs: Math.max(0, loop.max / 1e6 - 1) };
   for (const s of sockets) s.destroy();
-  return { open, before, after };
+  return { open, before, after, mainLoop };
 }
 
 /** Sockets the crawler holds open (the shared cap's count). */
@@ -134,6 +139,9 @@ async function childEngineConnections(count, seeds, settleMs) {
   const { Crawler } = await loadDist('src/index.js');
   await sleep(200);
   const before = snapshot();
+  // The main thread's event-loop delay from the first dial to the end of the plateau (bench/scale.mjs reads it).
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const crawler = new Crawler({ seeds, network: 'regtest', only: ['127.0.0.0/8'], mode: 'node', maxPeers: count });
   const done = crawler.start();
   done.catch(() => {});
@@ -152,6 +160,8 @@ async function childEngineConnections(count, seeds, settleMs) {
   await sleep(500);
   // The headline reading, half a second into the plateau (most peers still in their getaddr quiet period).
   const after = snapshot();
+  loop.disable();
+  const mainLoop = { p50Ms: Math.max(0, loop.percentile(50) / 1e6 - 1), p99Ms: Math.max(0, loop.percentile(99) / 1e6 - 1), maxMs: Math.max(0, loop.max / 1e6 - 1) };
   // The workers as they are (what RSS holds: their committed heaps).
   const workers = await workerHeaps(crawler, false);
   // Settled: the same peers, all established and idle for a few seconds. V8 shrinks a young generation
@@ -165,7 +175,7 @@ async function childEngineConnections(count, seeds, settleMs) {
   // Last, as it runs a GC in each worker: what is live there.
   const workersLive = await workerHeaps(crawler, true);
   await Promise.race([crawler.stop(), sleep(20_000)]);
-  return { open, before, after, workers, settled, workersLive };
+  return { open, before, after, workers, settled, workersLive, mainLoop };
 }
 
 async function childFrontier(size) {

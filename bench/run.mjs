@@ -9,6 +9,11 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ensureBuilt, repoRoot } from './dist.mjs';
+import { benchNetwork, reexecInOwnNetns } from './netns.mjs';
+
+// As root, the whole run happens in a network namespace of its own (bench/netns.mjs).
+const netnsStatus = reexecInOwnNetns();
+if (netnsStatus !== null) process.exit(netnsStatus);
 
 const { values: args } = parseArgs({
   options: {
@@ -23,9 +28,12 @@ const BENCHMARKS = [
   { script: 'codec.mjs', key: 'codec', limitMs: quick ? 60_000 : 300_000 },
   { script: 'sim-cost.mjs', key: 'simCost', limitMs: quick ? 60_000 : 300_000 },
   { script: 'crawl.mjs', key: 'crawl', limitMs: quick ? 120_000 : 900_000 },
+  // Issue 16's figures (reference network, mainnet shape, full answers) join the crawl figures.
+  { script: 'realistic.mjs', key: 'crawlRealistic', mergeInto: 'crawl', limitMs: quick ? 400_000 : 1_200_000 },
   { script: 'memory.mjs', key: 'memory', limitMs: quick ? 120_000 : 600_000 },
   { script: 'scaling.mjs', key: 'scaling', limitMs: quick ? 180_000 : 900_000 },
   { script: 'cluster.mjs', key: 'cluster', limitMs: quick ? 180_000 : 600_000 },
+  { script: 'scale.mjs', key: 'scale', limitMs: quick ? 180_000 : 600_000 },
 ];
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -68,6 +76,9 @@ const results = {
     osRelease: os.release(),
   },
   startedAt: started.toISOString(),
+  // Other work on the machine while it ran (1, 5, 15 min), at the start; loadAverageAtEnd below.
+  loadAverageAtStart: os.loadavg(),
+  network: benchNetwork(),
   quick,
   runs: {},
 };
@@ -92,9 +103,11 @@ for (const bench of BENCHMARKS) {
   console.log(`[bench] ${bench.script}: ${ok ? 'done' : 'FAILED'} in ${r.seconds.toFixed(1)} s (${minutes((Date.now() - started.getTime()) / 1000)} so far)`);
   if (!ok) failures++;
   results.runs[bench.key] = { status: ok ? 'ok' : 'failed', seconds: Math.round(r.seconds * 10) / 10, ...(ok ? {} : { exitCode: r.code, signal: r.signal }) };
-  if (r.figures) results[bench.key] = r.figures;
+  if (r.figures && bench.mergeInto) results[bench.mergeInto] = { ...(results[bench.mergeInto] ?? {}), ...r.figures };
+  else if (r.figures) results[bench.key] = r.figures;
 }
 results.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
+results.loadAverageAtEnd = os.loadavg();
 
 const stamp = started.toISOString().slice(0, 16).replace(':', ''); // YYYY-MM-DDTHHMM (UTC)
 const text = JSON.stringify(results, null, 2) + '\n';
@@ -115,9 +128,25 @@ const SUMMARY = [
   ['crawl.establishedPeerNodesPerSec', 'nodes/s', 'bcoin Peer crawler, latency'],
   ['crawl.cpuMsPerNode', 'ms', 'bitspread CPU per reachable node (no latency, median of rounds)'],
   ['crawl.mainLoopP99Ms', 'ms', 'bitspread main-thread event-loop delay p99'],
+  ['crawl.slotEfficiency', '×', 'least visit time / slot time, defaults, reference (goal ≥ 0.8)'],
+  ['crawl.slotEfficiencyBaseline', '×', '  the same, main\'s defaults (cap 125, quiet 1 s)'],
+  ['crawl.slotEfficiencyAtCap125', '×', '  the same, defaults at cap 125'],
+  ['crawl.secondsToMapDefaults', 's', 'reference network, bitspread defaults (bar: bitnodes 37 s)'],
+  ['crawl.secondsToMapDefaultsBaseline', 's', '  the same, main\'s defaults'],
+  ['crawl.secondsToMapAtCap700', 's', 'reference network, bitspread at 700 sockets'],
+  ['crawl.secondsToMapAtCap700Baseline', 's', '  baseline crawler at 700 sockets'],
+  ['crawl.mainnetShape.secondsToMap', 's', 'mainnet shape (60,000 addresses), defaults'],
+  ['crawl.mainnetShape.secondsToMapBaseline', 's', '  the same with a fixed 1 s quiet period'],
+  ['crawl.mainnetShape.cpuMsPerReachable', 'ms', 'mainnet shape, CPU per reachable node'],
+  ['crawl.mainnetShape.cpuMsPerReachableBaseline', 'ms', '  the same with a fixed 1 s quiet period'],
+  ['crawl.fullAnswerCpuMsPerVisit', 'ms', 'CPU per visit, 1,000-entry answers, cpu-bound (goal ≤ 0.3)'],
+  ['crawl.fullAnswerCpuMsPerVisitBaseline', 'ms', '  the same with 8-30-entry answers'],
   ['crawl.baselineMainLoopP99Ms', 'ms', 'baseline event-loop delay p99'],
   ['memory.bytesPerConnection', 'B', 'per open connection (goal < 20,000)'],
   ['memory.bytesPerKnownAddress', 'B', 'per known address (goal < 200)'],
+  ['scale.connections10k.mainLoopP99Ms', 'ms', '10,000 connections, node mode: main-loop p99 (goal < 10)'],
+  ['scale.connections10k.bytesPerConnection', 'B', '10,000 connections: RSS per connection (goal < 20,000)'],
+  ['scale.connections10k.bytesPerConnectionBaseline', 'B', '  floor: bare socket + decoder'],
   ['scaling.linearity', '×', 's per 1k nodes, largest ÷ smallest size (1.0 = linear)'],
   ['cluster.rows.redis1.timeToFullMapMs', 'ms', 'time to full map, 1 process through Redis'],
   ['cluster.rows.redis3.timeToFullMapMs', 'ms', 'time to full map, 3 processes through Redis (one global cap)'],

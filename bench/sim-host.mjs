@@ -1,14 +1,15 @@
 // Hosts a simulated network in its own process, so the sim's CPU and memory
 // never count against the crawler being measured. Protocol over stdio, one
 // JSON object per line: prints {"ready":true,"seeds":[...]} once listening;
-// reads "truth" (→ {"reachable":[addr…],"failed":n,"stats":{…},"cpuMs":n}) and
-// "close". cpuMs is this process's CPU (user + system) since it said ready:
+// reads "truth" (→ {"reachable":[addr…],"failed":n,"stats":{…},"cpuMs":n}),
+// "serve" (→ {"serveMs":{addr: ms}}) and "close". cpuMs is this process's CPU (user + system) since it said ready:
 // the crawl's demand on the simulator, which on a small machine competes with
 // the crawler for the same cores.
 //
-//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N]
+//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N] [--gossip json]
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadDist } from './dist.mjs';
 
 const { values: a } = parseArgs({
@@ -22,6 +23,7 @@ const { values: a } = parseArgs({
     'base-address': { type: 'string' },
     port: { type: 'string' },
     'max-seconds': { type: 'string', default: '1800' },
+    gossip: { type: 'string' },
   },
 });
 
@@ -35,6 +37,7 @@ const sim = await startSimNetwork({
   ...(a.mix ? { mix: JSON.parse(a.mix) } : {}),
   ...(a['base-address'] ? { baseAddress: a['base-address'] } : {}),
   ...(a.port ? { port: Number(a.port) } : {}),
+  ...(a.gossip ? { gossip: JSON.parse(a.gossip) } : {}),
 });
 
 const send = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -51,13 +54,19 @@ const selfStop = setTimeout(close, Number(a['max-seconds']) * 1000);
 process.stdin.on('end', close);
 
 const cpuAtReady = process.cpuUsage();
+// The sim's own event-loop delay: when it lags, every reply (and the FIN answering a client's) comes late.
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
 createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = line.trim();
   if (cmd === 'truth') {
     const t = sim.truth();
     const s = sim.stats();
     const cpu = process.cpuUsage(cpuAtReady);
-    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length }, cpuMs: (cpu.user + cpu.system) / 1000 });
+    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length }, cpuMs: (cpu.user + cpu.system) / 1000, loopP50Ms: loop.percentile(50) / 1e6 - 1, loopP99Ms: loop.percentile(99) / 1e6 - 1, loopMaxMs: loop.max / 1e6 - 1 });
+  } else if (cmd === 'serve') {
+    // Per node: the delays it put before the replies a client waits for (the least a visit can take).
+    send({ serveMs: sim.serveTimes() });
   } else if (cmd === 'close') {
     void close();
   }

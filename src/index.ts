@@ -40,6 +40,8 @@ export type {
 export { Frontier } from './engine/frontier.js';
 export type { FrontierState } from './engine/frontier.js';
 export { AllowList } from './shared/allow-list.js';
+export { BAD_PORTS, isBadPort } from './shared/bad-ports.js';
+export { netgroupOf } from './shared/netgroup.js';
 export { Crawler, type CrawlStats } from './engine/crawler.js';
 export { crawl, type CrawlRun } from './engine/crawl.js';
 export { probeNode, type ProbeOptions, type ProbeResult, type LearnedAddress } from './engine/probe.js';

@@ -3,7 +3,7 @@
  * network, shaped so that encode → decode must give the value back.
  */
 import fc from 'fast-check';
-import { NETWORK_ID, versionAddress, type AddrEntry, type Message, type NetAddress, type VersionPayload } from '../src/wire/index.js';
+import { NETWORK_ID, userAgentText, versionAddress, type AddrEntry, type Message, type NetAddress, type VersionPayload } from '../src/wire/index.js';
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 const port = fc.integer({ min: 0, max: 0xffff });
@@ -78,8 +78,14 @@ const versionAddr = fc.oneof(
   })),
 );
 
-/** User agents of at most 256 UTF-8 bytes that survive a UTF-8 round trip. */
-const userAgent = fc.string({ unit: 'grapheme', maxLength: 80 }).filter((s) => Buffer.byteLength(s, 'utf8') <= 256);
+/**
+ * User agents in their canonical text form (wire/user-agent.ts): readable text
+ * (no backslash: that is written `\\`), or the escaped form of any bytes.
+ */
+const userAgent = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 80 }).filter((s) => !s.includes('\\') && Buffer.byteLength(s, 'utf8') <= 256),
+  fc.uint8Array({ maxLength: 256 }).map((b) => userAgentText(b)),
+);
 
 /** A version payload whose optional fields form a prefix, as on the wire. */
 export const versionPayload: fc.Arbitrary<VersionPayload> = fc

@@ -16,6 +16,8 @@ import {
   BIP0031_VERSION,
   DEFAULT_USER_AGENT,
   formatAddress,
+  isAddressValid,
+  MAX_ADDR_PER_MESSAGE,
   MessageDecoder,
   MIN_PEER_PROTO_VERSION,
   PROTOCOL_VERSION,
@@ -27,10 +29,19 @@ import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from '../src
 import { AddrBudget } from './addr-budget.js';
 import { frameOf } from './outbound.js';
 import { PeerSocket, type SocketHost } from './peer-socket.js';
-import { ipv4Key, type RecentAddresses } from './recent-addresses.js';
+import { binaryKey, ipv4Key, recentKey, type RecentAddresses } from './recent-addresses.js';
 import { ourVersionFrame, type OurVersionFields } from './version-frame.js';
 
 const OUR_VERSION: OurVersionFields = { version: PROTOCOL_VERSION, userAgent: DEFAULT_USER_AGENT };
+
+/**
+ * Adaptive quiet period (timeouts.adaptiveQuiet): at least this long, else
+ * QUIET_ROUND_TRIPS connect round trips. 50 ms is five times the largest gap
+ * the simulator puts between the parts of a split answer (chatty nodes,
+ * 10 ms), with room for a loaded machine's scheduling delays.
+ */
+const MIN_QUIET_MS = 50;
+const QUIET_ROUND_TRIPS = 2;
 
 /** What a connection needs from whoever runs it (a worker session). */
 export interface PeerHost extends SocketHost {
@@ -77,7 +88,6 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   private versionSentAt = 0;
 
   private version: PeerVersion | null = null;
-  private gotVerack = false;
   private connectMs = 0;
   private handshakeMs = 0;
   private addrsReturned = 0;
@@ -110,12 +120,12 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   protected onConnected(now: number): void {
     this.connectMs = Math.round(now - this.startedAt);
     this.phase = 'handshaking';
-    this.deadline = now + this.host.timeouts.handshakeMs;
+    this.setDeadline(now + this.host.timeouts.handshakeMs);
     // The crawler ignores inv/tx/block…: skip their bodies unread instead of buffering up to 4 MB each.
     this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
     this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
-    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce()));
+    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce(), this.remote ?? undefined));
     this.versionSentAt = performance.now();
   }
 
@@ -136,7 +146,12 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   }
 
   protected onReleased(error: PlainError | null): void {
-    const info = this.success ?? undefined;
+    let info: PeerSuccessInfo | undefined;
+    if (this.success !== null) {
+      // How long this visit held its cap slot, and how much of that was the close.
+      const now = performance.now();
+      info = this.slotAt === 0 ? this.success : { ...this.success, slotMs: Math.round(now - this.slotAt), closeMs: Math.round(now - this.finishedAt) };
+    }
     const how = this.via === 'direct' ? null : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) };
     const ev = error === null ? { kind: 'end' as const, addr: this.addr, info } : { kind: 'end' as const, addr: this.addr, info, error };
     this.host.emit(how === null ? ev : { ...ev, ...how });
@@ -148,22 +163,29 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   onMessage(msg: Message): void {
     // Messages still queued in the chunk being decoded when we finished are ignored.
     if (this.state !== 'open') return;
+    // Core ignores every message before the peer's version (net_processing: "non-version message
+    // before version handshake"): a verack sent first does not count, the handshake needs one after it.
+    if (this.version === null && msg.command !== 'version') return;
     switch (msg.command) {
       case 'version':
         return this.onVersion(msg.payload);
       case 'verack':
-        this.gotVerack = true;
-        if (this.version !== null) this.onReachable();
+        this.onReachable();
         return;
       case 'ping':
         // Pre-BIP31 pings have no nonce and expect no pong.
         if (this.version !== null && this.version.version > BIP0031_VERSION) this.send({ command: 'pong', nonce: msg.nonce });
         return;
       case 'pong':
-        if (msg.nonce === this.pingNonce) this.pingSentAt = 0;
+        if (msg.nonce === this.pingNonce) {
+          this.pingSentAt = 0;
+          this.host.ticker.schedule(this.nextPingAt);
+        }
         return;
       case 'addr':
       case 'addrv2':
+        // Core ignores addresses before the handshake completes ("unsupported message prior to verack").
+        if (this.phase === 'handshaking') return;
         return this.onAddrs(msg);
       default:
         return;
@@ -177,9 +199,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     } else {
       this.log?.debug({ code: err.code, command }, 'dropped a malformed message');
       // An unusable answer (e.g. 1,001 entries) is still the answer: Core sends one per getaddr.
-      if (this.phase === 'getaddr' && (command === 'addr' || command === 'addrv2') && this.quietAt === 0) {
-        this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
-      }
+      if (this.phase === 'getaddr' && (command === 'addr' || command === 'addrv2') && this.quietAt === 0) this.startQuiet();
     }
   }
 
@@ -196,7 +216,6 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       this.send({ command: 'sendaddrv2' });
     }
     this.send({ command: 'verack' });
-    if (this.gotVerack) this.onReachable();
   }
 
   private onReachable(): void {
@@ -204,7 +223,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     const now = performance.now();
     this.handshakeMs = Math.round(now - this.connectedAt);
     this.phase = 'getaddr';
-    this.deadline = now + this.host.timeouts.getaddrMs;
+    this.setDeadline(now + this.host.timeouts.getaddrMs);
     this.host.emit({ kind: 'reachable', addr: this.addr });
     // Only after our verack: Core drops a getaddr that comes before it (FACTS §4.6).
     this.send({ command: 'getaddr' });
@@ -225,11 +244,17 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       // Decoded messages: text + network straight from the compact list, no entry objects.
       for (let i = 0; i < accepted; i++) {
         const network = list.networkAt(i);
-        if (network === null) continue;
+        // Core's addrman never stores an invalid address (e.g. CJDNS outside fc00::/8, `::`, 0.0.0.0).
+        if (network === null || !list.validAt(i)) continue;
         valid++;
         if (recent !== undefined) {
-          // IPv4: a numeric key from the bytes, so a duplicate is never formatted.
-          if (network === 'ipv4' ? !recent.firstTime(ipv4Key(list.bytes, list.offsets[i]!, list.ports[i]!)) : !recent.firstTime(list.textAt(i)!)) continue;
+          // Keys from the bytes (IPv4: a number), so a duplicate is never formatted.
+          const o = list.offsets[i]!;
+          const fresh =
+            network === 'ipv4'
+              ? recent.firstNumber(ipv4Key(list.bytes, o, list.ports[i]!))
+              : recent.firstText(binaryKey(list.kinds[i]!, list.bytes, o, list.offsets[i + 1]!, list.ports[i]!));
+          if (!fresh) continue;
         }
         texts.push(list.textAt(i)!);
         networks.push(network);
@@ -238,25 +263,61 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     } else {
       for (let i = 0; i < accepted; i++) {
         const e = msg.entries[i]!;
-        if (e.address === null) continue;
+        if (e.address === null || !isAddressValid(e.address)) continue;
         valid++;
         const text = formatAddress(e.address);
-        if (recent !== undefined && !recent.firstTime(text)) continue;
+        if (recent !== undefined && !recent.firstTime(recentKey(text, e.address.network))) continue;
         texts.push(text);
         networks.push(e.address.network);
         times.push(e.time);
       }
     }
-    if (this.phase === 'getaddr') {
-      this.addrsReturned += valid;
-      // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
-      if (count > 1) this.quietAt = performance.now() + this.host.timeouts.addrQuietMs;
-    }
     this.log?.debug(`received ${valid} addresses from ${this.addr} (${texts.length} not reported by this thread before)`);
     if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks, times });
+    if (this.phase === 'getaddr') {
+      this.addrsReturned += valid;
+      // A full answer is all of it: Core's getaddr answer is one message of at most
+      // MAX_ADDR_TO_SEND entries (FACTS §6), so nothing more can belong to it.
+      if (count >= MAX_ADDR_PER_MESSAGE && this.host.timeouts.adaptiveQuiet === true) return this.complete();
+      // One entry may be the peer's self-announcement ahead of the real answer (FACTS §6).
+      if (count > 1) this.startQuiet();
+    }
   }
 
   // ---- deadlines ----
+
+  protected dueOpen(): number {
+    switch (this.phase) {
+      case 'handshaking':
+        return this.deadline;
+      case 'getaddr':
+        return this.quietAt !== 0 && this.quietAt < this.deadline ? this.quietAt : this.deadline;
+      case 'established':
+        return this.pingSentAt !== 0 ? this.pingSentAt + this.host.timeouts.pingTimeoutMs : this.nextPingAt;
+      default:
+        return Infinity;
+    }
+  }
+
+  /** A multi-entry answer (or an unusable one) arrived: the visit ends after a quiet period (quietMs()). */
+  private startQuiet(): void {
+    this.quietAt = performance.now() + this.quietMs();
+    this.host.ticker.schedule(this.quietAt);
+  }
+
+  /**
+   * How long to wait for more of the answer. An explicit addrQuietMs is used
+   * as given. The adaptive default (timeouts.adaptiveQuiet) waits what this
+   * peer's network could still be delivering of the same burst: a few round
+   * trips (the TCP connect measured one: SYN to SYN-ACK), never less than
+   * MIN_QUIET_MS nor more than addrQuietMs. Core sends its whole answer in one
+   * flush, so anything later than that would be new gossip, not the answer.
+   */
+  private quietMs(): number {
+    const t = this.host.timeouts;
+    if (t.adaptiveQuiet !== true) return t.addrQuietMs;
+    return Math.min(t.addrQuietMs, Math.max(MIN_QUIET_MS, QUIET_ROUND_TRIPS * this.connectMs));
+  }
 
   protected tickOpen(now: number): void {
     switch (this.phase) {
@@ -278,6 +339,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
           this.pingNonce = randomNonce();
           this.pingSentAt = now;
           this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
+          this.host.ticker.schedule(now + this.host.timeouts.pingTimeoutMs);
           this.send({ command: 'ping', nonce: this.pingNonce });
           // Gossip since the last ping (a big addr split across reads) may have left a reusable buffer behind.
           this.decoder?.releaseBuffers();
@@ -301,6 +363,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       this.decoder?.releaseBuffers();
       const now = performance.now();
       this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
+      this.host.ticker.schedule(this.nextPingAt);
       this.budget.startRefill(now);
       this.host.emit({ kind: 'ready', addr: this.addr, info: this.success, ...(this.via === 'direct' ? {} : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) }) });
       return;

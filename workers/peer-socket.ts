@@ -9,13 +9,16 @@
  * per thread:
  * - socket listeners are module-level functions that find their connection
  *   through a symbol on the socket (no closures per connection);
- * - deadlines are fields scanned by one shared coarse ticker (no timer per
- *   socket);
+ * - deadlines are fields served by one shared ticker, armed for the
+ *   earliest of them (no timer per socket, no tick while nothing is due);
  * - every callback is wrapped, so an exception costs this connection only.
  *
  * The slot stays held until the peer has closed its side too: a finished
  * visit sends FIN and waits (at most CLOSE_GRACE_MS) for the peer's FIN, then
- * resets; a failed one is reset and lingers RESET_LINGER_MS. So the peer
+ * resets; a failed one is reset and lingers RESET_LINGER_MS. Measured
+ * (bench/realistic.mjs, closeMs): the FIN exchange costs a live peer one round
+ * trip, about what the linger after a reset would, and unlike a reset it
+ * tells us when the peer has let go: so a finished visit is never reset. So the peer
  * never sees more than `max` connections from us at once.
  */
 import { connect as netConnect, type Socket } from 'node:net';
@@ -45,15 +48,27 @@ export interface SocketHost {
 /** `open`: connected, the protocol (the subclass) is running. */
 export type SocketState = 'connecting' | 'open' | 'closing' | 'lingering' | 'closed';
 
-/** After our FIN, how long the peer gets to close its side before we reset. */
-const CLOSE_GRACE_MS = 500;
+/**
+ * After our FIN, how long the peer gets to close its side before we reset.
+ * A live peer closes within a round trip (Core at once), so this only costs
+ * slots on peers that never close; but a peer whose event loop lags (a busy
+ * machine) is still counting the connection until it has seen our FIN, and
+ * releasing the slot before that breaks the cap as it sees it: with 500 ms
+ * the simulator, at 45 % of a core serving 1,000-entry answers on a machine
+ * at load average 20, counted 618 connections from a crawl capped at 500
+ * (bench/results/2026-12-06T0235.json, full-answer row).
+ */
+const CLOSE_GRACE_MS = 3000;
 /**
  * After a reset (ours or the peer's), the slot is held this much longer: the
  * peer's event loop notices a reset asynchronously, and until it has, it
  * still counts the connection. With 20 ms the simulator (a loaded process)
- * saw 126-127 connections at cap 125; with 100 ms it stays within the cap.
+ * saw 126-127 connections at cap 125; with 100 ms it stayed within the cap
+ * on an idle machine, but not at load average 20 (127-130 at cap 125,
+ * 2026-12-06): 250 ms. A reset visit already spent a timeout or hit an
+ * error, so this is a small share of its slot time.
  */
-const RESET_LINGER_MS = 100;
+const RESET_LINGER_MS = 250;
 /**
  * Bytes we let queue unsent to one peer. We only send small messages, so a
  * backlog this big means the peer stopped reading (e.g. it sends pings and
@@ -114,6 +129,12 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected connectedAt = 0;
   /** Deadline of the current step (performance.now() ms): connect, the protocol's steps, close grace, linger. */
   protected deadline = 0;
+  /** The peer's address as we dial it (set by connect()). */
+  protected remote: NetAddress | null = null;
+  /** When the cap slot was taken (performance.now() ms; 0: none). */
+  protected slotAt = 0;
+  /** When finish() began the close (performance.now() ms; 0: not yet). */
+  protected finishedAt = 0;
   private socket: PeerSock | null = null;
   private holdsSlot = false;
   /** True while a received chunk is decoded: frames are queued (outbound.ts) and leave in one write. */
@@ -143,6 +164,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected abstract onPeerClosed(what: string): void;
   /** Deadlines of the protocol's steps, while 'open'. */
   protected abstract tickOpen(now: number): void;
+  /** The earliest of the protocol's deadlines while 'open' (Infinity: none). */
+  protected abstract dueOpen(): number;
   /** finish() is closing the socket: the protocol stops (runs once, before the close). */
   protected abstract onFinishing(): void;
   /** Everything is released: report `error` (null: a completed visit), exactly once. */
@@ -182,12 +205,14 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     if (!allowsDestination(this.host.allow, addr.network, addr.bytes, addr.port)) {
       return this.refuse({ code: 'ERR_NOT_ALLOWED', message: `${this.addr} is outside the allow-list` });
     }
+    this.remote = addr;
     if (!this.host.cap.tryAcquire(this.host.slot)) {
       return this.refuse({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
     }
     this.holdsSlot = true;
     this.connectTimeoutMs = transports !== null ? transports.connectMs(addr) : this.host.timeouts.connectMs;
     this.deadline = this.startedAt + this.connectTimeoutMs;
+    this.slotAt = performance.now();
     this.host.ticker.add(this);
     if (route.via !== 'direct' && transports !== null) return this.connectProxied(transports, route, hostOf(this.addr, addr), addr.port);
     let socket: PeerSock;
@@ -297,6 +322,25 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
 
   // ---- deadlines ----
 
+  /** Sets the current step's deadline and tells the ticker. */
+  protected setDeadline(at: number): void {
+    this.deadline = at;
+    this.host.ticker.schedule(at);
+  }
+
+  dueAt(): number {
+    switch (this.state) {
+      case 'open':
+        return this.dueOpen();
+      case 'connecting':
+      case 'closing':
+      case 'lingering':
+        return this.deadline;
+      default:
+        return Infinity;
+    }
+  }
+
   tick(now: number): void {
     switch (this.state) {
       case 'open':
@@ -364,6 +408,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected finish(error: PlainError | null, abortive = false): void {
     if (this.state === 'closed' || this.state === 'closing' || this.state === 'lingering') return;
     this.onFinishing();
+    this.finishedAt = performance.now();
     this.outcome = error;
     // What this chunk already answered goes out before our FIN (a reset drops it anyway).
     if (this.batchingReplies) this.flushReplies();
@@ -390,11 +435,11 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       else if (!socket.destroyed) socket.resetAndDestroy();
       if (abortive || (!wasConnected && !pending)) return this.release();
       this.state = 'lingering';
-      this.deadline = performance.now() + RESET_LINGER_MS;
+      this.setDeadline(performance.now() + RESET_LINGER_MS);
       return;
     }
     this.state = 'closing';
-    this.deadline = performance.now() + CLOSE_GRACE_MS;
+    this.setDeadline(performance.now() + CLOSE_GRACE_MS);
     socket.on('close', onClosingSocketClose);
     socket.resume(); // keep reading (and discarding) so the peer's FIN is seen
     socket.end();
@@ -412,7 +457,7 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
     if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
     if (!linger) return this.release();
     this.state = 'lingering';
-    this.deadline = performance.now() + RESET_LINGER_MS;
+    this.setDeadline(performance.now() + RESET_LINGER_MS);
   }
 
   /** Both sides are closed (or reset): free the slot, report once. */

@@ -20,7 +20,7 @@ import { PeerConnection, type PeerHost } from './peer-connection.js';
 import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerFigures, WorkerMemory } from '../src/shared/messages.js';
 import { DeadlineTicker } from './ticker.js';
 import { Transports } from './transports/index.js';
-import { RecentAddresses } from './recent-addresses.js';
+import { RecentAddresses, recentKey } from './recent-addresses.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
 const MAX_EVENTS_PER_BATCH = 512;
@@ -111,8 +111,13 @@ export class WorkerSession implements PeerHost {
         collected,
       };
     },
-    crash: (): void => {
+    crash: (how: 'exception' | 'oom' = 'exception'): void => {
       setImmediate(() => {
+        if (how === 'oom') {
+          // Allocate until V8 hits the thread's resourceLimits and Node ends it (ERR_WORKER_OUT_OF_MEMORY).
+          const hold: number[][] = [];
+          for (;;) hold.push(new Array<number>(1 << 16).fill(hold.length));
+        }
         throw new Error('simulated worker crash');
       });
     },
@@ -123,6 +128,10 @@ export class WorkerSession implements PeerHost {
     if (cmd.op === 'drop') {
       // Unknown: it already ended (its 'end' event is on its way).
       this.conns.get(cmd.addr)?.stop(cmd.abortive === true);
+      return;
+    }
+    if (cmd.op === 'forget') {
+      for (let i = 0; i < cmd.texts.length; i++) this.recentAddresses.forget(recentKey(cmd.texts[i]!, cmd.networks[i]!));
       return;
     }
     if (this.draining) {
@@ -162,12 +171,7 @@ export class WorkerSession implements PeerHost {
     }
   }
 
-  /**
-   * Last act of a thread dying from an uncaught exception: reset every socket
-   * now. Left to the thread's teardown they would get a FIN instead, which a
-   * peer that stopped reading never acts on, so it would keep counting a
-   * connection whose cap slot we reclaim.
-   */
+  /** Last act of a thread dying from an uncaught exception: reset every socket now. */
   resetAll(): void {
     for (const conn of this.conns.values()) conn.resetSocket();
   }
@@ -213,6 +217,10 @@ export async function runSession(init: SessionInit): Promise<void> {
   if (init.logLevel !== 'debug' && init.logLevel !== 'trace') captureNoStackTraces();
   const session = new WorkerSession(init, workerLogger(init.logLevel, init.slot));
   // A monitor runs before the thread dies and does not stop it from dying.
+  // An uncaught exception: reset every socket first (a reading peer drops the connection at once).
+  // terminate() and out-of-memory run nothing here: their teardown closes the sockets with a FIN,
+  // and the pool reclaims this thread's cap slots only once the kernel shows the peers closed their
+  // side (src/engine/socket-table.ts).
   process.on('uncaughtExceptionMonitor', () => session.resetAll());
   Comlink.expose(session.control, nodeEndpoint(init.control));
   await session.ended;

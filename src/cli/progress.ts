@@ -11,7 +11,7 @@ export const PROGRESS_LINE_MS = 5000;
 export function progressLine(s: CrawlStats): string {
   const eta = s.etaSeconds === null ? '?' : `${Math.ceil(s.etaSeconds)}s`;
   return (
-    `known ${s.known}  queued ${s.queued}  open ${s.open}  done ${s.done} ` +
+    `known ${s.known}  queued ${s.queued}  open ${s.open}/${s.maxPeers}  done ${s.done} ` +
     `(reachable ${s.reachable}, failed ${s.failed}, skipped ${s.skipped})  ${s.rate.toFixed(1)}/s  eta ${eta}` +
     networkLoads(s)
   );

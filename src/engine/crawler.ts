@@ -45,13 +45,14 @@ import { fixedSeeds } from '../seeds/fixed-seeds.js';
 import { NetworkGate, type NetworkLoad } from './network-gate.js';
 import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
+import { GossipPolicy } from './gossip-policy.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
 import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
 import { SnapshotWriter } from './snapshot.js';
 import { Provenance, SOURCE_DNS, SOURCE_FIXED, SOURCE_SEED, SOURCE_STORE } from './record-schema.js';
-import { PeerWorkerPool } from './worker-pool.js';
+import { PeerWorkerPool, usableWorkerSlots, type WorkerDeath } from './worker-pool.js';
 import { parseRedisUrl, resolveCoordinatorOptions, type CoordinatorOptions } from '../cluster/options.js';
 import type { ClusterFrontier } from '../cluster/cluster-frontier.js';
 
@@ -65,6 +66,8 @@ export interface CrawlStats {
   readonly queued: number;
   /** Sockets open right now (the shared cap's count). */
   readonly open: number;
+  /** The cap on open sockets (maxPeers, or the shared cap's max). */
+  readonly maxPeers: number;
   /** Peers handed to workers and not yet ended. */
   readonly inFlight: number;
   /** Addresses with a final record. */
@@ -81,6 +84,9 @@ export interface CrawlStats {
   readonly requeued: number;
   /** Addresses received after `maxKnown` was reached, not stored (duplicates included, except those a worker had already reported: each worker reports an address once while it remembers it). */
   readonly notStored: number;
+  /** New addresses dropped because their learned-from peer, or its source netgroup, had used its budget. */
+  readonly droppedPerSource: number;
+  readonly droppedPerSourceGroup: number;
   /** Per network: peers in flight, its budget, the most at once. */
   readonly networks: Record<AddressNetwork, NetworkLoad>;
 }
@@ -110,6 +116,8 @@ export class Crawler extends EventEmitter {
   private startedAt = 0;
   private requeued = 0;
   private notStored = 0;
+  private readonly gossip: GossipPolicy;
+  private gossipDropsLogged = 0;
   private stopping = false;
   private started: Promise<CrawlSummary> | null = null;
   private finished: (() => void) | null = null;
@@ -130,7 +138,15 @@ export class Crawler extends EventEmitter {
     this.log = opts.logger ?? pino({ level: this.opts.logLevel }, pino.destination({ dest: 2, sync: true }));
     this.allow = this.opts.allowAny ? null : AllowList.parse(this.opts.only);
     this.crawlId = opts.crawlId ?? randomUUID();
+    this.gossip = new GossipPolicy(this.opts.gossip);
     this.cap = opts.cap ?? PeerCap.create(this.opts.maxPeers);
+    // Each worker counts its sockets in its own cap slot: refuse now what would fail in a worker later.
+    if (usableWorkerSlots(this.cap) < this.opts.workers) {
+      throw new UsageError(
+        'ERR_BAD_OPTION',
+        `the shared cap has ${this.cap.workerSlots} worker slots, fewer than the ${this.opts.workers} workers: create it with PeerCap.create(max, ${this.opts.workers}) or more`,
+      );
+    }
     this.gate = new NetworkGate(this.opts, this.allow, this.cap.max, this.opts.denyList.length > 0 ? AllowList.parse(this.opts.denyList) : null);
     if (opts.redis !== undefined) checkRedisOption(opts, this.allow);
   }
@@ -206,6 +222,7 @@ export class Crawler extends EventEmitter {
       known: this.frontier.known,
       queued,
       open: this.cap.open(),
+      maxPeers: this.cap.max,
       inFlight,
       done: summary.total,
       reachable: summary.state('reachable'),
@@ -217,6 +234,8 @@ export class Crawler extends EventEmitter {
       workerCrashes: this.parts?.pool.crashes ?? 0,
       requeued: this.requeued,
       notStored: this.notStored,
+      droppedPerSource: this.gossip.drops.perSource,
+      droppedPerSourceGroup: this.gossip.drops.perSourceGroup,
       networks: this.gate.load(),
     };
   }
@@ -246,9 +265,10 @@ export class Crawler extends EventEmitter {
 
   /**
    * Test hook: kills the thread of the busiest worker session (an uncaught
-   * exception in it, or Worker.terminate()). Resolves with the peers it held.
+   * exception in it, Worker.terminate(), or running it out of heap: needs
+   * workerMaxHeapMb). Resolves with the peers it held.
    */
-  async crashWorker(how: 'exception' | 'terminate' = 'exception'): Promise<number> {
+  async crashWorker(how: WorkerDeath = 'exception'): Promise<number> {
     const pool = this.parts?.pool;
     if (pool === undefined) return 0;
     const victim = [...pool.liveSessions()].sort((a, b) => b.load - a.load)[0];
@@ -343,6 +363,7 @@ export class Crawler extends EventEmitter {
     const pool = new PeerWorkerPool({
       workers: o.workers,
       cap: this.cap,
+      ...(o.workerMaxHeapMb !== undefined ? { maxHeapMb: o.workerMaxHeapMb } : {}),
       session: {
         network: o.network,
         allow: o.only,
@@ -356,7 +377,11 @@ export class Crawler extends EventEmitter {
       },
       extraCaps: this.gate.torProxyCaps,
       onAddrs: (from, texts, networks, times) => {
-        for (let i = 0; i < texts.length; i++) this.learn(texts[i] as string, networks[i] as AddressNetwork, from, times[i] ?? 0);
+        let dropped: number[] | null = null;
+        for (let i = 0; i < texts.length; i++) {
+          if (this.learn(texts[i] as string, networks[i] as AddressNetwork, from, times[i] ?? 0, true, true)) (dropped ??= []).push(i);
+        }
+        return dropped;
       },
       onBatch: () => dispatcher?.schedule(),
       onCrash: (slot, lost, err) => {
@@ -425,6 +450,7 @@ export class Crawler extends EventEmitter {
       peakOpen: this.cap.peak(),
       workerCrashes: parts.pool.crashes,
       stopped,
+      addrsDropped: { ...this.gossip.drops, maxKnown: this.notStored },
       networkBudgets: Object.fromEntries(Object.entries(this.gate.load()).map(([n, l]) => [n, { budget: l.budget, peak: l.peak }])),
     });
     this.emit('progress', this.stats());
@@ -469,29 +495,52 @@ export class Crawler extends EventEmitter {
     }
   }
 
-  /** Seeds, revisits and DNS answers: canonicalise the text first. `filtered`: the `admit` hook applies (DNS). */
+  /** Seeds, revisits and DNS answers: canonicalise the text first. `filtered`: the `admit` hook applies (DNS). Not subject to the gossip policy. */
   private learnText(text: string, source: string, filtered = false): void {
     const addr = parseAddress(text, this.net.defaultPort);
     this.learn(formatAddress(addr), addr.network, source, 0, filtered);
   }
 
-  /** `filtered`: heard from a peer, a DNS seed or the fixed seeds (the `admit` hook applies), not given by the caller. */
-  private learn(text: string, network: AddressNetwork, source: string, lastSeen: number, filtered = true): void {
+  /**
+   * One address. `source`: the peer that sent it, or where it came from (seed, dns, fixed-seed,
+   * store). `filtered`: heard from a peer, a DNS seed or the fixed seeds (the `admit` hook applies),
+   * not given by the caller. `gossiped`: sent by a peer, so the gossip policy's budgets apply.
+   * Returns true when it was dropped because its source was over its budget
+   * (not stored: it may still be learned from another peer).
+   */
+  private learn(text: string, network: AddressNetwork, source: string, lastSeen: number, filtered = true, gossiped = false): boolean {
     if (this.frontier.has(text)) {
       // Known: only a newer gossip time matters, until the address has its record.
       if (lastSeen > 0) this.provenance.note(text, source, lastSeen, true);
-      return;
+      return false;
     }
-    if (filtered && this.raw.admit !== undefined && !this.raw.admit(text, network)) return;
+    if (filtered && this.raw.admit !== undefined && !this.raw.admit(text, network)) return false;
     if (this.frontier.known >= this.opts.maxKnown) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
-      return;
+      return false;
+    }
+    if (!gossiped) {
+      this.gossip.noteSeed(text, network);
+    } else {
+      const verdict = this.gossip.judge(text, network, source);
+      if (verdict === 'over-source' || verdict === 'over-group') {
+        if (this.gossipDropsLogged++ === 0) this.log.warn({ source, verdict }, 'a source went over its address budget: its further new addresses are dropped');
+        return true;
+      }
+      if (verdict === 'bad-port' || verdict === 'port-limit') {
+        // Never dialled: the record is written now (the frontier holds it as skipped).
+        this.frontier.add(text, network, false);
+        this.provenance.note(text, source, lastSeen);
+        this.recorder.write(this.stamp(skippedRecord(text, network, verdict)));
+        return false;
+      }
     }
     // No route (onion/I2P/CJDNS not enabled, an I2P port): never queued, recorded now (the frontier holds it as skipped).
     const skip = this.gate.skipWhenLearned(network, portOf(text));
-    if (!this.frontier.add(text, network, skip === null)) return;
+    if (!this.frontier.add(text, network, skip === null)) return false;
     this.provenance.note(text, source, lastSeen);
     if (skip !== null) this.recorder.write(this.stamp(skippedRecord(text, network, skip)));
+    return false;
   }
 
   /** Schema v2: when, by which crawl, and from whom (docs/SCHEMA.md). */

@@ -15,6 +15,13 @@ import type { PeerWorkerPool } from './worker-pool.js';
 /** Dispatch pause after a worker refused a dial for our own limits (EMFILE, full shared cap). */
 const REQUEUE_PAUSE_MS = 50;
 
+/**
+ * Most peers one pump() starts before yielding to the event loop (the rest
+ * follow on the next turn): a large cap filled in one synchronous loop
+ * delays every event the main thread is waiting on (bench/scale.mjs).
+ */
+const MAX_DIALS_PER_TURN = 256;
+
 export const DIALABLE: ReadonlySet<AddressNetwork> = new Set(['ipv4', 'ipv6']);
 
 export interface DispatchContext {
@@ -64,7 +71,13 @@ export class Dispatcher {
     // Without the reservation a peer that dropped would find its slot taken by a new address
     // when its restart dials, fail ERR_MAX_PEERS and use up its restarts for nothing.
     const max = cap.max - this.ctx.reserved();
+    let started = 0;
     while (pool.inFlight < max && cap.open() < max) {
+      // A bounded batch per turn: filling 10,000 slots in one go held the main thread for 100+ ms.
+      if (started++ >= MAX_DIALS_PER_TURN) {
+        this.schedule();
+        break;
+      }
       // A parked address whose network has room again goes first.
       const addr = gate.nextWaiting() ?? frontier.next();
       if (addr === undefined) break;

@@ -63,6 +63,14 @@ export class Frontier {
     return true;
   }
 
+  /**
+   * Records an IPv4/IPv6 address that must not be dialled (the caller writes
+   * its record and says why, e.g. a gossiped bad port). Returns true if it was new.
+   */
+  addSkipped(text: string, network: AddressNetwork): boolean {
+    return this.add(text, network, false);
+  }
+
   /** The next address to dial (oldest first), or undefined when none is queued. */
   next(): string | undefined {
     for (let text = this.queue.shift(); text !== undefined; text = this.queue.shift()) {

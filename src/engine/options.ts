@@ -1,6 +1,7 @@
 /**
  * Crawl options with their defaults, validated once on the main thread.
  */
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { UsageError } from '../errors.js';
@@ -12,6 +13,7 @@ import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
 import type { CoordinatorOptions } from '../cluster/options.js';
 import { defaultWorkerCount } from './worker-pool.js';
+import { DEFAULT_MAX_PER_SOURCE, DEFAULT_MAX_PER_SOURCE_GROUP, DEFAULT_MAX_PORTS_PER_HOST, type GossipLimits } from './gossip-policy.js';
 
 export interface CrawlOptions {
   /** Seed addresses, `host:port` (IP literals; `[v6]:port`). */
@@ -21,7 +23,10 @@ export interface CrawlOptions {
   /** Allow-list CIDRs. Required unless `allowAny` is set explicitly. */
   readonly only?: readonly string[];
   readonly allowAny?: boolean;
-  /** Global cap on open connections (default 125, Core's default). */
+  /**
+   * Global cap on open connections. Default: node mode 125 (Core's default);
+   * crawl mode crawlMaxPeersFor(the file-descriptor limit), up to 1,000.
+   */
   readonly maxPeers?: number;
   /** Worker threads (default: os.availableParallelism() - 1, at least 1). */
   readonly workers?: number;
@@ -32,7 +37,12 @@ export interface CrawlOptions {
   readonly connectTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly getaddrTimeoutMs?: number;
-  /** Quiet period after a multi-entry addr answer before a visit ends (default 1000 ms). */
+  /**
+   * Quiet period after a multi-entry addr answer before a visit ends. Given:
+   * exactly this long. Default: adaptive (a full 1,000-entry answer ends the
+   * visit at once, a shorter one after max(50 ms, 2 connect round trips),
+   * at most 1000 ms).
+   */
   readonly addrQuietMs?: number;
   /** Node mode keepalive (default 120 s, Core's PING_INTERVAL) and its timeout (default 20 min). */
   readonly pingIntervalMs?: number;
@@ -48,7 +58,10 @@ export interface CrawlOptions {
   /** pino level for the main thread and the workers (default 'silent' for the library). */
   readonly logLevel?: string;
   readonly logger?: Logger;
-  /** Share a cap with other users (e.g. probeNode, another crawler); default: a new cap of maxPeers. */
+  /**
+   * Share a cap with other users (e.g. probeNode, another crawler); default: a new cap of maxPeers.
+   * It needs at least `workers` worker slots (PeerCap.create(max, slots)), else ERR_BAD_OPTION.
+   */
   readonly cap?: PeerCap;
   readonly supervisor?: SupervisorOptions;
   /** Crawl mode: re-queue (once) the peers a crashed worker held, instead of failing them. Default true. */
@@ -61,6 +74,17 @@ export interface CrawlOptions {
    * stored, recorded nor dialled: a bound on memory whatever peers send.
    */
   readonly maxKnown?: number;
+  /** New addresses one learned-from peer may add (default 2,500); more are dropped and counted. */
+  readonly maxAddrsPerSource?: number;
+  /** New addresses all peers of one source netgroup (/16 IPv4, /32 IPv6) may add (default 65,536). */
+  readonly maxAddrsPerSourceGroup?: number;
+  /** Distinct ports per IP taken from gossip (default 3); more are recorded skipped `port-limit`. */
+  readonly maxPortsPerHost?: number;
+  /**
+   * Each worker thread's V8 heap limit in MB (default: V8's). A worker that
+   * goes over dies (ERR_WORKER_OUT_OF_MEMORY) and is replaced like a crash.
+   */
+  readonly workerMaxHeapMb?: number;
   /**
    * Crawl as one of many processes sharing a Redis (crawl mode only):
    * `redis://host:port/db`, or the URL with the cluster's options (crawl
@@ -117,6 +141,8 @@ export interface ResolvedOptions {
   readonly retryCrashedPeers: boolean;
   readonly progressMs: number;
   readonly maxKnown: number;
+  readonly gossip: GossipLimits;
+  readonly workerMaxHeapMb: number | undefined;
   readonly reach: ReachOptions;
   readonly budgets: Partial<Record<AddressNetwork, number>>;
   readonly fixedSeeds: boolean | 'fallback';
@@ -129,6 +155,47 @@ export const DEFAULT_MAX_PEERS = 125;
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 export const DEFAULT_ADDR_QUIET_MS = 1000;
 export const DEFAULT_MAX_KNOWN = 10_000_000;
+/** The adaptive quiet period's floor (workers/peer-connection.ts MIN_QUIET_MS), for the tick resolution. */
+const ADAPTIVE_QUIET_FLOOR_MS = 50;
+
+/** Crawl mode's default cap never exceeds this (bitnodes runs 700 sockets per crawler process). */
+export const CRAWL_MAX_PEERS_CEILING = 1000;
+/** Descriptors left for everything that is not a peer socket: workers' event loops, the snapshot, logs, DNS. */
+export const FD_RESERVE = 256;
+
+/**
+ * Crawl mode's default connection cap for a process allowed `fdLimit` open
+ * files: every descriptor but FD_RESERVE may be a peer socket, at least
+ * DEFAULT_MAX_PEERS, at most CRAWL_MAX_PEERS_CEILING. A crawl spends most of
+ * each visit waiting on the network (connect round trips, dead addresses'
+ * connect timeouts), so its speed is the number of slots divided by the time
+ * a visit holds one: Core's 125 made the default crawl 2.8× slower than
+ * bitnodes' 700 sockets (docs/PERFORMANCE.md).
+ */
+export function crawlMaxPeersFor(fdLimit: number | null): number {
+  if (fdLimit === null || Number.isNaN(fdLimit)) return DEFAULT_MAX_PEERS;
+  if (fdLimit === Infinity) return CRAWL_MAX_PEERS_CEILING;
+  return Math.max(DEFAULT_MAX_PEERS, Math.min(CRAWL_MAX_PEERS_CEILING, Math.floor(fdLimit) - FD_RESERVE));
+}
+
+/**
+ * This process's open-file limit (Node raises the soft limit to the hard one
+ * at start-up), from /proc/self/limits; null where that is not readable
+ * (not Linux): the caller then falls back to Core's 125.
+ */
+export function openFileLimit(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line === undefined ? NaN : Number(line.slice('Max open files'.length).trim().split(/\s+/)[0]);
+    if (Number.isFinite(soft) && soft > 0) return soft;
+    // "unlimited"
+    return line !== undefined && /unlimited/.test(line) ? Infinity : null;
+  } catch {
+    return null;
+  }
+}
 
 function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
   if (value === undefined) return fallback;
@@ -148,7 +215,9 @@ function positive(name: string, value: number | undefined, fallback: number, int
  * 500 a second cost well under 1 % of a core.
  */
 export function defaultTickMs(t: PeerTimeouts): number {
-  const deadlines = [t.connectMs, t.handshakeMs, t.getaddrMs, t.addrQuietMs].filter((v) => v > 0);
+  // The adaptive quiet period can be as short as its 50 ms floor.
+  const quiet = t.adaptiveQuiet === true ? Math.min(t.addrQuietMs, ADAPTIVE_QUIET_FLOOR_MS) : t.addrQuietMs;
+  const deadlines = [t.connectMs, t.handshakeMs, t.getaddrMs, quiet].filter((v) => v > 0);
   return Math.min(20, Math.max(2, Math.floor(Math.min(...deadlines) / 10)));
 }
 
@@ -177,6 +246,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     handshakeMs: positive('handshakeTimeoutMs', opts.handshakeTimeoutMs, step),
     getaddrMs: positive('getaddrTimeoutMs', opts.getaddrTimeoutMs, step),
     addrQuietMs,
+    adaptiveQuiet: opts.addrQuietMs === undefined,
     pingIntervalMs: positive('pingIntervalMs', opts.pingIntervalMs, 120_000),
     pingTimeoutMs: positive('pingTimeoutMs', opts.pingTimeoutMs, 20 * 60_000),
   };
@@ -185,7 +255,7 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     network,
     only,
     allowAny,
-    maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? DEFAULT_MAX_PEERS, true),
+    maxPeers: positive('maxPeers', opts.maxPeers, opts.cap?.max ?? (mode === 'crawl' ? crawlMaxPeersFor(openFileLimit()) : DEFAULT_MAX_PEERS), true),
     workers: positive('workers', opts.workers, defaultWorkerCount(), true),
     mode,
     timeouts,
@@ -196,6 +266,12 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     retryCrashedPeers: opts.retryCrashedPeers ?? true,
     progressMs: positive('progressMs', opts.progressMs, 500),
     maxKnown: positive('maxKnown', opts.maxKnown, DEFAULT_MAX_KNOWN, true),
+    workerMaxHeapMb: opts.workerMaxHeapMb === undefined ? undefined : positive('workerMaxHeapMb', opts.workerMaxHeapMb, 0, true),
+    gossip: {
+      maxPerSource: positive('maxAddrsPerSource', opts.maxAddrsPerSource, DEFAULT_MAX_PER_SOURCE, true),
+      maxPerSourceGroup: positive('maxAddrsPerSourceGroup', opts.maxAddrsPerSourceGroup, DEFAULT_MAX_PER_SOURCE_GROUP, true),
+      maxPortsPerHost: positive('maxPortsPerHost', opts.maxPortsPerHost, DEFAULT_MAX_PORTS_PER_HOST, true),
+    },
     reach: opts.reach ?? {},
     budgets: opts.budgets ?? {},
     fixedSeeds: opts.fixedSeeds ?? 'fallback',

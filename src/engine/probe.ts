@@ -67,6 +67,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
     handshakeMs: opts.handshakeTimeoutMs ?? step,
     getaddrMs: opts.getaddrTimeoutMs ?? step,
     addrQuietMs: opts.addrQuietMs ?? DEFAULT_ADDR_QUIET_MS,
+    adaptiveQuiet: opts.addrQuietMs === undefined,
     pingIntervalMs: 120_000,
     pingTimeoutMs: 20 * 60_000,
   };
@@ -86,6 +87,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
     },
     onAddrs: (_from, texts, networks) => {
       for (let i = 0; i < texts.length; i++) learned.push([texts[i] as string, networks[i] as AddressNetwork]);
+      return null;
     },
     onBatch: () => undefined,
     onCrash: () => undefined,

@@ -19,7 +19,14 @@ export type NodeState = 'reachable' | 'failed' | 'skipped';
  * --allow-any the hygiene verdicts (src/shared/routable.ts: `private`,
  * `loopback`, `documentation`…, `denied`, `bad-port`, `netgroup-full`).
  */
-export type SkipReason = 'no-route' | 'i2p-port' | 'not-allowed' | 'stopped' | HygieneVerdict;
+export type SkipReason = 'no-route' | 'i2p-port' | 'not-allowed' | 'stopped' | HygieneVerdict | GossipSkip;
+
+/**
+ * Gossip policy (engine/gossip-policy.ts), whatever the allow-list: `bad-port`
+ * (a gossiped address on one of Core's bad ports) and `port-limit` (gossip gave
+ * its IP more than maxPortsPerHost ports). Seeds are not subject to them.
+ */
+export type GossipSkip = 'bad-port' | 'port-limit';
 
 /** How a dialled node was reached. */
 export interface Reached {
@@ -59,6 +66,9 @@ export interface NodeRecord extends Partial<RecordStamp> {
   readonly addrsReturned?: number;
   /** Addresses this peer sent over its budget (see PeerSuccessInfo), dropped; present when > 0. */
   readonly addrsDropped?: number;
+  /** How long the visit held a connection slot (dial to both sides closed), and of that the close. */
+  readonly slotMs?: number;
+  readonly closeMs?: number;
 }
 
 export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo, how: Reached = { via: 'direct' }): NodeRecord {
@@ -78,6 +88,7 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
     ...(info.rttMs !== undefined ? { rttMs: info.rttMs } : {}),
     addrsReturned: info.addrsReturned,
     ...(info.addrsDropped !== undefined && info.addrsDropped > 0 ? { addrsDropped: info.addrsDropped } : {}),
+    ...(info.slotMs !== undefined ? { slotMs: info.slotMs, closeMs: info.closeMs ?? 0 } : {}),
   };
 }
 
@@ -111,6 +122,12 @@ export interface CrawlSummary {
   readonly workerCrashes: number;
   /** True when the crawl was stopped before the frontier drained. */
   readonly stopped: boolean;
+  /**
+   * New addresses peers sent that were not stored (so neither recorded nor
+   * dialled): over their learned-from peer's budget, over their source
+   * group's budget, or past maxKnown.
+   */
+  readonly addrsDropped: { readonly perSource: number; readonly perSourceGroup: number; readonly maxKnown: number };
   /** Per network: its budget of peers in flight and the most it had at once. */
   readonly networkBudgets?: Partial<Record<AddressNetwork, { readonly budget: number; readonly peak: number }>>;
 }
@@ -163,6 +180,7 @@ export class SummaryCollector {
     workerCrashes: number;
     stopped: boolean;
     networkBudgets?: Partial<Record<AddressNetwork, { budget: number; peak: number }>>;
+    addrsDropped?: CrawlSummary['addrsDropped'];
   }): CrawlSummary {
     const sorted = <K>(m: Map<K, number>): Array<[K, number]> => [...m].sort((a, b) => b[1] - a[1]);
     return {
@@ -179,6 +197,7 @@ export class SummaryCollector {
       peakOpen: extra.peakOpen,
       workerCrashes: extra.workerCrashes,
       stopped: extra.stopped,
+      addrsDropped: extra.addrsDropped ?? { perSource: 0, perSourceGroup: 0, maxKnown: 0 },
       ...(extra.networkBudgets !== undefined ? { networkBudgets: extra.networkBudgets } : {}),
     };
   }
@@ -206,5 +225,9 @@ export function formatSummary(s: CrawlSummary): string {
   lines.push('  user agents:');
   for (const [ua, n] of s.topUserAgents) lines.push(`    ${String(n).padStart(6)}  ${JSON.stringify(ua)}`);
   if (s.workerCrashes > 0) lines.push(`  worker crashes: ${s.workerCrashes}`);
+  const d = s.addrsDropped;
+  if (d.perSource + d.perSourceGroup + d.maxKnown > 0) {
+    lines.push(`  dropped:  ${d.perSource} over a peer's budget, ${d.perSourceGroup} over a source group's budget, ${d.maxKnown} past max-known`);
+  }
   return lines.join('\n');
 }

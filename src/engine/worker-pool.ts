@@ -23,6 +23,7 @@ import { nodeEndpoint } from '../shared/comlink-node.js';
 import { Piscina } from 'piscina';
 import type { PeerCap } from '../shared/peer-cap.js';
 import { pickWorker } from './balancer.js';
+import { countedConnections } from './socket-table.js';
 import type { PlainError } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
 import type { PeerEvent, PeerSuccessInfo, SessionCommand, SessionControl, SessionInit } from '../shared/messages.js';
@@ -32,11 +33,55 @@ import type { PeerEvent, PeerSuccessInfo, SessionCommand, SessionControl, Sessio
  * cap's default 256. Slot 255 is PROBE_CAP_SLOT (probeNode's own worker).
  */
 const CAP_WORKER_SLOTS = 255;
+
+/**
+ * Worker slots of `cap` a pool can use: all of a small cap's slots, 0..254 of
+ * a cap with 256 or more. A pool needs one per worker; a crashed worker's
+ * replacement waits for a free slot (the dead one's, once reclaimed).
+ */
+export function usableWorkerSlots(cap: PeerCap): number {
+  return Math.min(cap.workerSlots, CAP_WORKER_SLOTS);
+}
 /** The cap slot probeNode's one-thread pool counts under, so it can share a running crawler's cap. */
 export const PROBE_CAP_SLOT = 255;
 
 /** Longest wait for a crashed thread to exit before its cap slots are reclaimed anyway. */
 const THREAD_EXIT_WAIT_MS = 2000;
+
+/**
+ * Longest hold of a dead worker's cap slots while its peers have not closed
+ * their side yet. A peer that never acts on our FIN is then no longer waited
+ * for (Linux itself drops such an orphaned FIN_WAIT2 socket after 60 s).
+ */
+const DEAD_SOCKETS_MAX_HOLD_MS = 10_000;
+/** How often the kernel's socket table is read during that hold. */
+const DEAD_SOCKETS_POLL_MS = 25;
+/** Where the kernel cannot be asked (no /proc/net/tcp): hold the slots this long. */
+const DEAD_SOCKETS_BLIND_HOLD_MS = 1000;
+/**
+ * After the table shows the peers closed their side: a moment more for them
+ * to act on it (a peer's close reaches our kernel before its own bookkeeping
+ * runs), as a normal failed visit holds its slot 100 ms after its reset.
+ */
+const DEAD_SOCKETS_SETTLE_MS = 100;
+
+/**
+ * Resolves once the kernel has none of our connections to `peers` in a state
+ * the peer still counts (see socket-table.ts), or after the longest hold.
+ */
+async function afterPeersClosed(peers: readonly string[]): Promise<void> {
+  const deadline = performance.now() + DEAD_SOCKETS_MAX_HOLD_MS;
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+  for (;;) {
+    const open = await countedConnections(peers);
+    if (open === null) return pause(DEAD_SOCKETS_BLIND_HOLD_MS);
+    if (open === 0 || performance.now() >= deadline) return pause(DEAD_SOCKETS_SETTLE_MS);
+    await pause(DEAD_SOCKETS_POLL_MS);
+  }
+}
+
+/** How a test kills a worker thread: an uncaught exception, Worker.terminate(), or out of heap (needs workerMaxHeapMb). */
+export type WorkerDeath = 'exception' | 'terminate' | 'oom';
 
 /**
  * Cap on each worker's V8 young generation (default: up to 48 MB, two 16 MB
@@ -106,12 +151,18 @@ interface Visit {
 export interface PoolOptions {
   readonly workers: number;
   readonly cap: PeerCap;
+  /** V8 old-space limit of each worker thread in MB (default: V8's); over it the thread dies and is replaced. */
+  readonly maxHeapMb?: number;
   /** Every session uses this cap slot instead of cycling through 0..254 (probeNode: PROBE_CAP_SLOT). */
   readonly slot?: number;
   /** Everything in SessionInit except the per-session fields. */
   readonly session: Omit<SessionInit, 'slot' | 'capBuffer' | 'control' | 'data'>;
-  /** Addresses peer `from` gossiped (text forms, their networks and gossip times: parallel arrays). */
-  onAddrs(from: string, texts: readonly string[], networks: readonly AddressNetwork[], times: readonly number[]): void;
+  /**
+   * Addresses peer `from` gossiped (text forms, their networks and gossip times: parallel arrays).
+   * Returns the indices of those dropped for the source's budget (or null): the session is told to
+   * forget them, so that the next peer that sends one gets it through.
+   */
+  onAddrs(from: string, texts: readonly string[], networks: readonly AddressNetwork[], times: readonly number[]): readonly number[] | null;
   /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
   onBatch(): void;
   /** Other shared caps the sessions hold slots of (the Tor proxies' budgets): reclaimed with the peer cap when a thread dies. */
@@ -129,6 +180,10 @@ export class PeerWorkerPool {
   private readonly ports = new Map<Session, { control: MessagePort; data: MessagePort; done: Promise<unknown>; dataClosed: Promise<unknown> }>();
   private readonly visits = new Map<string, Visit>();
   private nextSlot = 0;
+  /** Cap slots of sessions whose thread died and whose count is not reclaimed yet: never handed out. */
+  private readonly unreclaimed = new Set<number>();
+  /** Replacement sessions waiting for a free cap slot. */
+  private waitingStarts = 0;
   private rotate = 0;
   private closing = false;
   crashes = 0;
@@ -144,7 +199,10 @@ export class PeerWorkerPool {
       // 'sync' would park a worker in Atomics.wait between tasks, freezing its sockets.
       atomics: 'disabled',
       idleTimeout: Infinity,
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
+        ...(opts.maxHeapMb !== undefined ? { maxOldGenerationSizeMb: opts.maxHeapMb } : {}),
+      },
     });
     for (let i = 0; i < opts.workers; i++) this.startSession();
   }
@@ -217,8 +275,15 @@ export class PeerWorkerPool {
     for (const ev of events) {
       switch (ev.kind) {
         case 'addrs':
-          this.opts.onAddrs(ev.addr, ev.texts, ev.networks, ev.times);
+        {
+          const dropped = this.opts.onAddrs(ev.addr, ev.texts, ev.networks, ev.times);
+          // The worker reports each address once while it remembers it: without this, a peer that spent
+          // its budget could hide an honest address from the peers that send it later on that worker.
+          if (dropped !== null && session.alive) {
+            this.send(session, { op: 'forget', texts: dropped.map((i) => ev.texts[i] as string), networks: dropped.map((i) => ev.networks[i] as AddressNetwork) });
+          }
           break;
+        }
         case 'ready': {
           const v = this.visits.get(ev.addr);
           if (v === undefined || v.session !== session) break;
@@ -247,23 +312,30 @@ export class PeerWorkerPool {
     v.settle(end);
   }
 
+  /** A free cap slot, or -1. A dead session's slot is never reused while its count may still be settling. */
   private allocateSlot(): number {
-    if (this.opts.slot !== undefined) return this.opts.slot;
-    // A fresh slot per session: a dead session's slot is reclaimed, never reused while its count may still be settling.
-    for (let k = 0; k < CAP_WORKER_SLOTS; k++) {
-      const slot = (this.nextSlot + k) % CAP_WORKER_SLOTS;
-      if (!this.sessions.some((s) => s.slot === slot)) {
+    if (this.opts.slot !== undefined) return this.unreclaimed.has(this.opts.slot) ? -1 : this.opts.slot;
+    const slots = usableWorkerSlots(this.opts.cap);
+    for (let k = 0; k < slots; k++) {
+      const slot = (this.nextSlot + k) % slots;
+      if (!this.unreclaimed.has(slot) && !this.sessions.some((s) => s.slot === slot)) {
         this.nextSlot = slot + 1;
         return slot;
       }
     }
-    throw new Error('no free peer-cap worker slot');
+    return -1;
   }
 
   private startSession(): void {
+    const slot = this.allocateSlot();
+    if (slot < 0) {
+      // Every slot is held (a cap shared with exactly as many slots as workers, and a crash):
+      // start when the dead session's slot is reclaimed.
+      this.waitingStarts++;
+      return;
+    }
     const control = new MessageChannel();
     const data = new MessageChannel();
-    const slot = this.allocateSlot();
     const session: Session = {
       slot,
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
@@ -300,17 +372,24 @@ export class PeerWorkerPool {
     const ports = this.ports.get(session);
     if (!wasAlive) return;
     this.crashes++;
+    this.unreclaimed.add(session.slot);
     if (!this.closing) this.startSession();
     // The thread's sockets close only as the thread tears down, after the
     // error that failed its task: reclaim its cap slots (and let its peers be
-    // dialled again) once it has exited, so no peer ever sees our old and new
-    // connections at once beyond the cap.
+    // dialled again) once it has exited AND the kernel says the peers have
+    // closed their side, so no peer ever sees our old and new connections at
+    // once beyond the cap, whatever killed the thread.
     const reclaim = (): void => {
       session.reclaimed = true;
       ports?.data.close();
       ports?.control.close();
       this.opts.cap.reclaimWorker(session.slot);
       for (const c of this.opts.extraCaps ?? []) c.reclaimWorker(session.slot);
+      this.unreclaimed.delete(session.slot);
+      if (this.waitingStarts > 0 && !this.closing) {
+        this.waitingStarts--;
+        this.startSession();
+      }
       const lost: string[] = [];
       const error: PlainError = { code: 'ERR_WORKER_CRASHED', message: 'the worker thread holding this peer died' };
       for (const [addr, v] of [...this.visits]) {
@@ -322,7 +401,9 @@ export class PeerWorkerPool {
       this.opts.onCrash(session.slot, lost, err);
     };
     const thread = session.thread;
-    if (thread === null || thread.threadId === -1) return reclaim();
+    const peers: string[] = [];
+    for (const [addr, v] of this.visits) if (v.session === session) peers.push(addr);
+    if (thread === null || thread.threadId === -1) return void afterPeersClosed(peers).then(reclaim);
     const timer = setTimeout(finish, THREAD_EXIT_WAIT_MS);
     thread.once('exit', finish);
     let finished = false;
@@ -331,8 +412,8 @@ export class PeerWorkerPool {
       finished = true;
       clearTimeout(timer);
       thread?.removeListener('exit', finish);
-      // One more moment for the peers to notice the closed sockets.
-      setTimeout(reclaim, 20);
+      // The thread's teardown closed its sockets (FIN): wait for the peers to close theirs.
+      void afterPeersClosed(peers).then(reclaim);
     }
   }
 
@@ -340,13 +421,13 @@ export class PeerWorkerPool {
    * Test hook: kills one session's thread, by an uncaught exception inside it
    * or by Worker.terminate() (which runs nothing in the thread).
    */
-  async crashSession(session: Session, how: 'exception' | 'terminate' = 'exception'): Promise<void> {
+  async crashSession(session: Session, how: WorkerDeath = 'exception'): Promise<void> {
     if (how === 'terminate' && session.thread !== null) {
       await session.thread.terminate();
       return;
     }
     // The reply may be lost with the thread: the session's end is the answer too.
-    await Promise.race([session.control.crash().catch(() => undefined), this.ports.get(session)?.done]);
+    await Promise.race([session.control.crash(how === 'oom' ? 'oom' : 'exception').catch(() => undefined), this.ports.get(session)?.done]);
   }
 
   /**

@@ -31,9 +31,15 @@ export interface PeerTimeouts {
    * After a multi-entry addr/addrv2 arrives, wait this long for more before
    * calling the answer complete. Core answers getaddr with one message, but a
    * one-entry self-announcement may precede it (FACTS §6), so one entry never
-   * ends the wait.
+   * ends the wait. With `adaptiveQuiet` this is the longest wait.
    */
   readonly addrQuietMs: number;
+  /**
+   * The default (no quiet period given): a full answer (1,000 entries) ends
+   * the visit at once, a shorter one after a few of the peer's round trips
+   * (at least 50 ms, at most addrQuietMs). See workers/peer-connection.ts.
+   */
+  readonly adaptiveQuiet?: boolean;
   /** Node mode: keepalive ping interval once established. */
   readonly pingIntervalMs: number;
   /** Node mode: an unanswered ping older than this drops the peer. */
@@ -72,7 +78,9 @@ export interface SessionInit {
 export type SessionCommand =
   | { readonly op: 'dial'; readonly addrs: readonly string[] }
   /** Close that peer (its 'end' event says ERR_STOPPED): with a FIN, or `abortive`ly with a reset. */
-  | { readonly op: 'drop'; readonly addr: string; readonly abortive?: boolean };
+  | { readonly op: 'drop'; readonly addr: string; readonly abortive?: boolean }
+  /** Addresses the main thread dropped (source over budget): the worker reports them again when heard next. */
+  | { readonly op: 'forget'; readonly texts: readonly string[]; readonly networks: readonly AddressNetwork[] };
 
 /**
  * One worker thread's V8 heap (its own isolate), for memory diagnostics
@@ -120,7 +128,8 @@ export interface SessionControl {
   /** This thread's heap; `collect` runs a full GC first when node was started with --expose-gc. */
   memory(collect: boolean): WorkerMemory;
   /** Test hook: throws an uncaught exception in the worker, killing the thread. */
-  crash(): void;
+  /** Test hook: kill this thread by an uncaught exception, or by running out of heap. */
+  crash(how?: 'exception' | 'oom'): void;
 }
 
 /** The version fields recorded for a reachable node. */
@@ -141,6 +150,10 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly addrsDropped?: number;
   /** Our version sent → the peer's version received (ms): one round trip plus the peer's processing. */
   readonly rttMs?: number;
+  /** How long the visit held its cap slot, from the dial to both sides closed (set when it ends). */
+  readonly slotMs?: number;
+  /** Of slotMs, the close: from the end of the visit to both sides closed. */
+  readonly closeMs?: number;
 }
 
 export type PeerEvent =

@@ -14,6 +14,7 @@ import type { Message, NetworkParams } from '../wire/index.js';
 import { MessageDecoder, type MessageSink } from '../wire/index.js';
 import type { WireError } from '../errors.js';
 import type { LatencyModel } from './latency.js';
+import type { SimGossip } from './gossip.js';
 import type { Prng } from './prng.js';
 import type { SimNodePlan, SimPlan } from './topology.js';
 import type { AddressNetwork } from '../wire/types.js';
@@ -47,6 +48,16 @@ export interface SimRuntime {
   readonly latency: LatencyModel | null;
   /** Scheduled downtime and version changes (churn.ts), or null. */
   readonly churn: SimChurn | null;
+  /** Mainnet-shaped extras (gossip.ts): full answers, dead addresses, per-node round trips; null: off. */
+  readonly gossip: SimGossip | null;
+  /**
+   * Per node, its latest connection that got a getaddr answer: the sum of
+   * the delays the node put before the replies a client waits for (reading,
+   * version/verack, the answer and, for a split answer, its gaps; NaN: none
+   * yet). The least a client's visit can take on this network, whatever the
+   * client does: the benchmark's slot-efficiency reference.
+   */
+  readonly serveMs: Float64Array;
   readonly connections: Set<SimConnection>;
   openInbound: number;
   /** Inbound connections open now / at most at once, by the network of the node they reached. */
@@ -85,6 +96,12 @@ export class SimConnection implements MessageSink {
   lastDue = 0;
   timer: NodeJS.Timeout | null = null;
   acceptTimer: NodeJS.Timeout | null = null;
+  /**
+   * The delays this node put before the replies a client must wait for
+   * (reading the connection, the version/verack reply): the getaddr answer's
+   * delay is added when it is sent (SimRuntime.serveMs).
+   */
+  waitedMs = 0;
 
   constructor(
     readonly socket: Socket,
@@ -145,7 +162,10 @@ export function acceptConnection(sim: SimRuntime, node: SimNodePlan, socket: Soc
   socket.on('close', onSocketClose);
   // A silent node accepts and never reads or writes: the client's bytes stay in kernel buffers.
   if (node.behaviour === 'silent') return;
-  if (sim.latency !== null) conn.acceptTimer = setTimeout(startReading, sim.latency.sample(), conn);
+  if (sim.latency !== null) {
+    conn.waitedMs = sim.latency.sample();
+    conn.acceptTimer = setTimeout(startReading, conn.waitedMs, conn);
+  }
   else startReading(conn);
 }
 

@@ -24,6 +24,7 @@ import { Prng } from './prng.js';
 import { generatePlan, type NonIpAddress, type SimNodePlan, type SimOverlays, type SimPlan } from './topology.js';
 import { computeTruth, type SimTruth } from './truth.js';
 import { SimChurn, type ChurnOptions } from './churn.js';
+import { SimGossip, type GossipOptions } from './gossip.js';
 
 export type SimListenMode = 'per-node' | 'shared';
 
@@ -55,6 +56,8 @@ export interface SimOptions {
   overlays?: SimOverlays;
   /** Nodes that go down and come back, and nodes that change version (churn.ts). Off by default. */
   churn?: ChurnOptions | false;
+  /** Mainnet-shaped extras, off by default: full answers, dead addresses, per-node round trips (gossip.ts). */
+  gossip?: GossipOptions;
 }
 
 export interface SimStats {
@@ -101,6 +104,8 @@ export interface SimNetwork {
   /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
   knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
   stats(): SimStats;
+  /** Per node address: the delays a client had to wait through on its latest answered connection, ms (SimRuntime.serveMs): the least a visit takes. */
+  serveTimes(): Record<string, number>;
   /** Closes every listener and connection and clears every timer. Idempotent. */
   close(): Promise<void>;
 }
@@ -144,6 +149,8 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       rng,
       latency: LatencyModel.from(opts.latency, rng),
       churn: opts.churn === undefined || opts.churn === false ? null : new SimChurn(plan, opts.churn),
+      gossip: opts.gossip === undefined ? null : new SimGossip(opts.gossip, plan, rng),
+      serveMs: new Float64Array(plan.nodes.length).fill(NaN),
       connections: new Set<SimConnection>(),
       openInbound: 0,
       openByNetwork: { ipv4: 0, ipv6: 0, onion: 0, i2p: 0, cjdns: 0 },
@@ -228,6 +235,13 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
         violations: sim.violations.map((v) => ({ ...v })),
         violationCount: sim.violationCount,
       };
+    },
+    serveTimes() {
+      const out: Record<string, number> = {};
+      sim.serveMs.forEach((ms, i) => {
+        if (!Number.isNaN(ms)) out[(plan.nodes[i] as SimNodePlan).addr] = ms;
+      });
+      return out;
     },
     close() {
       closing ??= closeAll(sim, servers);

@@ -18,9 +18,10 @@ const SLOW_MAX_BURST = 64;
 /** When each slow connection last wrote (wall ms). */
 const slowLastWrite = new WeakMap<SimConnection, number>();
 
-/** This reply's latency: a sample of the network's model, 0 without one. */
+/** This reply's latency: a sample of the network's model (0 without one) plus the node's round trip (gossip.ts). */
 export function delay(conn: SimConnection): number {
-  return conn.sim.latency === null ? 0 : conn.sim.latency.sample();
+  const { latency, gossip } = conn.sim;
+  return (latency === null ? 0 : latency.sample()) + (gossip === null ? 0 : gossip.rttOf(conn.node.index));
 }
 
 /**

@@ -154,7 +154,9 @@ function answerVersion(conn: SimConnection): void {
     frames.push(encodeMessage(net, { command: 'wtxidrelay' }), encodeMessage(net, { command: 'sendaddrv2' }));
   }
   frames.push(encodeMessage(net, { command: 'verack' }));
-  send(conn, Buffer.concat(frames), delay(conn));
+  const wait = delay(conn);
+  conn.waitedMs += wait;
+  send(conn, Buffer.concat(frames), wait);
 }
 
 function afterVerack(conn: SimConnection): void {
@@ -176,6 +178,9 @@ function answerGetaddr(conn: SimConnection): void {
   const command = conn.wantsAddrv2 ? 'addrv2' : 'addr';
   const entries = getaddrEntries(conn);
   const wait = delay(conn);
+  // The least a visit to this node takes: every delay the client had to wait through.
+  const parts = node.behaviour === 'chatty' && entries.length > 1 ? Math.min(CHATTY_PARTS, entries.length) : 1;
+  sim.serveMs[node.index] = conn.waitedMs + wait + (parts - 1) * CHATTY_GAP_MS;
   if (node.behaviour === 'toomany') {
     send(conn, tooManyFrame(conn, command, entries, nowSeconds()), wait);
     return;
@@ -210,6 +215,7 @@ function getaddrEntries(conn: SimConnection): AddrEntry[] {
       if (a !== undefined) entries.push(nonIpEntry(a, now - sim.rng.int(0, 3 * 86400)));
     }
   }
+  if (sim.gossip !== null) sim.gossip.pad(entries, sim.plan, sim.rng, conn.wantsAddrv2, now);
   return entries;
 }
 

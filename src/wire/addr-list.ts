@@ -15,6 +15,7 @@
  * what every accessor and a later `entries` returns).
  */
 import { formatAddressAt, formatHostAt } from './address-text.js';
+import { isValidAt } from './address.js';
 import { u64FromHalves } from './bytes.js';
 import type { AddrEntry, AddressNetwork, NetAddress } from './types.js';
 
@@ -150,6 +151,16 @@ export class AddrList implements AddrColumns, Iterable<AddrEntry> {
   /** The address's network, or null where `get(i).address` is null. */
   networkAt(i: number): AddressNetwork | null {
     return NETWORK_OF_KIND[this.kinds[i]!] ?? null;
+  }
+
+  /**
+   * Core's IsValid() for entry i (see isAddressValid): false for a null entry,
+   * `::`, 0.0.0.0, 255.255.255.255, 2001:db8::/32 and CJDNS outside fc00::/8.
+   * Core's addrman never stores such an entry.
+   */
+  validAt(i: number): boolean {
+    const network = NETWORK_OF_KIND[this.kinds[i]!] ?? null;
+    return network !== null && isValidAt(network, this.bytes, this.offsets[i]!);
   }
 
   /** The port (of the address, or as sent for a null entry). */

@@ -101,20 +101,29 @@ export function checkAddressShape(addr: NetAddress): void {
  */
 export function isAddressValid(addr: NetAddress | null): boolean {
   if (addr === null) return false;
-  const b = addr.bytes;
-  switch (addr.network) {
+  return isValidAt(addr.network, addr.bytes, 0);
+}
+
+/**
+ * isAddressValid on the address bytes of `network` at `o` (no NetAddress
+ * built). Core's addrman refuses what is not valid (AddrMan::Add → IsRoutable
+ * → IsValid), so a crawler must not learn it either: a CJDNS entry outside
+ * fc00::/8 would otherwise shadow the IPv6 address with the same text.
+ */
+export function isValidAt(network: AddressNetwork, b: Uint8Array, o: number): boolean {
+  switch (network) {
     case 'ipv4': {
-      const all0 = b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0;
-      const all1 = b[0] === 0xff && b[1] === 0xff && b[2] === 0xff && b[3] === 0xff;
+      const all0 = (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) === 0;
+      const all1 = (b[o]! & b[o + 1]! & b[o + 2]! & b[o + 3]!) === 0xff;
       return !all0 && !all1;
     }
     case 'ipv6': {
-      if (b.every((x) => x === 0)) return false;
-      if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8) return false;
-      return true;
+      if (b[o] === 0x20 && b[o + 1] === 0x01 && b[o + 2] === 0x0d && b[o + 3] === 0xb8) return false;
+      for (let k = 0; k < 16; k++) if (b[o + k] !== 0) return true;
+      return false;
     }
     case 'cjdns':
-      return b[0] === 0xfc;
+      return b[o] === 0xfc;
     default:
       return true;
   }

@@ -63,4 +63,5 @@ export { AddrList, type AddrColumns } from './addr-list.js';
 export { AddrMessage } from './addr-message.js';
 export { isAddressValid, netAddressToV1, ADDRESS_LENGTH, NETWORK_ID } from './address.js';
 export { makeVersion, versionAddress, randomNonce, DEFAULT_USER_AGENT } from './version.js';
+export { userAgentText, userAgentBytes } from './user-agent.js';
 export { messageToJson, bigintToJson, type JsonValue } from './json.js';

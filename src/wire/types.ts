@@ -71,7 +71,11 @@ export interface VersionPayload {
   /** Present on the wire together with the nonce, or not at all. */
   readonly addrFrom?: VersionAddress;
   readonly nonce?: bigint;
-  /** Decoded as UTF-8 text of at most 256 bytes (MAX_SUBVERSION_LENGTH). */
+  /**
+   * At most 256 bytes (MAX_SUBVERSION_LENGTH), as lossless text: UTF-8, with a
+   * backslash written `\\` and each byte outside well-formed UTF-8 as `\xNN`
+   * (wire/user-agent.ts). Encoding reverses the escape exactly.
+   */
   readonly userAgent?: string;
   readonly startHeight?: number;
   /** BIP37 relay flag; absent on the wire means true. */

@@ -7,6 +7,7 @@ import { WireError } from '../errors.js';
 import { MAX_SUBVERSION_LENGTH, PROTOCOL_VERSION } from './constants.js';
 import { netAddressFromV1, netAddressToV1 } from './address.js';
 import { PayloadReader } from './reader.js';
+import { userAgentBytes, userAgentText } from './user-agent.js';
 import type { PayloadWriter } from './writer.js';
 import type { NetAddress, VersionAddress, VersionPayload } from './types.js';
 
@@ -43,7 +44,7 @@ export function decodeVersion(p: Uint8Array): VersionPayload {
       throw new WireError('ERR_USER_AGENT_TOO_LONG', `version: user agent of ${len} bytes > ${MAX_SUBVERSION_LENGTH}`);
     }
     r.need(len, 'user agent');
-    userAgent = Buffer.from(p.buffer, p.byteOffset + r.pos, len).toString('utf8');
+    userAgent = userAgentText(p.subarray(r.pos, r.pos + len));
     r.pos += len;
   }
   if (r.remaining > 0) startHeight = r.i32le('start_height');
@@ -96,7 +97,7 @@ export function encodeVersion(w: PayloadWriter, v: VersionPayload): void {
     w.u64le(v.nonce ?? 0n);
   }
   if (hasAgent) {
-    const agent = Buffer.from(v.userAgent ?? '', 'utf8');
+    const agent = userAgentBytes(v.userAgent ?? '');
     if (agent.length > MAX_SUBVERSION_LENGTH) {
       throw new WireError('ERR_USER_AGENT_TOO_LONG', `version: user agent of ${agent.length} bytes > ${MAX_SUBVERSION_LENGTH}`);
     }

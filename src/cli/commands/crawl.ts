@@ -53,9 +53,11 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
                       (default: ipv4/ipv6/cjdns the cap, onion a quarter, i2p an eighth)
   --onion-timeout DURATION  connect timeout through Tor (default 30s)
   --i2p-timeout DURATION    connect timeout through I2P (default 60s)
-  --max-peers N       global cap on open connections (default 125)
+  --max-peers N       global cap on open connections (default: crawl mode
+                      from the open-file limit, up to 1000; node mode 125)
   --timeout DURATION  time allowed for each step: connect, handshake, getaddr (default 5s)
-  --addr-quiet DURATION  quiet period that ends a getaddr answer (default 1s)
+  --addr-quiet DURATION  quiet period that ends a getaddr answer (default: adaptive:
+                      a full answer ends at once, else 2 round trips, 50ms-1s)
   --workers N         worker threads (default: available parallelism - 1, min 1)
   --out FILE          NDJSON snapshot, one line per distinct address learned ('-': stdout,
                       and the summary goes to stderr)
@@ -65,6 +67,10 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
   --store FILE        also record the crawl in this SQLite history (see bitspread watch)
   --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics while crawling
+  --max-known N       most distinct addresses kept in memory (default 10000000)
+  --max-addrs-per-source N  new addresses one peer may add (default 2500)
+  --max-addrs-per-group N   new addresses the peers of one /16 (IPv4) or /32 (IPv6) may add (default 65536)
+  --max-ports-per-ip N      distinct ports per IP taken from gossip (default 3)
 
 Logs and progress go to stderr (a live line on a terminal, else a line every
 5 s); the summary goes to stdout. SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the
@@ -126,6 +132,10 @@ export function parseCrawlArgs(argv: string[], how: { seedsOptional?: boolean } 
     'log-level': { type: 'string' },
     json: { type: 'boolean' },
     progress: { type: 'string' },
+    'max-known': { type: 'string' },
+    'max-addrs-per-source': { type: 'string' },
+    'max-addrs-per-group': { type: 'string' },
+    'max-ports-per-ip': { type: 'string' },
     redis: { type: 'string' },
     'redis-name': { type: 'string' },
     'redis-lease': { type: 'string' },
@@ -199,6 +209,10 @@ export function parseCrawlArgs(argv: string[], how: { seedsOptional?: boolean } 
     ...(v.timeout !== undefined ? { timeoutMs: parseDuration(v.timeout, '--timeout') } : {}),
     ...(v['addr-quiet'] !== undefined ? { addrQuietMs: parseDuration(v['addr-quiet'], '--addr-quiet') } : {}),
     ...(v.out !== undefined && v.out !== '-' ? { out: v.out } : {}),
+    ...(v['max-known'] !== undefined ? { maxKnown: parseInteger(v['max-known'], '--max-known', 1, 1_000_000_000) } : {}),
+    ...(v['max-addrs-per-source'] !== undefined ? { maxAddrsPerSource: parseInteger(v['max-addrs-per-source'], '--max-addrs-per-source', 1, 1_000_000_000) } : {}),
+    ...(v['max-addrs-per-group'] !== undefined ? { maxAddrsPerSourceGroup: parseInteger(v['max-addrs-per-group'], '--max-addrs-per-group', 1, 1_000_000_000) } : {}),
+    ...(v['max-ports-per-ip'] !== undefined ? { maxPortsPerHost: parseInteger(v['max-ports-per-ip'], '--max-ports-per-ip', 1, 65_535) } : {}),
     ...(v.redis !== undefined
       ? {
           redis: {

@@ -1,0 +1,54 @@
+// The benchmark's own network: as root, a benchmark re-runs itself inside a
+// fresh network namespace (`unshare -n`: only `lo`, nothing else reachable,
+// and no other engineer's ports or test runs on it), with the black-holed
+// range below dropped by nftables (SYNs to it are never answered, so a dial
+// there costs a real connect timeout, as most gossiped mainnet addresses do).
+// It also probes tc netem (kernel delay on lo) and reports whether the kernel
+// has it. What was set up reaches every child through BITSPREAD_BENCH_NETNS.
+//
+// Not root, no `unshare`, or BITSPREAD_BENCH_NO_NETNS=1: the benchmark runs
+// where it is and the black-holed range is merely refused (reported).
+import { spawnSync } from 'node:child_process';
+
+const ENV = 'BITSPREAD_BENCH_NETNS';
+/** Addresses whose SYNs are dropped inside the benchmark's namespace. */
+export const BLACK_HOLE_BASE = '127.250.0.0';
+export const BLACK_HOLE_CIDR = '127.250.0.0/16';
+
+const SETUP = `
+set -e
+ip link set lo up
+black=false
+if command -v nft >/dev/null 2>&1 && printf '%s\\n' 'table ip bitspread_bench { chain out { type filter hook output priority 0; policy accept; ip daddr ${BLACK_HOLE_CIDR} drop; }; }' | nft -f - 2>/dev/null; then black=true; fi
+netem=false
+if command -v tc >/dev/null 2>&1 && tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then tc qdisc del dev lo root; netem=true; fi
+export ${ENV}="{\\"netns\\":true,\\"blackHoles\\":$black,\\"netem\\":$netem}"
+exec "$@"
+`;
+
+/** What the benchmark runs on: { netns, blackHoles, netem, note }. */
+export function benchNetwork() {
+  const v = process.env[ENV];
+  if (v) {
+    const s = JSON.parse(v);
+    const notes = [];
+    if (!s.blackHoles) notes.push(`no nftables: ${BLACK_HOLE_CIDR} is refused, not black-holed (install nftables)`);
+    if (!s.netem) notes.push('no tc netem in this kernel (CONFIG_NET_SCH_NETEM): round trips are emulated in the simulator, TCP connects are instant');
+    return { ...s, note: notes.join('; ') || null };
+  }
+  return { netns: false, blackHoles: false, netem: false, note: `not in a network namespace of its own (needs root and unshare): ${BLACK_HOLE_CIDR} is refused, not black-holed` };
+}
+
+/**
+ * Re-runs this process's script inside its own network namespace when it can
+ * (root, unshare, not already inside); returns the exit status to exit with,
+ * or null to carry on here.
+ */
+export function reexecInOwnNetns() {
+  if (process.env[ENV] || process.env.BITSPREAD_BENCH_NO_NETNS === '1') return null;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  const probe = spawnSync('unshare', ['-n', 'true']);
+  if (probe.status !== 0) return null;
+  const r = spawnSync('unshare', ['-n', 'sh', '-c', SETUP, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  return r.status ?? 1;
+}

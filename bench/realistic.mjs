@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+// Issue 16: bitspread on a network shaped like the real one, in its own
+// network namespace (bench/netns.mjs: dead addresses black-holed by
+// nftables, so their connects time out for real). Three parts:
+//
+// 1. Reference network (the latency scenario: 10,000 nodes, replies delayed
+//    100 ms median / 1,000 ms p99, 10 % silent, 20 % refused), side by side:
+//    - bitspread with its defaults (crawl.secondsToMapDefaults);
+//    - bitspread with its defaults at cap 700, bitnodes' socket count
+//      (crawl.secondsToMapAtCap700);
+//    - before: the defaults main had (cap 125, a fixed 1 s quiet period);
+//    - bitspread's defaults at cap 125 (the quiet/close rules alone);
+//    - the baseline crawler (node:net + our codec) at 700 sockets with the
+//      bench's limits, a bitnodes-like set-up.
+//    Slot efficiency: per reachable visit, the least it could take (the sim's
+//    time from accepting the connection to its getaddr answer leaving) over
+//    the time the visit held its slot.
+// 2. Mainnet shape: 60,000 gossiped IPv4 addresses (18,000 reachable, 12,000
+//    refused, 30,000 black-holed), full 1,000-entry answers mixing IPv4,
+//    IPv6 and Tor/I2P/CJDNS, round trips 20-300 ms per node; bitspread's
+//    defaults against the same with a fixed 1 s quiet period.
+// 3. Full answers, CPU-bound: the cpu-bound scenario (no latency, cap 500)
+//    with every answer padded to 1,000 entries, against the same with the
+//    plan's 8-30-entry answers: CPU per reachable visit.
+//
+//   node bench/realistic.mjs [--quick] [--json out.json] [--part reference|mainnet|full-answer]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ensureBuilt } from './dist.mjs';
+import { runCrawlChild, simLaneArgs, startSimHost, tmpJson } from './children.mjs';
+import { BLACK_HOLE_BASE, benchNetwork, reexecInOwnNetns } from './netns.mjs';
+import { CPU_BOUND_MAX_PEERS, CPU_MIX, LATENCY_MIX, QUICK_TIMEOUTS, TIMEOUTS as FULL_TIMEOUTS } from './scenarios.mjs';
+
+const status = reexecInOwnNetns();
+if (status !== null) process.exit(status);
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    part: { type: 'string', multiple: true },
+    rows: { type: 'string' },
+  },
+});
+const quick = args.quick;
+const parts = new Set(args.part ?? ['reference', 'mainnet', 'full-answer']);
+const TIMEOUTS = quick ? QUICK_TIMEOUTS : FULL_TIMEOUTS;
+const network = benchNetwork();
+ensureBuilt();
+
+/** bitnodes' crawler: 700 sockets per process. */
+const BITNODES_SOCKETS = 700;
+/** main's defaults before issue 16: Core's cap and a fixed 1 s quiet period. */
+const BEFORE = { maxPeers: 125, addrQuietMs: 1000 };
+
+const REFERENCE = {
+  nodes: quick ? 2000 : 10_000,
+  latency: quick ? { medianMs: 50, tailMs: 500 } : { medianMs: 100, tailMs: 1000 },
+  mix: LATENCY_MIX,
+};
+const reachableNodes = quick ? 1800 : 18_000;
+const refusedNodes = quick ? 1200 : 12_000;
+const MAINNET = {
+  nodes: reachableNodes + refusedNodes,
+  // Reachable: mostly modern Core, some old (addr v1) ones; the rest refused.
+  mix: { refused: refusedNodes / (reachableNodes + refusedNodes), old: 0.06 },
+  latency: { medianMs: 5, tailMs: 50 },
+  gossip: { answerSize: 1000, dead: { count: quick ? 3000 : 30_000, base: BLACK_HOLE_BASE }, ipv6Share: 0.1, nonIpShare: 0.05, rttMs: { minMs: 20, maxMs: 300 } },
+};
+const FULL = {
+  nodes: quick ? 2000 : 10_000,
+  mix: CPU_MIX,
+  // No dead addresses: both rows dial the same nodes, only the answers' size differs.
+  gossip: { answerSize: 1000, ipv6Share: 0.1, nonIpShare: 0.05 },
+};
+
+function simArgs(s, lane) {
+  const a = ['--nodes', String(s.nodes), '--seed', '7', '--mix', JSON.stringify(s.mix), '--max-seconds', '1200', ...simLaneArgs(lane)];
+  if (s.latency) a.push('--latency', String(s.latency.medianMs), '--tail', String(s.latency.tailMs));
+  if (s.gossip) a.push('--gossip', JSON.stringify(s.gossip));
+  return a;
+}
+
+/** One crawl row: [label, crawler, { defaults, engineOptions, maxPeers, timeouts }]. */
+async function crawlRow(sim, seeds, lane, row) {
+  const childArgs = ['--crawler', row.crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(row.timeouts ?? TIMEOUTS), '--max-peers', String(row.maxPeers ?? 125), '--deadline-seconds', quick ? '240' : '900'];
+  if (row.defaults) childArgs.push('--defaults');
+  if (row.engineOptions) childArgs.push('--engine-options', JSON.stringify(row.engineOptions));
+  const r = await runCrawlChild({ childArgs, out: tmpJson(`realistic-${row.name}-lane${lane}`), killAfterMs: (quick ? 300 : 1000) * 1000, label: row.name });
+  const truth = await sim.truth();
+  const serve = row.crawler === 'bitspread' ? await sim.serveTimes() : {};
+  const truthSet = new Set(truth.reachable);
+  const cpuMs = r.cpuUserMs + r.cpuSystemMs;
+  return {
+    name: row.name,
+    crawler: row.crawler,
+    engineOptions: row.engineOptions ?? null,
+    defaults: row.defaults === true,
+    maxPeers: r.maxPeers ?? row.maxPeers ?? null,
+    seconds: r.ms / 1000,
+    secondsToLastReachable: r.lastReachableMs === null ? null : r.lastReachableMs / 1000,
+    reachableFound: r.reachable.length,
+    truthReachable: truthSet.size,
+    completeness: truthSet.size ? r.reachable.filter((x) => truthSet.has(x)).length / truthSet.size : null,
+    failed: r.failed,
+    failureCodes: r.failureCodes,
+    cpuMs,
+    cpuMsPerReachable: r.reachable.length ? cpuMs / r.reachable.length : null,
+    loopP99Ms: r.loopP99Ms,
+    maxRssBytes: r.maxRssBytes,
+    simPeakInbound: truth.stats.peakInbound,
+    simCoreShare: truth.cpuMs / r.ms,
+    ...(r.visits ? slotFigures(r.visits, serve) : {}),
+  };
+}
+
+/**
+ * Slot efficiency of the reachable visits the sim answered: Σ least time ÷ Σ
+ * slot time (what throughput sees), the median of the per-visit ratios, the
+ * mean slot and close times, and addresses learned per visit.
+ */
+function slotFigures(visits, serve) {
+  let least = 0;
+  let held = 0;
+  let closeSum = 0;
+  let addrs = 0;
+  const ratios = [];
+  const slots = [];
+  const closes = [];
+  for (const [addr, slotMs, closeMs, addrsReturned] of visits) {
+    addrs += addrsReturned;
+    if (slotMs === null) continue;
+    slots.push(slotMs);
+    closeSum += closeMs ?? 0;
+    closes.push(closeMs ?? 0);
+    const min = serve[addr];
+    if (min === undefined || slotMs <= 0) continue;
+    least += min;
+    held += slotMs;
+    ratios.push(Math.min(1, min / slotMs));
+  }
+  ratios.sort((a, b) => a - b);
+  slots.sort((a, b) => a - b);
+  closes.sort((a, b) => a - b);
+  const pct = (xs, p) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(xs.length * p))] : null);
+  return {
+    slotEfficiency: held > 0 ? least / held : null,
+    slotEfficiencyMedian: ratios.length ? ratios[Math.floor(ratios.length / 2)] : null,
+    visitsMeasured: ratios.length,
+    meanSlotMs: slots.length ? slots.reduce((a, b) => a + b, 0) / slots.length : null,
+    medianSlotMs: slots.length ? slots[Math.floor(slots.length / 2)] : null,
+    meanLeastMs: ratios.length ? least / ratios.length : null,
+    meanCloseMs: slots.length ? closeSum / slots.length : null,
+    closeMsP50: pct(closes, 0.5),
+    closeMsP90: pct(closes, 0.9),
+    closeMsMax: pct(closes, 1),
+    addrsPerVisit: visits.length ? addrs / visits.length : null,
+  };
+}
+
+/** Rows side by side, each against its own fresh sim (lane = index). */
+async function group(scenario, rows) {
+  const sims = rows.map((_, lane) => startSimHost(simArgs(scenario, lane)));
+  try {
+    const ready = await Promise.all(sims.map((s) => s.ready));
+    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane].seeds, lane, row)));
+    return settled.map((s, i) => {
+      if (s.status === 'fulfilled') return s.value;
+      console.log(`  ${rows[i].name}: FAILED ${s.reason.message}`);
+      return null;
+    });
+  } finally {
+    await Promise.all(sims.map((s) => s.close()));
+  }
+}
+
+function print(r) {
+  if (r === null) return;
+  const eff = r.slotEfficiency == null ? '' : `  slot eff ${r.slotEfficiency.toFixed(2)} (median ${r.slotEfficiencyMedian.toFixed(2)}; slot ${r.meanSlotMs.toFixed(0)} ms, least ${r.meanLeastMs.toFixed(0)} ms, close ${r.meanCloseMs.toFixed(0)} ms, p50/p90/max ${r.closeMsP50}/${r.closeMsP90}/${r.closeMsMax})  addrs/visit ${r.addrsPerVisit.toFixed(1)}`;
+  console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
+}
+
+const out = { quick, network, timeouts: TIMEOUTS };
+console.log(`network: ${JSON.stringify(network)}`);
+
+if (parts.has('reference')) {
+  console.log(`reference: ${REFERENCE.nodes} nodes, replies ${REFERENCE.latency.medianMs} ms median / ${REFERENCE.latency.tailMs} ms p99`);
+  // The rows at 125 slots and the baseline wait on the network most of the
+  // time, so they run side by side; the rows with bitspread's own cap (1,000
+  // here) are CPU-bound on 2 busy cores and run alone.
+  const rows = [
+    [
+      { name: 'before (cap 125, quiet 1 s)', crawler: 'bitspread', defaults: true, engineOptions: BEFORE },
+      { name: 'defaults at cap 125', crawler: 'bitspread', defaults: true, engineOptions: { maxPeers: 125 } },
+      { name: 'baseline at 700', crawler: 'baseline', maxPeers: BITNODES_SOCKETS },
+    ],
+    [{ name: 'defaults', crawler: 'bitspread', defaults: true }],
+    [{ name: 'defaults at cap 700', crawler: 'bitspread', defaults: true, engineOptions: { maxPeers: BITNODES_SOCKETS } }],
+  ];
+  // --rows a,b: only those groups (by index).
+  const keep = args.rows ? new Set(args.rows.split(',').map(Number)) : null;
+  const results = [];
+  for (const [i, g] of rows.entries()) {
+    if (keep !== null && !keep.has(i)) continue;
+    const res = await group(REFERENCE, g);
+    res.forEach(print);
+    results.push(...res);
+  }
+  const row = (name) => results.find((x) => x?.name === name) ?? null;
+  const [before, at125, base700, def, cap700] = ['before (cap 125, quiet 1 s)', 'defaults at cap 125', 'baseline at 700', 'defaults', 'defaults at cap 700'].map(row);
+  Object.assign(out, {
+    reference: { scenario: REFERENCE, rows: results },
+    secondsToMapDefaults: def?.seconds ?? null,
+    secondsToMapDefaultsBaseline: before?.seconds ?? null,
+    secondsToMapAtCap700: cap700?.seconds ?? null,
+    secondsToMapAtCap700Baseline: base700?.seconds ?? null,
+    defaultMaxPeers: def?.maxPeers ?? null,
+    slotEfficiency: def?.slotEfficiency ?? null,
+    slotEfficiencyBaseline: before?.slotEfficiency ?? null,
+    slotEfficiencyAtCap125: at125?.slotEfficiency ?? null,
+    slotEfficiencyAtCap700: cap700?.slotEfficiency ?? null,
+    addrsPerVisit: def?.addrsPerVisit ?? null,
+    addrsPerVisitBaseline: before?.addrsPerVisit ?? null,
+    meanSlotMs: def?.meanSlotMs ?? null,
+    meanSlotMsAtCap125: at125?.meanSlotMs ?? null,
+    meanSlotMsBaseline: before?.meanSlotMs ?? null,
+    meanCloseMs: def?.meanCloseMs ?? null,
+    meanCloseMsAtCap125: at125?.meanCloseMs ?? null,
+    cpuMsPerReachableDefaults: def?.cpuMsPerReachable ?? null,
+    cpuMsPerReachableAtCap125: at125?.cpuMsPerReachable ?? null,
+    cpuMsPerReachableDefaultsBaseline: before?.cpuMsPerReachable ?? null,
+  });
+}
+
+if (parts.has('mainnet')) {
+  console.log(`mainnet shape: ${MAINNET.nodes + MAINNET.gossip.dead.count} gossiped IPv4 addresses (${reachableNodes} reachable, ${refusedNodes} refused, ${MAINNET.gossip.dead.count} black-holed), 1,000-entry answers, round trips 20-300 ms`);
+  const rows = [
+    { name: 'mainnet defaults', crawler: 'bitspread', defaults: true },
+    { name: 'mainnet quiet 1 s', crawler: 'bitspread', defaults: true, engineOptions: { addrQuietMs: 1000 } },
+  ];
+  const [def, fixed] = await group(MAINNET, rows);
+  [def, fixed].forEach(print);
+  out.mainnetShape = {
+    scenario: MAINNET,
+    secondsToMap: def?.seconds ?? null,
+    secondsToMapBaseline: fixed?.seconds ?? null,
+    secondsToLastReachable: def?.secondsToLastReachable ?? null,
+    secondsToLastReachableBaseline: fixed?.secondsToLastReachable ?? null,
+    cpuMsPerReachable: def?.cpuMsPerReachable ?? null,
+    cpuMsPerReachableBaseline: fixed?.cpuMsPerReachable ?? null,
+    slotEfficiency: def?.slotEfficiency ?? null,
+    slotEfficiencyBaseline: fixed?.slotEfficiency ?? null,
+    addrsPerVisit: def?.addrsPerVisit ?? null,
+    addrsPerVisitBaseline: fixed?.addrsPerVisit ?? null,
+    rows: [def, fixed],
+  };
+}
+
+if (parts.has('full-answer')) {
+  console.log(`full answers, cpu-bound: ${FULL.nodes} nodes, no latency, cap ${CPU_BOUND_MAX_PEERS}, one crawl at a time`);
+  // The engine's defaults (5 s steps, adaptive quiet period) at the cpu-bound cap: the sim
+  // works hard to encode 1,000-entry answers, and on a busy machine 3 s steps lost nodes.
+  const engineOptions = { maxPeers: CPU_BOUND_MAX_PEERS };
+  const results = [];
+  for (const [name, gossip] of [['1,000-entry answers', FULL.gossip], ['8-30-entry answers', undefined]]) {
+    const [res] = await group({ ...FULL, gossip }, [{ name, crawler: 'bitspread', defaults: true, engineOptions }]);
+    print(res);
+    results.push(res);
+  }
+  const [full, small] = results;
+  out.fullAnswerCpuMsPerVisit = full?.cpuMsPerReachable ?? null;
+  out.fullAnswerCpuMsPerVisitBaseline = small?.cpuMsPerReachable ?? null;
+  out.fullAnswer = { scenario: FULL, rows: results };
+}
+
+if (args.json) writeFileSync(args.json, JSON.stringify(out, null, 2) + '\n');

@@ -1,0 +1,142 @@
+/**
+ * A mainnet-shaped address book for the simulator (issue 16), all off by
+ * default: full getaddr answers, dead addresses, per-node round trips.
+ *
+ * - `answerSize`: every gossiping node pads its getaddr answer to this many
+ *   entries (at most 1,000, as Core) with random draws from the whole
+ *   gossip pool: every node's address, the dead addresses, IPv6 addresses
+ *   from 2001:db8::/32 (documentation range: never dialled inside a
+ *   loopback allow-list) and the plan's Tor/I2P/CJDNS addresses (addrv2
+ *   only). Padding never changes the ground truth: every node is already
+ *   discoverable through the plan's own links (topology.ts).
+ * - `dead`: IPv4 addresses where no node is, gossiped only through padding.
+ *   Nobody listens there, so a dial is refused at once; a benchmark that
+ *   drops SYNs to that range (nftables in its own network namespace) makes
+ *   each one cost a real connect timeout, as most of mainnet's gossip does.
+ * - `rttMs`: each node gets a round trip drawn once, log-uniform between
+ *   minMs and maxMs, added to every reply it sends (each reply answers a
+ *   message that crossed the network and crosses back). The TCP connect
+ *   itself stays instant: that needs a kernel delay (tc netem), which not
+ *   every kernel has.
+ */
+import type { AddrEntry } from '../wire/index.js';
+import { NETWORK_ID } from '../wire/index.js';
+import { UsageError } from '../errors.js';
+import { ipv4ToInt } from './addresses.js';
+import type { Prng } from './prng.js';
+import type { SimPlan } from './topology.js';
+
+export interface GossipOptions {
+  /** Pad each gossiping node's getaddr answer to this many entries (1-1,000). */
+  answerSize?: number;
+  /** Dead IPv4 addresses: `count` consecutive addresses from `base` (inside 127.0.0.0/8), on `port`. */
+  dead?: { count: number; base: string; port?: number };
+  /** Share of padding entries that are IPv6 (2001:db8::/32); default 0.1. */
+  ipv6Share?: number;
+  /** Share of padding entries that are the plan's Tor/I2P/CJDNS addresses (addrv2 answers only); default 0.05. */
+  nonIpShare?: number;
+  /** Per-node round trip added to every reply, log-uniform in [minMs, maxMs]. */
+  rttMs?: { minMs: number; maxMs: number };
+}
+
+/** Distinct IPv6 padding addresses per dead + node address (so they repeat across answers, as real gossip does). */
+const IPV6_POOL_SHARE = 0.2;
+/** Time field spread of gossiped entries (Core hands out addresses seen in the last days). */
+const ENTRY_AGE_SECONDS = 3 * 86400;
+
+export class SimGossip {
+  readonly answerSize: number;
+  private readonly deadBase: number;
+  readonly deadCount: number;
+  private readonly deadPort: number;
+  private readonly ipv6Share: number;
+  private readonly nonIpShare: number;
+  private readonly ipv6Pool: number;
+  /** Per-node round trip in ms (empty: none). */
+  private readonly rtt: Float32Array;
+
+  constructor(opts: GossipOptions, plan: SimPlan, rng: Prng) {
+    const size = opts.answerSize ?? 0;
+    if (!Number.isInteger(size) || size < 0 || size > 1000) throw new UsageError('ERR_BAD_OPTION', `answerSize: must be 0-1000, got ${size}`);
+    this.answerSize = size;
+    const dead = opts.dead;
+    this.deadCount = dead?.count ?? 0;
+    if (!Number.isInteger(this.deadCount) || this.deadCount < 0) throw new UsageError('ERR_BAD_OPTION', 'dead.count: must be a whole number >= 0');
+    this.deadBase = dead === undefined ? 0 : ipv4ToInt(dead.base);
+    if (dead !== undefined && (this.deadBase >>> 24 !== 127 || (this.deadBase + this.deadCount) >>> 24 !== 127)) {
+      throw new UsageError('ERR_BAD_OPTION', `dead: ${this.deadCount} addresses from ${dead.base} must stay inside 127.0.0.0/8`);
+    }
+    this.deadPort = dead?.port ?? plan.ports.main;
+    this.ipv6Share = opts.ipv6Share ?? 0.1;
+    this.nonIpShare = opts.nonIpShare ?? 0.05;
+    this.ipv6Pool = Math.max(1, Math.round((plan.nodes.length + this.deadCount) * IPV6_POOL_SHARE));
+    this.rtt = new Float32Array(opts.rttMs === undefined ? 0 : plan.nodes.length);
+    if (opts.rttMs !== undefined) {
+      const { minMs, maxMs } = opts.rttMs;
+      if (!(minMs > 0 && maxMs >= minMs)) throw new UsageError('ERR_BAD_OPTION', 'rttMs: need 0 < minMs <= maxMs');
+      const span = Math.log(maxMs / minMs);
+      for (let i = 0; i < this.rtt.length; i++) this.rtt[i] = minMs * Math.exp(span * rng.next());
+    }
+  }
+
+  /** The round trip added to node `index`'s replies (0 without rttMs). */
+  rttOf(index: number): number {
+    return this.rtt.length === 0 ? 0 : (this.rtt[index] as number);
+  }
+
+  /**
+   * Pads `entries` (the node's own answer) up to answerSize with distinct
+   * random pool entries. `have` holds keys of what is already in it.
+   */
+  pad(entries: AddrEntry[], plan: SimPlan, rng: Prng, addrv2: boolean, now: number): void {
+    const target = this.answerSize;
+    if (entries.length >= target) return;
+    const have = new Set<number>();
+    for (const e of entries) if (e.address?.network === 'ipv4') have.add(ipv4KeyOf(e.address.bytes, e.address.port));
+    const nodes = plan.nodes;
+    const ipv4Pool = nodes.length + this.deadCount;
+    const services = 0x409n;
+    for (let tries = 0; entries.length < target && tries < target * 4; tries++) {
+      const r = rng.next();
+      const time = now - rng.int(0, ENTRY_AGE_SECONDS);
+      if (addrv2 && r < this.nonIpShare && plan.nonIp.length > 0) {
+        const k = rng.int(0, plan.nonIp.length - 1);
+        if (have.has(-1 - k)) continue;
+        have.add(-1 - k);
+        const a = plan.nonIp[k]!;
+        entries.push({ time, services, address: { network: a.network, bytes: a.bytes, port: a.port }, networkId: NETWORK_ID[a.network] });
+      } else if (r < this.nonIpShare + this.ipv6Share) {
+        const k = rng.int(0, this.ipv6Pool - 1);
+        if (have.has(-1_000_000_000 - k)) continue;
+        have.add(-1_000_000_000 - k);
+        const bytes = new Uint8Array(16);
+        bytes[0] = 0x20;
+        bytes[1] = 0x01;
+        bytes[2] = 0x0d;
+        bytes[3] = 0xb8;
+        bytes[12] = k >>> 24;
+        bytes[13] = (k >>> 16) & 0xff;
+        bytes[14] = (k >>> 8) & 0xff;
+        bytes[15] = k & 0xff;
+        entries.push({ time, services, address: { network: 'ipv6', bytes, port: plan.ports.main }, networkId: NETWORK_ID.ipv6 });
+      } else {
+        const k = rng.int(0, ipv4Pool - 1);
+        const v = k < nodes.length ? nodes[k]!.ipInt : (this.deadBase + (k - nodes.length)) >>> 0;
+        const port = k < nodes.length ? nodes[k]!.port : this.deadPort;
+        const key = ipv4KeyOf4(v, port);
+        if (have.has(key)) continue;
+        have.add(key);
+        const bytes = new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+        entries.push({ time, services: k < nodes.length ? nodes[k]!.services : services, address: { network: 'ipv4', bytes, port }, networkId: NETWORK_ID.ipv4 });
+      }
+    }
+  }
+}
+
+function ipv4KeyOf(b: Uint8Array, port: number): number {
+  return ipv4KeyOf4(((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0, port);
+}
+
+function ipv4KeyOf4(v: number, port: number): number {
+  return v * 65536 + port;
+}
