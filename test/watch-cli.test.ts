@@ -70,7 +70,7 @@ describe('watch CLI: SIGKILL mid-round, restart, carry on', () => {
     const exited = new Promise<NodeJS.Signals | null>((resolve) => first.on('exit', (_code, signal) => resolve(signal)));
     // Round 2 finished, and round 3 has finished at least 40 addresses (its progress line says so).
     const stdout = waitFor(first, 'stdout', (t) => /^round 2: /m.test(t));
-    const stderr = await waitFor(first, 'stderr', (t) => /round 3 +known \d+ +queued \d+ +open \d+ +done ([4-9]\d|\d{3,})/.test(t));
+    const stderr = await waitFor(first, 'stderr', (t) => /round 3 +known \d+ +queued \d+ +open \d+\/\d+ +done ([4-9]\d|\d{3,})/.test(t));
     expect(await stdout).toMatch(/^round 1: \d+ reachable, \d+ failed, \d+ skipped in [\d.]+ s; \d+ joined, 0 left, 0 changed$/m);
     // Without a terminal the progress is plain timestamped lines, no carriage returns.
     expect(stderr).toMatch(/^\d{4}-\d\d-\d\dT\S+Z round \d+ +known \d+/m);

@@ -10,7 +10,7 @@ import type { CrawlStats } from '../src/engine/crawler.js';
 import type { Watcher } from '../src/engine/watch.js';
 
 const stats: CrawlStats = {
-  elapsedMs: 1000, known: 10, queued: 2, open: 3, inFlight: 3, done: 5, reachable: 4, failed: 1, skipped: 0, rate: 5, etaSeconds: 1,
+  elapsedMs: 1000, known: 10, queued: 2, open: 3, maxPeers: 12, inFlight: 3, done: 5, reachable: 4, failed: 1, skipped: 0, rate: 5, etaSeconds: 1,
   workers: 1, workerCrashes: 0, requeued: 0, notStored: 0, networks: {},
 } as unknown as CrawlStats;
 
@@ -35,8 +35,8 @@ describe('watch progress', () => {
     p.detach();
     await new Promise((r) => setImmediate(r));
     expect(text()).toBe(
-      '\r\x1b[Kround 7  known 10  queued 2  open 3  done 5 (reachable 4, failed 1, skipped 0)  5.0/s  eta 1s' +
-        '\r\x1b[Kround 7  known 10  queued 2  open 3  done 6 (reachable 4, failed 1, skipped 0)  5.0/s  eta 1s' +
+      '\r\x1b[Kround 7  known 10  queued 2  open 3/12  done 5 (reachable 4, failed 1, skipped 0)  5.0/s  eta 1s' +
+        '\r\x1b[Kround 7  known 10  queued 2  open 3/12  done 6 (reachable 4, failed 1, skipped 0)  5.0/s  eta 1s' +
         '\r\x1b[K',
     );
   });
@@ -56,7 +56,7 @@ describe('watch progress', () => {
     });
     p.detach();
     const lines = text().trim().split('\n');
-    for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z round 2 {2}known 10 {2}queued 2 {2}open 3 {2}done 5 \(reachable 4, failed 1, skipped 0\) {2}5\.0\/s {2}eta 1s$/);
+    for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z round 2 {2}known 10 {2}queued 2 {2}open 3\/12 {2}done 5 \(reachable 4, failed 1, skipped 0\) {2}5\.0\/s {2}eta 1s$/);
     expect(text()).not.toContain('\r');
   });
 });
