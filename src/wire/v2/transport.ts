@@ -57,8 +57,12 @@ export interface V2TransportOptions extends PacketReceiverOptions {
   garbage?: number | Uint8Array;
   /** Contents lengths of decoy packets sent before our version packet. */
   decoys?: readonly number[];
-  /** false: send no version packet (a broken peer, for simulators). Default true. */
-  versionPacket?: boolean;
+  /**
+   * Contents of our version packet: empty (the default) for this version of
+   * the protocol; other contents are reserved for future versions (a test or
+   * simulator may send them); false sends none (a broken peer).
+   */
+  versionPacket?: Uint8Array | false;
   /** Our key, fixed (test vectors). Default: a fresh one per connection. */
   key?: EllSwiftKey;
 }
@@ -207,6 +211,11 @@ export class V2Transport {
     return this.requireSender().packet(Buffer.alloc(length), true);
   }
 
+  /** A packet with these exact contents (message type included): for simulators and tests. */
+  sendPacket(contents: Uint8Array, ignore = false): Buffer {
+    return this.requireSender().packet(contents, ignore);
+  }
+
   /** A bare encrypted length field (a hostile peer's oversized packet); see PacketSender.bogusLength. */
   sendBogusLength(contentsLength: number): Buffer {
     return this.requireSender().bogusLength(contentsLength);
@@ -236,7 +245,6 @@ export class V2Transport {
       }
       if (this.peerKeyFill === V1_PREFIX_LENGTH) {
         this._phase = 'v1';
-        this.bytesIgnored += n - pos - 1;
         this.sink.onV1Peer?.(Buffer.concat([this.peerKey.subarray(0, V1_PREFIX_LENGTH), c.subarray(pos + 1, n)]));
         return n;
       }
@@ -256,7 +264,8 @@ export class V2Transport {
     const sender = new PacketSender(keys.sendL, keys.sendP, this.ourGarbage);
     const out: Buffer[] = [keys.sendGarbageTerminator];
     for (const len of this.options.decoys ?? []) out.push(sender.packet(Buffer.alloc(len), true));
-    if (this.options.versionPacket !== false) out.push(sender.packet(Buffer.alloc(0)));
+    const version = this.options.versionPacket ?? Buffer.alloc(0);
+    if (version !== false) out.push(sender.packet(version));
     this.garbage = Buffer.allocUnsafe(GARBAGE_WINDOW);
     this._phase = 'garbage';
     this.sink.send(Buffer.concat(out));
@@ -283,7 +292,6 @@ export class V2Transport {
     this.garbageFill = fill;
     if (fill === GARBAGE_WINDOW) {
       this.fatal(new WireError('ERR_V2_GARBAGE_TOO_LONG', `no garbage terminator within ${MAX_GARBAGE_LENGTH} bytes of garbage`));
-      this.bytesIgnored += n - pos - take;
     }
     return pos + take;
   }
