@@ -46,6 +46,7 @@ import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
 import { GossipPolicy } from './gossip-policy.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
+import { dialTransport } from '../shared/transport.js';
 import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
@@ -359,11 +360,12 @@ export class Crawler extends EventEmitter {
         logLevel: o.logLevel,
         reach: this.gate.reach,
         torProxyCaps: this.gate.torProxyCaps.map((c) => c.buffer),
+        transport: o.transport,
       },
       extraCaps: this.gate.torProxyCaps,
-      onAddrs: (texts, networks, source) => {
+      onAddrs: (texts, networks, source, p2pV2) => {
         let dropped: number[] | null = null;
-        for (let i = 0; i < texts.length; i++) if (this.learn(texts[i] as string, networks[i] as AddressNetwork, source)) (dropped ??= []).push(i);
+        for (let i = 0; i < texts.length; i++) if (this.learn(texts[i] as string, networks[i] as AddressNetwork, source, p2pV2?.[i] === true)) (dropped ??= []).push(i);
         return dropped;
       },
       onBatch: () => dispatcher?.schedule(),
@@ -380,6 +382,8 @@ export class Crawler extends EventEmitter {
       gate: this.gate,
       isStopping: () => this.stopping,
       record: (rec) => this.record(rec),
+      // --transport auto: v2 when gossip said the address advertises NODE_P2P_V2.
+      transportOf: (addr) => dialTransport(o.transport, this.frontier.advertisesV2(addr) || undefined),
       requeue: (addr, pause) => {
         this.requeued++;
         this.frontier.requeue(addr);
@@ -489,8 +493,12 @@ export class Crawler extends EventEmitter {
    * Returns true when it was dropped because its source was over its budget
    * (not stored: it may still be learned from another peer).
    */
-  private learn(text: string, network: AddressNetwork, source: string | null): boolean {
-    if (this.frontier.has(text)) return false;
+  private learn(text: string, network: AddressNetwork, source: string | null, p2pV2 = false): boolean {
+    if (this.frontier.has(text)) {
+      // Known already: only what gossip says about NODE_P2P_V2 is added (OR-ed).
+      if (p2pV2) this.frontier.add(text, network, true, true);
+      return false;
+    }
     if (this.frontier.known >= this.opts.maxKnown) {
       if (this.notStored++ === 0) this.log.warn({ maxKnown: this.opts.maxKnown }, 'maxKnown reached: further new addresses are not stored');
       return false;
@@ -512,7 +520,7 @@ export class Crawler extends EventEmitter {
     }
     // No route (onion/I2P/CJDNS not enabled, an I2P port): never queued, recorded now (the frontier holds it as skipped).
     const skip = this.gate.skipWhenLearned(network, portOf(text));
-    this.frontier.add(text, network, skip === null);
+    this.frontier.add(text, network, skip === null, p2pV2);
     if (skip !== null) this.recorder.write(skippedRecord(text, network, skip));
     return false;
   }
