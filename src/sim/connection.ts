@@ -20,6 +20,9 @@ import type { SimNodePlan, SimPlan } from './topology.js';
 import type { AddressNetwork } from '../wire/types.js';
 import { handleMessage, handleWireError } from './responder.js';
 import { sendGarbage } from './misbehaviours.js';
+import type { V2Transport, V2TransportSink } from '../wire/v2/index.js';
+import { onV2Ready, runsV2Responder, sendKeyWithoutTerminator, startV2Responder } from './v2-responder.js';
+import { delay, send } from './output.js';
 
 export type SimViolationKind =
   | 'bytes-before-version' // a message other than version came first (Core ignores it)
@@ -65,6 +68,11 @@ export interface SimRuntime {
   /** Connections where the client's verack arrived after its version. */
   handshakes: number;
   getaddrAnswered: number;
+  /** Connections a v2 responder completed in v2 / handed to v1 (the client spoke v1). */
+  v2Sessions: number;
+  v1OnV2Nodes: number;
+  /** v2 handshakes a v1-only node turned down (closed on the client's key, as Core without v2 does). */
+  v2Refused: number;
   liveSockets: number;
   violations: SimViolation[];
   violationCount: number;
@@ -74,8 +82,10 @@ export interface SimRuntime {
 const CONN = Symbol('simConnection');
 type SimSocket = Socket & { [CONN]?: SimConnection };
 
-export class SimConnection implements MessageSink {
+export class SimConnection implements MessageSink, V2TransportSink {
   decoder: MessageDecoder | null = null;
+  /** The v2 responder while it runs (NODE_P2P_V2 nodes), else null. */
+  v2: V2Transport | null = null;
   gotVersion = false;
   gotVerack = false;
   answeredGetaddr = false;
@@ -114,6 +124,28 @@ export class SimConnection implements MessageSink {
     handleWireError(this, err, command, fatal);
   }
 
+  // ---- V2TransportSink ----
+
+  send(data: Buffer): void {
+    send(this, data, delay(this));
+  }
+
+  onReady(): void {
+    onV2Ready(this);
+  }
+
+  onVersionPacket(): void {
+    this.sim.v2Sessions++;
+  }
+
+  /** The client spoke v1 to this v2 node: continue with the v1 decoder on the same bytes. */
+  onV1Peer(received: Buffer): void {
+    this.v2 = null;
+    this.sim.v1OnV2Nodes++;
+    this.decoder = new MessageDecoder(this.sim.net, this);
+    this.decoder.push(received);
+  }
+
   /** Forgets the connection's state and stops its timers; safe to call twice. */
   release(): void {
     if (this.closed) return;
@@ -125,6 +157,7 @@ export class SimConnection implements MessageSink {
     this.out.length = 0;
     this.outDue.length = 0;
     this.decoder = null;
+    this.v2 = null;
     this.sim.openInbound--;
     this.sim.openByNetwork[this.node.network]--;
     this.sim.connections.delete(this);
@@ -168,19 +201,28 @@ export function releaseConnection(conn: SimConnection): void {
 function startReading(conn: SimConnection): void {
   conn.acceptTimer = null;
   if (conn.closed) return;
-  conn.decoder = new MessageDecoder(conn.sim.net, conn);
+  if (runsV2Responder(conn.node)) conn.v2 = startV2Responder(conn);
+  else conn.decoder = new MessageDecoder(conn.sim.net, conn);
   conn.socket.on('data', onSocketData);
 }
 
 function onSocketData(this: SimSocket, chunk: Buffer): void {
   const conn = this[CONN];
-  if (conn === undefined || conn.closed || conn.decoder === null) return;
+  if (conn === undefined || conn.closed) return;
+  if (conn.node.behaviour === 'v2noterminator') {
+    // Its one trick, once; it never decodes what the client says.
+    if (!conn.sentGarbage) sendKeyWithoutTerminator(conn);
+    conn.sentGarbage = true;
+    return;
+  }
   if (conn.node.behaviour === 'garbage' && !conn.sentGarbage) {
     conn.sentGarbage = true;
     conn.mute = true;
     sendGarbage(conn);
   }
-  conn.decoder.push(chunk);
+  // v2 first (a v1 client makes it hand over to the decoder, inside this push).
+  if (conn.v2 !== null) conn.v2.push(chunk);
+  else conn.decoder?.push(chunk);
 }
 
 function onSocketError(this: SimSocket): void {

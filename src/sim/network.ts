@@ -68,6 +68,10 @@ export interface SimStats {
   handshakes: number;
   /** getaddr messages answered (at most one per connection; badchecksum nodes count but send nothing). */
   getaddrAnswered: number;
+  /** BIP324: version packets v2 nodes received (sessions up), v1 clients of v2 nodes, v2 handshakes v1-only nodes turned down. */
+  v2Sessions: number;
+  v1OnV2Nodes: number;
+  v2Refused: number;
   /** Protocol violations clients committed (the first 10,000 kept). */
   violations: SimViolation[];
   violationCount: number;
@@ -152,6 +156,9 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       peakInbound: 0,
       connectionsAccepted: 0,
       handshakes: 0,
+      v2Sessions: 0,
+      v1OnV2Nodes: 0,
+      v2Refused: 0,
       getaddrAnswered: 0,
       liveSockets: 0,
       violations: [],
@@ -224,6 +231,9 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
         peakInboundByNetwork: { ...sim.peakByNetwork },
         connectionsAccepted: sim.connectionsAccepted,
         handshakes: sim.handshakes,
+        v2Sessions: sim.v2Sessions,
+        v1OnV2Nodes: sim.v1OnV2Nodes,
+        v2Refused: sim.v2Refused,
         getaddrAnswered: sim.getaddrAnswered,
         violations: sim.violations.map((v) => ({ ...v })),
         violationCount: sim.violationCount,

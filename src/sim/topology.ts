@@ -10,7 +10,7 @@ import { formatAddress } from '../wire/address-text.js';
 import { UsageError } from '../errors.js';
 import { Prng } from './prng.js';
 import { LoopbackRange, simPorts, type SimPorts } from './addresses.js';
-import { SIM_BEHAVIOURS, behaviourCounts, gossips, normalizeMix, speaksAddrv2, type SimBehaviour } from './behaviours.js';
+import { SIM_BEHAVIOURS, advertisesP2pV2, behaviourCounts, gossips, normalizeMix, speaksAddrv2, type SimBehaviour } from './behaviours.js';
 
 export interface SimNodePlan {
   readonly index: number;
@@ -157,7 +157,7 @@ export function generatePlan(opts: PlanOptions): SimPlan {
       seed: i < seedCount,
       // Old: the last version before wtxidrelay/addrv2 (70015); modern: what Core 31.x announces.
       protocolVersion: old ? WTXID_RELAY_VERSION - 1 : PROTOCOL_VERSION,
-      services: old ? pickServicesOld(rng) : pickServicesModern(rng),
+      services: old ? pickServicesOld(rng) : withP2pV2(pickServicesModern(rng), behaviour),
       userAgent: rng.pick(old ? OLD_AGENTS : MODERN_AGENTS),
       startHeight: Math.max(0, tip - (rng.next() < 0.9 ? rng.int(0, 3) : rng.int(0, 2000))),
       relay: rng.next() < 0.9,
@@ -304,6 +304,11 @@ function pickServicesModern(rng: Prng): bigint {
   if (rng.next() < 0.1) s |= BLOOM;
   if (rng.next() < 0.1) s |= COMPACT_FILTERS;
   return s;
+}
+
+/** The drawn services with NODE_P2P_V2 set or cleared as the behaviour requires (no extra draw: plans stay as they were). */
+function withP2pV2(drawn: bigint, behaviour: SimBehaviour): bigint {
+  return advertisesP2pV2(behaviour, (drawn & P2P_V2) !== 0n) ? drawn | P2P_V2 : drawn & ~P2P_V2;
 }
 
 function pickServicesOld(rng: Prng): bigint {
