@@ -20,7 +20,8 @@ import type { SimNodePlan, SimPlan } from './topology.js';
 import type { AddressNetwork } from '../wire/types.js';
 import { handleMessage, handleWireError } from './responder.js';
 import { sendGarbage } from './misbehaviours.js';
-import type { V2Transport, V2TransportSink } from '../wire/v2/index.js';
+import { V1_PREFIX_LENGTH, type V2Transport, type V2TransportSink } from '../wire/v2/index.js';
+import { commandLength } from '../wire/framing.js';
 import { onV2Ready, runsV2Responder, sendKeyWithoutTerminator, startV2Responder } from './v2-responder.js';
 import { delay, send } from './output.js';
 
@@ -193,6 +194,18 @@ export function acceptConnection(sim: SimRuntime, node: SimNodePlan, socket: Soc
   else startReading(conn);
 }
 
+/**
+ * The first 16 bytes of a connection are not a v1 header start: not our magic,
+ * and no valid command after it (a v1 frame of another network has one; a
+ * random 64-byte key has one with probability about 2^-60).
+ */
+function looksLikeV2Key(conn: SimConnection, chunk: Buffer): boolean {
+  if (chunk.length < V1_PREFIX_LENGTH) return false;
+  const magic = conn.sim.net.magic;
+  if (chunk[0] === magic[0] && chunk[1] === magic[1] && chunk[2] === magic[2] && chunk[3] === magic[3]) return false;
+  return commandLength(chunk, 4) < 0;
+}
+
 /** Forgets the connection's state and stops its timers; safe to call twice. */
 export function releaseConnection(conn: SimConnection): void {
   conn.release();
@@ -221,8 +234,15 @@ function onSocketData(this: SimSocket, chunk: Buffer): void {
     sendGarbage(conn);
   }
   // v2 first (a v1 client makes it hand over to the decoder, inside this push).
-  if (conn.v2 !== null) conn.v2.push(chunk);
-  else conn.decoder?.push(chunk);
+  if (conn.v2 !== null) return conn.v2.push(chunk);
+  if (conn.decoder === null) return;
+  if (conn.decoder.messagesDecoded === 0 && conn.decoder.messagesRejected === 0 && conn.decoder.bufferedBytes === 0 && looksLikeV2Key(conn, chunk)) {
+    // A BIP324 key at a v1-only node: Core without v2 disconnects (wrong
+    // message start) and the client retries with v1. Not a violation.
+    conn.sim.v2Refused++;
+    return conn.drop();
+  }
+  conn.decoder.push(chunk);
 }
 
 function onSocketError(this: SimSocket): void {

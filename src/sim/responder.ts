@@ -32,13 +32,6 @@ function violation(conn: SimConnection, kind: SimViolationKind, detail: string):
 
 export function handleWireError(conn: SimConnection, err: WireError, command: string | null, fatal: boolean): void {
   const what = command === null ? '' : ` (${command})`;
-  // A v1-only node reading a BIP324 key as a header: Core (without v2) just
-  // disconnects, and the client retries with v1. Not the client's fault.
-  if (err.code === 'ERR_BAD_MAGIC' && conn.v2 === null && !conn.gotVersion && conn.decoder !== null && conn.decoder.messagesRejected === 1 && conn.decoder.messagesDecoded === 0) {
-    conn.sim.v2Refused++;
-    conn.drop();
-    return;
-  }
   switch (err.code) {
     case 'ERR_BAD_MAGIC':
       violation(conn, 'wrong-magic', err.message);
