@@ -45,7 +45,7 @@ describe('a NODE_P2P_V2 node', () => {
       c.send({ command: 'getaddr' });
       expect(await c.waitFor(() => c.commands().includes('addrv2'))).toBe(true);
       const known = sim.knownBy(node.addr)!;
-      const answer = c.messages.find((m) => m.command === 'addrv2') as { entries: unknown[] };
+      const answer = c.messages.find((m) => m.command === 'addrv2') as { readonly entries: readonly unknown[] };
       expect(answer.entries.length).toBe(known.peers.length + known.nonIp.length);
       expect(c.errors).toEqual([]);
       expect(sim.stats().v2Sessions).toBe(before + 1);
