@@ -1,18 +1,35 @@
 #!/usr/bin/env node
-// BIP324 micro-benchmark: CPU per v2 handshake (both sides, and each step),
-// per message v2 against v1 framing (encode + decode), and the measurements
-// behind the choice of primitives (node:crypto/OpenSSL against @noble's pure
-// JS for the ECDH and the ChaCha20-Poly1305 AEAD). In-memory, no sockets.
+// BIP324 benchmark, in one run:
+// - in memory: CPU per v2 handshake (both sides, and each step), per message
+//   v2 against v1 framing (encode + decode), memory a v2 session adds, and the
+//   measurements behind the choice of primitives (node:crypto/OpenSSL against
+//   @noble's pure JS for the ECDH and the ChaCha20-Poly1305 AEAD);
+// - over loopback: the same simulated network (every node that can speaks
+//   v2) crawled with --transport v1 and --transport v2, each in a fresh pair
+//   of processes (bench/sim-host.mjs, bench/crawl-child.mjs), interleaved
+//   rounds: nodes/s, crawler CPU per visit, simulator CPU per visit.
 //
-//   node bench/bip324.mjs [--quick] [--json out.json]
+//   node bench/bip324.mjs [--quick] [--json out.json] [--no-crawl] [--nodes N] [--rounds N]
 import { createECDH, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { parseArgs } from 'node:util';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { loadNobleCiphers } from './comparators.mjs';
 import { loadDist } from './dist.mjs';
+import { runCrawlChild, simLaneArgs, startSimHost, tmpJson } from './children.mjs';
+import { MAX_PEERS, TIMEOUTS, cpuBoundTimeouts } from './scenarios.mjs';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    'no-crawl': { type: 'boolean', default: false },
+    nodes: { type: 'string' },
+    rounds: { type: 'string' },
+  },
+});
 const quick = args.quick;
 const ROUNDS = quick ? 3 : 7;
 const ROUND_MS = quick ? 100 : 300;
@@ -161,6 +178,92 @@ for (const [name, msg] of Object.entries(MESSAGES)) {
   if (delivered === 0) throw new Error(`${name}: nothing decoded`);
 }
 
+// --- Memory a v2 session adds (both ciphers, scratch buffers) ---------------
+// A collector without --expose-gc on the command line (bench/run.mjs starts plain node).
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+function heapAfterGc() {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+let sessionBytes = null;
+{
+  const keep = [];
+  const before = heapAfterGc();
+  for (let k = 0; k < (quick ? 50 : 200); k++) {
+    const p = handshake(0);
+    p.i.sendMessage(MESSAGES.ping);
+    keep.push(p.i);
+  }
+  sessionBytes = Math.round((heapAfterGc() - before) / keep.length);
+}
+
+// --- Crawl throughput, v1 against v2, on the same simulated network ----------
+const NODES = Number(args.nodes ?? (quick ? 1000 : 4000));
+const ROUNDS_CRAWL = Number(args.rounds ?? (quick ? 1 : 3));
+/** Every node that can advertise NODE_P2P_V2 does; a fifth of the addresses refuse (they cost no handshake). */
+const CRAWL_MIX = { refused: 0.2 };
+/**
+ * No latency (CPU is what differs), Core's 125 slots and the full 3 s step
+ * limits even with --quick: a v2 handshake costs ~3 ms of CPU on each side,
+ * so at the cpu-bound scenario's 500 slots the first burst alone queued
+ * seconds of key exchanges on one worker and one simulator thread and most
+ * v2 dials timed out (2026-12-06, load average 23): a measure of the burst,
+ * not of the transport.
+ */
+const crawlTimeouts = cpuBoundTimeouts(TIMEOUTS);
+
+async function crawlOnce(transport, lane) {
+  const host = startSimHost(['--nodes', String(NODES), '--seed', '24', '--mix', JSON.stringify(CRAWL_MIX), '--p2p-v2-share', '1', '--max-seconds', '900', ...simLaneArgs(lane)]);
+  const ready = await host.ready;
+  try {
+    const r = await runCrawlChild({
+      childArgs: ['--crawler', 'bitspread', '--seeds', ready.seeds.join(','), '--timeouts', JSON.stringify(crawlTimeouts), '--max-peers', String(MAX_PEERS), '--engine-options', JSON.stringify({ transport })],
+      out: tmpJson(`bip324-${transport}`),
+      killAfterMs: 600_000,
+      label: transport,
+    });
+    const t = await host.truth();
+    const reachable = r.reachable.length;
+    return {
+      transport,
+      reachable,
+      expected: t.reachable.length,
+      nodesPerSec: reachable / (r.ms / 1000),
+      crawlerCpuMsPerVisit: (r.cpuUserMs + r.cpuSystemMs) / (reachable + r.failed),
+      simCpuMsPerVisit: t.cpuMs / (reachable + r.failed),
+      v2Sessions: t.stats.v2Sessions,
+      failureCodes: r.failureCodes,
+    };
+  } finally {
+    await host.close();
+  }
+}
+
+let crawl = null;
+if (!args['no-crawl']) {
+  const rounds = { v1: [], v2: [] };
+  for (let k = 0; k < ROUNDS_CRAWL; k++) {
+    // Interleaved, alternating which goes first, so a busy neighbour hits both alike.
+    for (const transport of k % 2 === 0 ? ['v1', 'v2'] : ['v2', 'v1']) rounds[transport].push(await crawlOnce(transport, 9));
+  }
+  const med = (xs, key) => median(xs.map((x) => x[key]));
+  const row = (xs) => ({
+    nodesPerSec: round(med(xs, 'nodesPerSec'), 0),
+    crawlerCpuMsPerVisit: round(med(xs, 'crawlerCpuMsPerVisit'), 3),
+    simCpuMsPerVisit: round(med(xs, 'simCpuMsPerVisit'), 3),
+    reachable: med(xs, 'reachable'),
+    expected: xs[0].expected,
+    v2Sessions: med(xs, 'v2Sessions'),
+    failureCodes: xs[0].failureCodes,
+  });
+  crawl = { nodes: NODES, rounds: ROUNDS_CRAWL, maxPeers: MAX_PEERS, v1: row(rounds.v1), v2: row(rounds.v2) };
+  crawl.v2OverV1NodesPerSec = round(crawl.v2.nodesPerSec / crawl.v1.nodesPerSec, 2);
+  crawl.v2OverV1CrawlerCpuPerVisit = round(crawl.v2.crawlerCpuMsPerVisit / crawl.v1.crawlerCpuMsPerVisit, 2);
+}
+
 const figures = {
   handshakeBothSidesMs: round(handshakeUs / 1000, 2),
   handshakeBothSidesCoreGarbageMs: round(handshakeCoreGarbageUs / 1000, 2),
@@ -170,6 +273,8 @@ const figures = {
   aeadPerPacket: aead,
   perMessage,
   libraries: { nobleCiphers: noble.version },
+  sessionBytes,
+  crawl,
 };
 
 console.log(`\nBIP324 (in memory), median of ${ROUNDS} rounds × ${ROUND_MS} ms, Node ${process.version}`);
@@ -180,4 +285,13 @@ console.log('ChaCha20-Poly1305 per packet (µs): size  node-dec  noble-dec(in pl
 for (const [size, a] of Object.entries(aead)) console.log(`  ${String(size).padStart(6)}  ${String(a.nodeDecryptUs).padStart(8)}  ${String(a.nobleDecryptInPlaceUs).padStart(19)}  ${String(a.nodeEncryptUs).padStart(8)}  ${String(a.nobleEncryptUs).padStart(9)}`);
 console.log('per message, encode + decode (µs): message  v1  v2  v2/v1  bytes v1→v2');
 for (const [name, m] of Object.entries(perMessage)) console.log(`  ${name.padEnd(8)} ${String(m.v1Us).padStart(7)} ${String(m.v2Us).padStart(7)} ${String(m.v2OverV1).padStart(6)}  ${m.v1Bytes}→${m.v2Bytes}`);
+if (sessionBytes !== null) console.log(`memory a v2 session holds (initiator, after a message): ~${sessionBytes} B`);
+if (crawl !== null) {
+  console.log(`crawl of ${NODES} nodes (every eligible node speaks v2), cap ${MAX_PEERS}, median of ${ROUNDS_CRAWL} round(s):`);
+  for (const t of ['v1', 'v2']) {
+    const c = crawl[t];
+    console.log(`  --transport ${t}: ${c.nodesPerSec} nodes/s, crawler ${c.crawlerCpuMsPerVisit} ms CPU/visit, sim ${c.simCpuMsPerVisit} ms CPU/visit, reachable ${c.reachable}/${c.expected}, v2 sessions ${c.v2Sessions}, failures ${JSON.stringify(c.failureCodes)}`);
+  }
+  console.log(`  v2/v1: ${crawl.v2OverV1NodesPerSec}× nodes/s, ${crawl.v2OverV1CrawlerCpuPerVisit}× crawler CPU per visit`);
+}
 if (args.json) writeFileSync(args.json, JSON.stringify(figures, null, 2) + '\n');

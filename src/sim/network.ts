@@ -55,6 +55,8 @@ export interface SimOptions {
   overlays?: SimOverlays;
   /** Mainnet-shaped extras, off by default: full answers, dead addresses, per-node round trips (gossip.ts). */
   gossip?: GossipOptions;
+  /** Share of eligible nodes advertising NODE_P2P_V2 (and so speaking v2); default half (topology.ts). */
+  p2pV2Share?: number;
 }
 
 export interface SimStats {
@@ -136,7 +138,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
   let base = opts.baseAddress ?? DEFAULT_BASE_ADDRESS;
 
   for (let attempt = 0; ; attempt++) {
-    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base, overlays: opts.overlays });
+    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base, overlays: opts.overlays, p2pV2Share: opts.p2pV2Share });
     const listening = plan.nodes.filter((n) => n.behaviour !== 'refused');
     const mode = opts.listen === undefined || opts.listen === 'auto' ? autoListenMode(listening.length) : opts.listen;
     // Runtime draws (nonces, garbage, delays) come from their own stream, so
