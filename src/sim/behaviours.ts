@@ -76,14 +76,11 @@ export function breaksV2(b: SimBehaviour): boolean {
  * Whether a node's services carry NODE_P2P_V2, given the random draw of a
  * modern node's services: always for fakev2 and the v2 breakers; never for
  * the v1 framing breakers (garbage, badchecksum, oversized: their trick is
- * in v1 frames), `old` (pre-BIP324) nor `slow`: it dribbles a few bytes per
- * 2 ms tick, and a v2 handshake is ~60 % more bytes than v1's, which on a
- * loaded machine put it past a 1 s handshake deadline (a timing artefact of
- * the simulator; trickled v2 bytes are the transport tests' one-byte feeds).
+ * in v1 frames) nor `old` (pre-BIP324).
  */
 export function advertisesP2pV2(b: SimBehaviour, drawn: boolean): boolean {
   if (b === 'fakev2' || breaksV2(b)) return true;
-  if (b === 'garbage' || b === 'badchecksum' || b === 'oversized' || b === 'old' || b === 'slow') return false;
+  if (b === 'garbage' || b === 'badchecksum' || b === 'oversized' || b === 'old') return false;
   return drawn;
 }
 
