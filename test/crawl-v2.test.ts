@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Crawler } from '../src/engine/crawler.js';
 import type { CrawlOptions } from '../src/engine/options.js';
 import type { CrawlSummary, NodeRecord } from '../src/engine/record.js';
-import { connectToNode } from '../src/engine/probe-node.js';
+import { probeNode } from '../src/engine/probe.js';
 import { PeerCap } from '../src/shared/peer-cap.js';
 import { startSimNetwork, type SimBehaviour, type SimNetwork, type SimTruthNode } from '../src/sim/index.js';
 
@@ -122,12 +122,12 @@ describe('crawling v2, v1-only, fakev2 and hostile v2 nodes', () => {
 });
 
 describe('the v1 fallback of one dial', () => {
-  it('connectToNode with NODE_P2P_V2 services: v2 closed by a fakev2 node, v1 in the same slot, one connection at a time', async () => {
+  it('probeNode with NODE_P2P_V2 services: v2 closed by a fakev2 node, v1 in the same slot, one connection at a time', async () => {
     const sim = await startSimNetwork({ nodes: 6, seed: 3, mix: { fakev2: 1 }, baseAddress: '127.189.200.0' });
     try {
       const node = sim.truth().nodes.find((n) => n.behaviour === 'fakev2')!;
       const cap = PeerCap.create(1);
-      const rec = await connectToNode(node.addr, { network: sim.network, only: ['127.0.0.0/8'], cap, services: node.services, timeoutMs: 2000, addrQuietMs: 50 });
+      const rec = await probeNode(node.addr, { network: sim.network, only: ['127.0.0.0/8'], cap, services: node.services, timeoutMs: 2000, addrQuietMs: 50 });
       expect(rec).toMatchObject({ state: 'reachable', transport: 'v1', v2Fallback: true, userAgent: node.userAgent });
       const stats = sim.stats();
       expect(stats.connectionsAccepted).toBe(2);
@@ -138,7 +138,7 @@ describe('the v1 fallback of one dial', () => {
       expect(cap.open()).toBe(0);
 
       // Without the services hint (unknown), auto dials v1 straight away.
-      const plain = await connectToNode(node.addr, { network: sim.network, only: ['127.0.0.0/8'], timeoutMs: 2000, addrQuietMs: 50 });
+      const plain = await probeNode(node.addr, { network: sim.network, only: ['127.0.0.0/8'], timeoutMs: 2000, addrQuietMs: 50 });
       expect(plain).toMatchObject({ state: 'reachable', transport: 'v1' });
       expect(plain.v2Fallback).toBeUndefined();
     } finally {

@@ -6,7 +6,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectToNode } from '../src/engine/probe-node.js';
+import { probeNode } from '../src/engine/probe.js';
 import { Frontier } from '../src/engine/frontier.js';
 import { reachableRecord, SummaryCollector } from '../src/engine/record.js';
 import { PeerCap } from '../src/shared/peer-cap.js';
@@ -59,7 +59,7 @@ describe('v2 dial, fallback to v1', () => {
     const f = await front('127.190.1.1', first);
     try {
       const cap = PeerCap.create(2);
-      const rec = await connectToNode(f.addr, { ...opts, cap });
+      const rec = await probeNode(f.addr, { ...opts, cap });
       expect(rec).toMatchObject({ state: 'reachable', transport: 'v1', v2Fallback: true });
       expect(f.accepted()).toBe(2);
       expect(cap.peak()).toBe(1);
@@ -72,7 +72,7 @@ describe('v2 dial, fallback to v1', () => {
   it('does not fall back when the peer sent a byte first (it spoke, then broke v2)', async () => {
     const f = await front('127.190.1.2', (s) => s.end(Buffer.from([0x42])));
     try {
-      const rec = await connectToNode(f.addr, opts);
+      const rec = await probeNode(f.addr, opts);
       expect(rec).toMatchObject({ state: 'failed', error: 'ERR_PEER_CLOSED', transport: 'v2' });
       expect(rec.v2Fallback).toBeUndefined();
       expect(f.accepted()).toBe(1);
@@ -84,7 +84,7 @@ describe('v2 dial, fallback to v1', () => {
   it('falls back at most once: a second close is the outcome, recorded v1 with v2Fallback', async () => {
     const f = await front('127.190.1.3', (s) => s.end(), 2);
     try {
-      const rec = await connectToNode(f.addr, opts);
+      const rec = await probeNode(f.addr, opts);
       expect(rec).toMatchObject({ state: 'failed', error: 'ERR_PEER_CLOSED', transport: 'v1', v2Fallback: true });
       expect(f.accepted()).toBe(2);
     } finally {
@@ -95,7 +95,7 @@ describe('v2 dial, fallback to v1', () => {
   it('--transport v2 never falls back', async () => {
     const f = await front('127.190.1.4', (s) => s.end());
     try {
-      const rec = await connectToNode(f.addr, { ...opts, transport: 'v2' });
+      const rec = await probeNode(f.addr, { ...opts, transport: 'v2' });
       expect(rec).toMatchObject({ state: 'failed', error: 'ERR_PEER_CLOSED', transport: 'v2' });
       expect(f.accepted()).toBe(1);
     } finally {

@@ -6,7 +6,8 @@
  * - `v2`: every dial speaks BIP324 v2, no fallback (measures v2 support).
  * - `auto` (default), Core's rule for its automatic outbound connections:
  *   v2 when gossip said the address advertises NODE_P2P_V2, v1 otherwise
- *   (services without the bit, or unknown: seeds, DNS seeds, connectToNode).
+ *   (services without the bit, or unknown: seeds, DNS seeds, a crawler's
+ *   connectToNode, probeNode without `services`).
  *   A v2 dial that the peer closes or resets before sending a single byte is
  *   retried once with v1 (Core's ShouldReconnectV1: the bit is gossiped
  *   through untrusted peers and may be false), in the same cap slot; the
