@@ -20,6 +20,12 @@
  * trip, about what the linger after a reset would, and unlike a reset it
  * tells us when the peer has let go: so a finished visit is never reset. So the peer
  * never sees more than `max` connections from us at once.
+ * A redial in the same slot (the BIP324 v2 → v1 fallback, redialInSameSlot)
+ * starts only after that, from release().
+ *
+ * Over 400 lines on purpose: the slot's whole life (acquire, attempts,
+ * close / linger / reset, release) must be read in one place to check that
+ * it is released exactly once.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
