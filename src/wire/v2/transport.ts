@@ -86,8 +86,16 @@ export class V2Transport {
   private readonly prefix: Buffer;
   private readonly peerKey = Buffer.alloc(ELLSWIFT_LENGTH);
   private peerKeyFill = 0;
+  /**
+   * Our private key, from our key's creation until the shared secret is
+   * derived: then dropped (forward secrecy, as the BIP's memory_cleanse; and
+   * an OpenSSL key object less per open connection).
+   */
   private ourKey: EllSwiftKey | null = null;
-  private ourGarbage: Uint8Array = Buffer.alloc(0);
+  /** Our 64-byte public encoding (kept: 64 bytes). */
+  private ourEllswift: Uint8Array | null = null;
+  private ourGarbage: Uint8Array | null = null;
+  private _sessionId: Buffer | null = null;
   private keys: V2Keys | null = null;
   private garbage: Buffer | null = null;
   private garbageFill = 0;
@@ -120,12 +128,12 @@ export class V2Transport {
 
   /** BIP324's session id (32 bytes) once the keys exist, else null. */
   get sessionId(): Buffer | null {
-    return this.keys === null ? null : this.keys.sessionId;
+    return this._sessionId;
   }
 
   /** Our 64-byte ElligatorSwift public key, once made. */
   get ellswift(): Uint8Array | null {
-    return this.ourKey === null ? null : this.ourKey.ellswift;
+    return this.ourEllswift;
   }
 
   /** True once onReady fired: sendMessage() works. */
@@ -144,7 +152,7 @@ export class V2Transport {
    * nothing at all. A peer that answered anything spoke v2 and broke it.
    */
   get shouldReconnectV1(): boolean {
-    return this.role === 'initiator' && this.ourKey !== null && this.bytesReceived === 0;
+    return this.role === 'initiator' && this.ourEllswift !== null && this.bytesReceived === 0;
   }
 
   get bufferedBytes(): number {
@@ -228,9 +236,10 @@ export class V2Transport {
 
   private sendOurKey(): void {
     this.ourKey = this.options.key ?? ellswiftCreate();
+    this.ourEllswift = this.ourKey.ellswift;
     const g = this.options.garbage;
     this.ourGarbage = g === undefined ? randomBytes(randomInt(0, MAX_GARBAGE_LENGTH + 1)) : typeof g === 'number' ? randomBytes(g) : g;
-    this.sink.send(Buffer.concat([this.ourKey.ellswift, this.ourGarbage]));
+    this.sink.send(Buffer.concat([this.ourEllswift, this.ourGarbage]));
   }
 
   /** Responder: compares the first bytes with a v1 version header; returns where it stopped. */
@@ -260,8 +269,12 @@ export class V2Transport {
     }
     const initiating = this.role === 'initiator';
     const keys = deriveV2Keys(v2Ecdh(this.ourKey!, this.peerKey, initiating), this.net.magic, initiating);
+    this.ourKey = null;
     this.keys = keys;
-    const sender = new PacketSender(keys.sendL, keys.sendP, this.ourGarbage);
+    this._sessionId = keys.sessionId;
+    // The sender holds our garbage as its first packet's AAD until that packet is out.
+    const sender = new PacketSender(keys.sendL, keys.sendP, this.ourGarbage ?? Buffer.alloc(0));
+    this.ourGarbage = null;
     const out: Buffer[] = [keys.sendGarbageTerminator];
     for (const len of this.options.decoys ?? []) out.push(sender.packet(Buffer.alloc(len), true));
     const version = this.options.versionPacket ?? Buffer.alloc(0);
@@ -287,6 +300,8 @@ export class V2Transport {
       this.garbageFill = 0;
       this._phase = 'version';
       this.receiver = new PacketReceiver(this.keys!.recvL, this.keys!.recvP, g.subarray(0, at), this.sink, this.options);
+      // Both ciphers have copied what they need: no key material stays behind.
+      this.keys = null;
       return pos + used;
     }
     this.garbageFill = fill;
