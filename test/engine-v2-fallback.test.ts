@@ -127,10 +127,10 @@ describe('transport policy and bookkeeping', () => {
   it('the frontier keeps the NODE_P2P_V2 flag (OR over reports) through next() and requeue()', () => {
     const f = new Frontier();
     f.add('127.0.0.1:8333', 'ipv4');
-    f.add('127.0.0.2:8333', 'ipv4', true);
+    f.add('127.0.0.2:8333', 'ipv4', true, true); // dial, p2pV2
     expect(f.advertisesV2('127.0.0.1:8333')).toBe(false);
-    expect(f.add('127.0.0.1:8333', 'ipv4', true)).toBe(false); // known already, flag OR-ed in
-    expect(f.add('127.0.0.2:8333', 'ipv4', false)).toBe(false); // a later report without it clears nothing
+    expect(f.add('127.0.0.1:8333', 'ipv4', true, true)).toBe(false); // known already, flag OR-ed in
+    expect(f.add('127.0.0.2:8333', 'ipv4', true, false)).toBe(false); // a later report without it clears nothing
     expect(f.advertisesV2('127.0.0.1:8333')).toBe(true);
     expect(f.advertisesV2('127.0.0.2:8333')).toBe(true);
     expect(f.next()).toBe('127.0.0.1:8333');
