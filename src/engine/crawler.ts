@@ -56,7 +56,9 @@ import { parseRedisUrl, resolveCoordinatorOptions, type CoordinatorOptions } fro
 import type { ClusterFrontier } from '../cluster/cluster-frontier.js';
 
 /** What the crawler needs of a frontier: the local one, or the Redis-backed one of a cluster crawl. */
-type CrawlFrontier = Pick<Frontier, 'add' | 'next' | 'take' | 'finish' | 'requeue' | 'has' | 'known' | 'queued'>;
+type CrawlFrontier = Pick<Frontier, 'add' | 'next' | 'take' | 'finish' | 'requeue' | 'has' | 'known' | 'queued'>
+  // The local frontier keeps what gossip said about NODE_P2P_V2; the Redis one (cluster mode) does not, so there `auto` dials v1.
+  & Partial<Pick<Frontier, 'advertisesV2'>>;
 
 export interface CrawlStats {
   readonly elapsedMs: number;
@@ -383,7 +385,7 @@ export class Crawler extends EventEmitter {
       isStopping: () => this.stopping,
       record: (rec) => this.record(rec),
       // --transport auto: v2 when gossip said the address advertises NODE_P2P_V2.
-      transportOf: (addr) => dialTransport(o.transport, this.frontier.advertisesV2(addr) || undefined),
+      transportOf: (addr) => dialTransport(o.transport, this.frontier.advertisesV2?.(addr) || undefined),
       requeue: (addr, pause) => {
         this.requeued++;
         this.frontier.requeue(addr);
