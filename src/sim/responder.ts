@@ -171,7 +171,7 @@ function afterVerack(conn: SimConnection): void {
 }
 
 function answerGetaddr(conn: SimConnection): void {
-  const { node } = conn;
+  const { node, sim } = conn;
   if (node.behaviour === 'badchecksum') return; // never trusted (its version never decodes), so never heard
   const command = conn.wantsAddrv2 ? 'addrv2' : 'addr';
   const entries = getaddrEntries(conn);
