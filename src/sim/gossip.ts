@@ -5,8 +5,8 @@
  * - `answerSize`: every gossiping node pads its getaddr answer to this many
  *   entries (at most 1,000, as Core) with random draws from the whole
  *   gossip pool: every node's address, the dead addresses, IPv6 addresses
- *   from 2001:db8::/32 (documentation range: never dialled inside a
- *   loopback allow-list) and the plan's Tor/I2P/CJDNS addresses (addrv2
+ *   from fd62:6974:7370::/48 (unique local: routed nowhere, and never dialled
+ *   inside a loopback allow-list) and the plan's Tor/I2P/CJDNS addresses (addrv2
  *   only). Padding never changes the ground truth: every node is already
  *   discoverable through the plan's own links (topology.ts).
  * - `dead`: IPv4 addresses where no node is, gossiped only through padding.
@@ -31,7 +31,7 @@ export interface GossipOptions {
   answerSize?: number;
   /** Dead IPv4 addresses: `count` consecutive addresses from `base` (inside 127.0.0.0/8), on `port`. */
   dead?: { count: number; base: string; port?: number };
-  /** Share of padding entries that are IPv6 (2001:db8::/32); default 0.1. */
+  /** Share of padding entries that are IPv6 (fd62:6974:7370::/48); default 0.1. */
   ipv6Share?: number;
   /** Share of padding entries that are the plan's Tor/I2P/CJDNS addresses (addrv2 answers only); default 0.05. */
   nonIpShare?: number;
@@ -110,10 +110,14 @@ export class SimGossip {
         if (have.has(-1_000_000_000 - k)) continue;
         have.add(-1_000_000_000 - k);
         const bytes = new Uint8Array(16);
-        bytes[0] = 0x20;
-        bytes[1] = 0x01;
-        bytes[2] = 0x0d;
-        bytes[3] = 0xb8;
+        // fd62:6974:7370::/48 ("bitsp"), unique local: valid to Core (unlike 2001:db8::/32,
+        // documentation space, which Core never learns) and routed nowhere.
+        bytes[0] = 0xfd;
+        bytes[1] = 0x62;
+        bytes[2] = 0x69;
+        bytes[3] = 0x74;
+        bytes[4] = 0x73;
+        bytes[5] = 0x70;
         bytes[12] = k >>> 24;
         bytes[13] = (k >>> 16) & 0xff;
         bytes[14] = (k >>> 8) & 0xff;
