@@ -3,6 +3,7 @@
 // package does not depend on it). Nothing is installed while tests or benchmarks
 // run. Its install compiles one native module (mrmr) with node-gyp; bcoin's
 // other native builds may fail on Node 20 and it falls back to JavaScript.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -26,3 +27,15 @@ export const BITCORE_P2P_NOTE =
   'fetched here; with `overrides` pointing it at the registry\'s buffers@0.1.1 it installs, but parseBuffer() ' +
   'throws "this.buffers[pos.buf].get is not a function" on Node 20 (Buffer#get was removed from Node long ago; ' +
   'the fork exists to fix exactly that).';
+
+/**
+ * @noble/ciphers' ChaCha20-Poly1305 (pure JS, audited), the alternative to
+ * node:crypto's OpenSSL AEAD that bench/bip324.mjs measures: a pinned
+ * devDependency like bcoin (ESM-only).
+ */
+export async function loadNobleCiphers() {
+  const mod = await import('@noble/ciphers/chacha.js');
+  // Its exports map has no ./package.json: read the file next to the module.
+  const pkg = new URL('./package.json', import.meta.resolve('@noble/ciphers/chacha.js'));
+  return { version: JSON.parse(readFileSync(pkg, 'utf8')).version, chacha20poly1305: mod.chacha20poly1305 };
+}

@@ -43,6 +43,9 @@ const runners = {
       only: ['127.0.0.0/8'],
       ...(a.defaults ? {} : { maxPeers, ...engineTimeoutOptions(timeouts) }),
       ...(a.workers ? { workers: Number(a.workers) } : {}),
+      // The comparators speak v1 only, so bitspread's rows do too unless told
+      // otherwise (bench/bip324.mjs compares the transports).
+      transport: 'v1',
       ...JSON.parse(a['engine-options']),
     });
     // Bounded like every benchmark: stop the crawl if it outlives the deadline.

@@ -142,7 +142,8 @@ async function childEngineConnections(count, seeds, settleMs) {
   // The main thread's event-loop delay from the first dial to the end of the plateau (bench/scale.mjs reads it).
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
-  const crawler = new Crawler({ seeds, network: 'regtest', only: ['127.0.0.0/8'], mode: 'node', maxPeers: count });
+  // v1, as the comparator rows: what a v2 session adds is bench/bip324.mjs's figure.
+  const crawler = new Crawler({ seeds, network: 'regtest', only: ['127.0.0.0/8'], mode: 'node', maxPeers: count, transport: 'v1' });
   const done = crawler.start();
   done.catch(() => {});
   const deadline = Date.now() + 120_000;

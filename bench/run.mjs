@@ -34,6 +34,7 @@ const BENCHMARKS = [
   { script: 'scaling.mjs', key: 'scaling', limitMs: quick ? 180_000 : 900_000 },
   { script: 'cluster.mjs', key: 'cluster', limitMs: quick ? 180_000 : 600_000 },
   { script: 'scale.mjs', key: 'scale', limitMs: quick ? 180_000 : 600_000 },
+  { script: 'bip324.mjs', key: 'bip324', limitMs: quick ? 180_000 : 900_000 },
 ];
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -154,6 +155,13 @@ const SUMMARY = [
   ['cluster.rows.redis3.cpuMsPerNode', 'ms', 'CPU per visited node incl. redis-server, 3 processes'],
   ['cluster.rows.redis3.redisCommandsPerNode', 'cmds', 'Redis commands per visited node (incl. inside functions), 3 processes'],
   ['cluster.rows.redis3.redisRoundTripsPerNode', 'reqs', 'Redis requests per visited node, 3 processes'],
+  ['bip324.handshakeBothSidesMs', 'ms', 'BIP324 v2 handshake CPU, initiator + responder'],
+  ['bip324.perMessage.ping.v2OverV1', '×', 'ping encode + decode, v2 packet ÷ v1 frame'],
+  ['bip324.perMessage.addr1000.v2OverV1', '×', '1,000-entry addr encode + decode, v2 ÷ v1'],
+  ['bip324.crawl.v1.crawlerCpuMsPerVisit', 'ms', 'crawler CPU per visit, --transport v1 (same network)'],
+  ['bip324.crawl.v2.crawlerCpuMsPerVisit', 'ms', 'crawler CPU per visit, --transport v2'],
+  ['bip324.crawl.v1.nodesPerSec', 'nodes/s', 'crawl, --transport v1, no latency, cap 125'],
+  ['bip324.crawl.v2.nodesPerSec', 'nodes/s', 'the same network, --transport v2'],
 ];
 console.log(`\nbitspread benchmarks${quick ? ' (quick)' : ''}: ${results.machine.cpuCount} × ${results.machine.cpuModel}, ${(results.machine.totalMemoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${results.machine.node}`);
 console.log(`${'figure'.padEnd(34)} ${'value'.padStart(12)}  ${'unit'.padEnd(8)} what`);

@@ -24,6 +24,7 @@ const { values: a } = parseArgs({
     port: { type: 'string' },
     'max-seconds': { type: 'string', default: '1800' },
     gossip: { type: 'string' },
+    'p2p-v2-share': { type: 'string' },
   },
 });
 
@@ -38,6 +39,7 @@ const sim = await startSimNetwork({
   ...(a['base-address'] ? { baseAddress: a['base-address'] } : {}),
   ...(a.port ? { port: Number(a.port) } : {}),
   ...(a.gossip ? { gossip: JSON.parse(a.gossip) } : {}),
+  ...(a['p2p-v2-share'] ? { p2pV2Share: Number(a['p2p-v2-share']) } : {}),
 });
 
 const send = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -63,7 +65,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     const t = sim.truth();
     const s = sim.stats();
     const cpu = process.cpuUsage(cpuAtReady);
-    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length }, cpuMs: (cpu.user + cpu.system) / 1000, loopP50Ms: loop.percentile(50) / 1e6 - 1, loopP99Ms: loop.percentile(99) / 1e6 - 1, loopMaxMs: loop.max / 1e6 - 1 });
+    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length, v2Sessions: s.v2Sessions, v1OnV2Nodes: s.v1OnV2Nodes, v2Refused: s.v2Refused }, cpuMs: (cpu.user + cpu.system) / 1000, loopP50Ms: loop.percentile(50) / 1e6 - 1, loopP99Ms: loop.percentile(99) / 1e6 - 1, loopMaxMs: loop.max / 1e6 - 1 });
   } else if (cmd === 'serve') {
     // Per node: the delays it put before the replies a client waits for (the least a visit can take).
     send({ serveMs: sim.serveTimes() });

@@ -30,7 +30,20 @@ export type WireErrorCode =
   | 'ERR_USER_AGENT_TOO_LONG' // version user agent over 256 bytes
   | 'ERR_BAD_PAYLOAD' // any other malformed payload (e.g. bool byte not 0/1)
   | 'ERR_BAD_ADDRESS_TEXT' // an address string that does not parse
-  | 'ERR_UNENCODABLE'; // a value that cannot be put on the wire (e.g. onion in v1 addr)
+  | 'ERR_UNENCODABLE' // a value that cannot be put on the wire (e.g. onion in v1 addr)
+  | V2ErrorCode;
+
+/**
+ * Codes raised by the BIP324 v2 transport (src/wire/v2). Each ends the
+ * connection, as in Core; an oversized length is ERR_MESSAGE_TOO_LARGE, a v1
+ * peer of another network ERR_BAD_MAGIC, an undefined message type
+ * ERR_BAD_COMMAND (that message dropped), as for v1.
+ */
+export type V2ErrorCode =
+  | 'ERR_V2_GARBAGE_TOO_LONG' // no garbage terminator within 4,095 bytes of garbage
+  | 'ERR_V2_NO_GARBAGE_TERMINATOR' // the stream ended inside the garbage, before any terminator
+  | 'ERR_V2_BAD_TAG' // a packet failed authentication (ChaCha20-Poly1305 tag); nothing after it is read
+  | 'ERR_V2_BAD_VERSION_PACKET'; // the first packet is an application message (a `version`), not the version packet
 
 /** Codes for a peer connection's outcome (recorded in the snapshot as `error`). */
 export type PeerErrorCode =

@@ -47,6 +47,8 @@ export { crawl, type CrawlRun } from './engine/crawl.js';
 export { probeNode, type ProbeOptions, type ProbeResult, type LearnedAddress } from './engine/probe.js';
 export type { CrawlOptions } from './engine/options.js';
 export type { CrawlMode, PeerTimeouts, WorkerMemory } from './shared/messages.js';
+export { dialTransport, advertisesV2, TRANSPORT_OPTIONS, type Transport, type TransportOption } from './shared/transport.js';
+export * as v2 from './wire/v2/index.js';
 export { formatSummary, type CrawlSummary, type NodeRecord, type NodeState, type SkipReason } from './engine/record.js';
 export { SnapshotWriter } from './engine/snapshot.js';
 export { RECORD_SCHEMA_VERSION, SOURCE_SEED, SOURCE_DNS, SOURCE_STORE, type RecordStamp } from './engine/record-schema.js';

@@ -22,10 +22,14 @@ afterAll(async () => {
   await sim.close();
 });
 
-/** A node of that behaviour that knows at least `minPeers` peers and some non-IP address when asked. */
+/**
+ * A node of that behaviour that knows at least `minPeers` peers and some non-IP address when asked.
+ * One that speaks v1 only: these probes are v1 clients, and a v2 node (like Core) takes a v1 client
+ * whose first bytes are not a version message for a v2 one (test/sim-v2.test.ts covers v2 nodes).
+ */
 function nodeOf(behaviour: SimBehaviour, opts: { nonIp?: boolean } = {}): SimTruthNode {
   const found = nodes.find((n) => {
-    if (n.behaviour !== behaviour) return false;
+    if (n.behaviour !== behaviour || n.speaksV2) return false;
     const known = sim.knownBy(n.addr);
     return known !== undefined && known.peers.length >= 3 && (opts.nonIp !== true || known.nonIp.length > 0);
   });

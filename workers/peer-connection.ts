@@ -12,6 +12,9 @@
  */
 import type { Logger } from 'pino';
 import type { PlainError, WireError, WireErrorCode } from '../src/errors.js';
+import { HEADER_SIZE } from '../src/wire/index.js';
+import { V2Transport, type V2TransportSink } from '../src/wire/v2/index.js';
+import { advertisesV2, mayFallBackToV1, type Transport, type TransportOption } from '../src/shared/transport.js';
 import {
   BIP0031_VERSION,
   DEFAULT_USER_AGENT,
@@ -20,6 +23,7 @@ import {
   MAX_ADDR_PER_MESSAGE,
   MessageDecoder,
   MIN_PEER_PROTO_VERSION,
+  NODE_P2P_V2,
   PROTOCOL_VERSION,
   randomNonce,
   WTXID_RELAY_VERSION,
@@ -28,11 +32,13 @@ import type { AddressNetwork, AddrList, Message, MessageSink, NetAddress, Networ
 import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from '../src/shared/messages.js';
 import { AddrBudget } from './addr-budget.js';
 import { frameOf } from './outbound.js';
-import { PeerSocket, type SocketHost } from './peer-socket.js';
+import { PeerSocket, socketErrorCode, type SocketHost } from './peer-socket.js';
 import { binaryKey, ipv4Key, recentKey, type RecentAddresses } from './recent-addresses.js';
 import { ourVersionFrame, type OurVersionFields } from './version-frame.js';
 
 const OUR_VERSION: OurVersionFields = { version: PROTOCOL_VERSION, userAgent: DEFAULT_USER_AGENT };
+/** NODE_P2P_V2 (1 << 11) in the low 32 bits of an AddrList entry's services. */
+const P2P_V2_LOW_BIT = Number(NODE_P2P_V2);
 
 /**
  * Adaptive quiet period (timeouts.adaptiveQuiet): at least this long, else
@@ -51,6 +57,8 @@ export interface PeerHost extends SocketHost {
   readonly log: Logger;
   /** Addresses this thread already reported: set by worker sessions, so a gossiped address crosses to the main thread once. */
   readonly recentAddresses?: RecentAddresses;
+  /** The --transport option (decides whether a failed v2 dial falls back to v1); default auto. */
+  readonly transport?: TransportOption;
   emit(ev: PeerEvent): void;
   /** The connection has finished and released everything. */
   closed(conn: PeerConnection): void;
@@ -71,8 +79,14 @@ function peerVersion(v: VersionPayload): PeerVersion {
   return { version: v.version, services: v.services, userAgent: v.userAgent, startHeight: v.startHeight, relay: v.relay };
 }
 
-export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink {
+export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink, V2TransportSink {
   private decoder: MessageDecoder | null = null;
+  /** The current attempt's transport; v2 dials read through `v2` instead of `decoder`. */
+  private transport: Transport;
+  private v2: V2Transport | null = null;
+  /** Set when a v2 attempt ended in a way Core retries with v1 (redialInSameSlot). */
+  private fallBackPending = false;
+  private fellBack = false;
   private phase: Phase = 'handshaking';
   /** Set once a multi-entry addr arrived: the answer is complete when quiet until then. */
   private quietAt = 0;
@@ -96,22 +110,24 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
   /** The last wire error (fatal or a dropped message): the detail of a failure it explains. */
   private lastWireError: WireErrorCode | null = null;
 
-  private constructor(host: PeerHost, addr: string) {
+  private constructor(host: PeerHost, addr: string, transport: Transport) {
     super(host, addr);
+    this.transport = transport;
   }
 
   /**
    * Dials `addrText`. Never throws: every outcome, including refusal before any
    * socket exists (ERR_NOT_ALLOWED, ERR_MAX_PEERS), arrives as one 'end' event.
    */
-  static dial(host: PeerHost, addrText: string): PeerConnection {
-    const conn = new PeerConnection(host, addrText);
+  static dial(host: PeerHost, addrText: string, transport: Transport = 'v1'): PeerConnection {
+    const conn = new PeerConnection(host, addrText, transport);
     conn.connect();
     return conn;
   }
 
   /** Buffer bytes its decoder holds on to (MessageDecoder.retainedBytes): what an idle peer costs beyond its objects. */
   get retainedBufferBytes(): number {
+    if (this.v2 !== null) return this.v2.packets === null ? 0 : this.v2.packets.retainedBytes;
     return this.decoder === null ? 0 : this.decoder.retainedBytes;
   }
 
@@ -121,28 +137,69 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.connectMs = Math.round(now - this.startedAt);
     this.phase = 'handshaking';
     this.setDeadline(now + this.host.timeouts.handshakeMs);
+    this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
+    if (this.transport === 'v2') {
+      // Our key and garbage go out now; our version follows our version packet (onReady).
+      this.v2 = new V2Transport(this.host.net, 'initiator', this, { skipUnknown: true });
+      this.v2.start();
+      return;
+    }
     // The crawler ignores inv/tx/block…: skip their bodies unread instead of buffering up to 4 MB each.
     this.decoder = new MessageDecoder(this.host.net, this, { skipUnknown: true });
-    this.host.emit({ kind: 'connected', addr: this.addr, connectMs: this.connectMs });
     // FACTS §4: Core waits for the inbound peer's version first.
-    this.sendFrame(ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce(), this.remote ?? undefined));
+    this.sendFrame(this.ourVersion());
+  }
+
+  /** Our version frame; rttMs runs from here (it is built right before it is sent). */
+  private ourVersion(): Buffer {
     this.versionSentAt = performance.now();
+    return ourVersionFrame(this.host.net, OUR_VERSION, Math.floor(Date.now() / 1000), randomNonce(), this.remote ?? undefined);
   }
 
   protected onBytes(buf: Uint8Array, bytes: number): void {
-    this.decoder?.push(buf, bytes);
+    if (this.v2 !== null) this.v2.push(buf, bytes);
+    else this.decoder?.push(buf, bytes);
   }
 
   protected onPeerClosed(what: string): void {
     // A peer closing after the handshake ends a crawl visit normally: we keep what it sent.
     if (this.state === 'open' && this.phase === 'getaddr') return this.complete();
-    this.finish({ code: 'ERR_PEER_CLOSED', message: `${what} during ${this.state === 'open' ? this.phase : this.state}` });
+    const v2 = this.v2;
+    if (v2 !== null && this.state === 'open') {
+      this.noteV2Failure();
+      // The peer closed inside its garbage: a typed protocol error, not a plain close.
+      const err = v2.end();
+      if (err !== null) return this.finish({ code: 'ERR_PROTOCOL', message: `${err.code}: ${err.message}`, detail: err.code });
+    }
+    this.finish({ code: 'ERR_PEER_CLOSED', message: `${what} during ${this.state === 'open' ? this.phase : this.state}${this.fallBackPending ? ' (v2 handshake: retrying with v1)' : ''}` });
+  }
+
+  override handleError(err: NodeJS.ErrnoException): void {
+    if (this.v2 !== null && this.state === 'open' && socketErrorCode(err.code) === 'ERR_CONNECTION_RESET') this.noteV2Failure();
+    super.handleError(err);
+  }
+
+  /** Core's rule: a v2 dial closed or reset before the peer sent a byte is retried once with v1. */
+  private noteV2Failure(): void {
+    if (this.v2 !== null && this.v2.shouldReconnectV1 && !this.fellBack && mayFallBackToV1(this.host.transport ?? 'auto')) this.fallBackPending = true;
+  }
+
+  protected override redialInSameSlot(): boolean {
+    if (!this.fallBackPending) return false;
+    this.fallBackPending = false;
+    this.fellBack = true;
+    this.transport = 'v1';
+    this.phase = 'handshaking';
+    this.lastWireError = null;
+    this.log?.debug('v2 handshake closed with nothing received: dialling again with v1');
+    return true;
   }
 
   protected onFinishing(): void {
     // Reachable means the handshake completed, whatever ends the connection afterwards.
     if (this.success === null && this.phase === 'getaddr' && this.version !== null) this.success = this.successInfo(this.version);
     this.decoder = null;
+    this.v2 = null;
   }
 
   protected onReleased(error: PlainError | null): void {
@@ -152,10 +209,27 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       const now = performance.now();
       info = this.slotAt === 0 ? this.success : { ...this.success, slotMs: Math.round(now - this.slotAt), closeMs: Math.round(now - this.finishedAt) };
     }
-    const how = this.via === 'direct' ? null : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) };
+    // Via a proxy or not; the transport once a TCP connection was made; a fallback either way.
+    const how = {
+      ...(this.via === 'direct' ? {} : { via: this.via, ...(this.proxy !== null ? { proxy: this.proxy } : {}) }),
+      ...(this.connectedAt !== 0 ? { transport: this.transport } : {}),
+      ...(this.fellBack ? { v2Fallback: true } : {}),
+    };
     const ev = error === null ? { kind: 'end' as const, addr: this.addr, info } : { kind: 'end' as const, addr: this.addr, info, error };
-    this.host.emit(how === null ? ev : { ...ev, ...how });
+    this.host.emit({ ...ev, ...how });
     this.host.closed(this);
+  }
+
+  // ---- V2TransportSink (the v2 handshake's output) ----
+
+  /** Handshake bytes (our key and garbage; our terminator and version packet). */
+  send(data: Buffer): void {
+    this.sendFrame(data);
+  }
+
+  /** Our version packet is out: our version message follows at once (BIP324's 1.5 round trips). */
+  onReady(): void {
+    this.sendFrame(this.v2!.sendFrame('version', this.ourVersion().subarray(HEADER_SIZE)));
   }
 
   // ---- MessageSink ----
@@ -174,7 +248,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         return;
       case 'ping':
         // Pre-BIP31 pings have no nonce and expect no pong.
-        if (this.version !== null && this.version.version > BIP0031_VERSION) this.send({ command: 'pong', nonce: msg.nonce });
+        if (this.version !== null && this.version.version > BIP0031_VERSION) this.sendMessage({ command: 'pong', nonce: msg.nonce });
         return;
       case 'pong':
         if (msg.nonce === this.pingNonce) {
@@ -212,10 +286,10 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.version = peerVersion(v);
     // BIP155/BIP339: after the peer's version, before our verack.
     if (v.version >= WTXID_RELAY_VERSION) {
-      this.send({ command: 'wtxidrelay' });
-      this.send({ command: 'sendaddrv2' });
+      this.sendMessage({ command: 'wtxidrelay' });
+      this.sendMessage({ command: 'sendaddrv2' });
     }
-    this.send({ command: 'verack' });
+    this.sendMessage({ command: 'verack' });
   }
 
   private onReachable(): void {
@@ -226,14 +300,15 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
     this.setDeadline(now + this.host.timeouts.getaddrMs);
     this.host.emit({ kind: 'reachable', addr: this.addr });
     // Only after our verack: Core drops a getaddr that comes before it (FACTS §4.6).
-    this.send({ command: 'getaddr' });
+    this.sendMessage({ command: 'getaddr' });
     this.budget.grantGetaddr();
   }
 
-  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null; time: number }[]; readonly list?: AddrList }): void {
+  private onAddrs(msg: { readonly entries: readonly { address: NetAddress | null; time: number; services: bigint }[]; readonly list?: AddrList }): void {
     const texts: string[] = [];
     const networks: AddressNetwork[] = [];
     const times: number[] = [];
+    const p2pV2: boolean[] = [];
     const list = msg.list;
     const count = list !== undefined ? list.length : msg.entries.length;
     const accepted = this.budget.take(count);
@@ -259,6 +334,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         texts.push(list.textAt(i)!);
         networks.push(network);
         times.push(list.timeAt(i));
+        p2pV2.push((list.servicesLo[i]! & P2P_V2_LOW_BIT) !== 0);
       }
     } else {
       for (let i = 0; i < accepted; i++) {
@@ -270,10 +346,11 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
         texts.push(text);
         networks.push(e.address.network);
         times.push(e.time);
+        p2pV2.push(advertisesV2(e.services));
       }
     }
     this.log?.debug(`received ${valid} addresses from ${this.addr} (${texts.length} not reported by this thread before)`);
-    if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks, times });
+    if (texts.length > 0) this.host.emit({ kind: 'addrs', addr: this.addr, texts, networks, times, p2pV2 });
     if (this.phase === 'getaddr') {
       this.addrsReturned += valid;
       // A full answer is all of it: Core's getaddr answer is one message of at most
@@ -340,9 +417,10 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
           this.pingSentAt = now;
           this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
           this.host.ticker.schedule(now + this.host.timeouts.pingTimeoutMs);
-          this.send({ command: 'ping', nonce: this.pingNonce });
+          this.sendMessage({ command: 'ping', nonce: this.pingNonce });
           // Gossip since the last ping (a big addr split across reads) may have left a reusable buffer behind.
           this.decoder?.releaseBuffers();
+          this.v2?.packets?.releaseBuffers();
         }
         return;
       default:
@@ -361,6 +439,7 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       // The decoder keeps a body buffer as big as the largest message so far
       // (the getaddr answer, ~30 KB): a long-lived peer should not hold that.
       this.decoder?.releaseBuffers();
+      this.v2?.packets?.releaseBuffers();
       const now = performance.now();
       this.nextPingAt = now + this.host.timeouts.pingIntervalMs;
       this.host.ticker.schedule(this.nextPingAt);
@@ -383,10 +462,12 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink 
       addrsReturned: this.addrsReturned,
       addrsDropped: this.budget.dropped,
       ...(this.rttMs >= 0 ? { rttMs: this.rttMs } : {}),
+      transport: this.transport,
+      ...(this.fellBack ? { v2Fallback: true } : {}),
     };
   }
 
-  private send(msg: Message): void {
-    this.sendFrame(frameOf(this.host.net, msg));
+  private sendMessage(msg: Message): void {
+    this.sendFrame(this.v2 !== null ? this.v2.sendMessage(msg) : frameOf(this.host.net, msg));
   }
 }

@@ -20,6 +20,12 @@
  * trip, about what the linger after a reset would, and unlike a reset it
  * tells us when the peer has let go: so a finished visit is never reset. So the peer
  * never sees more than `max` connections from us at once.
+ * A redial in the same slot (the BIP324 v2 → v1 fallback, redialInSameSlot)
+ * starts only after that, from release().
+ *
+ * Over 400 lines on purpose: the slot's whole life (acquire, attempts,
+ * close / linger / reset, release) must be read in one place to check that
+ * it is released exactly once.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -125,7 +131,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   /** A child logger when debug logging is on, else null (no per-peer logger cost). */
   protected readonly log: Logger | null;
   protected state: SocketState = 'connecting';
-  protected readonly startedAt = performance.now();
+  /** When the current attempt started (a redial restarts it). */
+  protected startedAt = performance.now();
   protected connectedAt = 0;
   /** Deadline of the current step (performance.now() ms): connect, the protocol's steps, close grace, linger. */
   protected deadline = 0;
@@ -136,6 +143,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   /** When finish() began the close (performance.now() ms; 0: not yet). */
   protected finishedAt = 0;
   private socket: PeerSock | null = null;
+  private target: NetAddress | null = null;
+  private route: Exclude<Route, { skip: unknown }> | null = null;
   private holdsSlot = false;
   /** True while a received chunk is decoded: frames are queued (outbound.ts) and leave in one write. */
   private batchingReplies = false;
@@ -170,6 +179,14 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
   protected abstract onFinishing(): void;
   /** Everything is released: report `error` (null: a completed visit), exactly once. */
   protected abstract onReleased(error: PlainError | null): void;
+  /**
+   * The attempt's socket is gone (closed, or reset and lingered) and the cap
+   * slot is still held: true dials again in the same slot (the v2 → v1
+   * fallback) instead of releasing it; the outcome of the attempt is dropped.
+   */
+  protected redialInSameSlot(): boolean {
+    return false;
+  }
 
   /** Not yet released (may still be closing). */
   get isOpen(): boolean {
@@ -210,6 +227,16 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       return this.refuse({ code: 'ERR_MAX_PEERS', message: `peer cap of ${this.host.cap.max} reached` });
     }
     this.holdsSlot = true;
+    this.target = addr;
+    this.route = route;
+    this.open();
+  }
+
+  /** Creates the socket of an attempt (again for a redial in the same slot); the cap slot is already held. */
+  private open(): void {
+    const addr = this.target!;
+    const route = this.route!;
+    const transports = this.host.transports ?? null;
     this.connectTimeoutMs = transports !== null ? transports.connectMs(addr) : this.host.timeouts.connectMs;
     this.deadline = this.startedAt + this.connectTimeoutMs;
     this.slotAt = performance.now();
@@ -471,12 +498,22 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       socket.removeListener('close', onClosingSocketClose);
       socket[kPeer] = undefined;
     }
+    // The attempt's proxy share (a Tor circuit budget, a SAM session) goes with its socket.
+    this.releaseProxy?.();
+    this.releaseProxy = null;
+    if (this.holdsSlot && this.target !== null && this.redialInSameSlot()) {
+      // The old socket is fully gone (closed, or reset and lingered): the peer
+      // never sees two connections of this slot at once, and the slot is never free.
+      this.state = 'connecting';
+      this.outcome = null;
+      this.connectedAt = 0;
+      this.startedAt = performance.now();
+      return this.open();
+    }
     if (this.holdsSlot) {
       this.holdsSlot = false;
       this.host.cap.release(this.host.slot);
     }
-    this.releaseProxy?.();
-    this.releaseProxy = null;
     this.onReleased(this.outcome);
   }
 }

@@ -21,6 +21,7 @@ import type { PeerEvent, SessionCommand, SessionControl, SessionInit, WorkerFigu
 import { DeadlineTicker } from './ticker.js';
 import { Transports } from './transports/index.js';
 import { RecentAddresses, recentKey } from './recent-addresses.js';
+import { dialTransport, type Transport, type TransportOption } from '../src/shared/transport.js';
 
 /** Flush early when a turn produces this many events, to bound one message's size. */
 const MAX_EVENTS_PER_BATCH = 512;
@@ -44,6 +45,7 @@ export class WorkerSession implements PeerHost {
   readonly log: Logger;
   readonly recentAddresses = new RecentAddresses();
   readonly transports: Transports | null;
+  readonly transport: TransportOption;
 
   private readonly conns = new Map<string, PeerConnection>();
   private readonly dataPort: MessagePort;
@@ -67,6 +69,8 @@ export class WorkerSession implements PeerHost {
     this.allow = init.allowAny ? null : AllowList.parse(init.allow);
     this.mode = init.mode;
     this.timeouts = init.timeouts;
+    // A SessionInit built by hand (tests) may not name one.
+    this.transport = init.transport ?? 'auto';
     this.ticker = new DeadlineTicker(init.tickMs);
     this.transports = init.reach === undefined ? null : new Transports(init.reach, this.allow, init.torProxyCaps ?? [], init.slot);
     this.log = log;
@@ -138,17 +142,18 @@ export class WorkerSession implements PeerHost {
       for (const addr of cmd.addrs) this.emit({ kind: 'end', addr, error: { code: 'ERR_STOPPED', message: 'worker is draining' } });
       return;
     }
-    for (const addr of cmd.addrs) this.dial(addr);
+    cmd.addrs.forEach((addr, i) => this.dial(addr, cmd.transports?.[i]));
   }
 
-  private dial(addr: string): void {
+  /** `transport`: the main thread's choice (it knows what gossip said); else the option's for unknown services. */
+  private dial(addr: string, transport?: Transport): void {
     if (this.conns.has(addr)) {
       // The main thread never dials one address twice at once; refuse rather than leak.
       this.emit({ kind: 'end', addr, error: { code: 'ERR_ALREADY_STARTED', message: `${addr} is already open on this worker` } });
       return;
     }
     this.dialled++;
-    const conn = PeerConnection.dial(this, addr);
+    const conn = PeerConnection.dial(this, addr, transport ?? dialTransport(this.transport, undefined));
     if (conn.isOpen) this.conns.set(addr, conn);
   }
 

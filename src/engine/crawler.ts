@@ -47,6 +47,7 @@ import { DIALABLE, Dispatcher } from './dispatcher.js';
 import { Frontier } from './frontier.js';
 import { GossipPolicy } from './gossip-policy.js';
 import { resolveOptions, type CrawlOptions, type ResolvedOptions } from './options.js';
+import { dialTransport } from '../shared/transport.js';
 import { Peers } from './peers.js';
 import { Recorder } from './recorder.js';
 import { failedRecord, skippedRecord, type CrawlSummary, type NodeRecord } from './record.js';
@@ -57,7 +58,9 @@ import { parseRedisUrl, resolveCoordinatorOptions, type CoordinatorOptions } fro
 import type { ClusterFrontier } from '../cluster/cluster-frontier.js';
 
 /** What the crawler needs of a frontier: the local one, or the Redis-backed one of a cluster crawl. */
-type CrawlFrontier = Pick<Frontier, 'add' | 'next' | 'take' | 'finish' | 'requeue' | 'has' | 'known' | 'queued'>;
+type CrawlFrontier = Pick<Frontier, 'add' | 'next' | 'take' | 'finish' | 'requeue' | 'has' | 'known' | 'queued'>
+  // The local frontier keeps what gossip said about NODE_P2P_V2; the Redis one (cluster mode) does not, so there `auto` dials v1.
+  & Partial<Pick<Frontier, 'advertisesV2'>>;
 
 export interface CrawlStats {
   readonly elapsedMs: number;
@@ -374,12 +377,13 @@ export class Crawler extends EventEmitter {
         logLevel: o.logLevel,
         reach: this.gate.reach,
         torProxyCaps: this.gate.torProxyCaps.map((c) => c.buffer),
+        transport: o.transport,
       },
       extraCaps: this.gate.torProxyCaps,
-      onAddrs: (from, texts, networks, times) => {
+      onAddrs: (from, texts, networks, times, p2pV2) => {
         let dropped: number[] | null = null;
         for (let i = 0; i < texts.length; i++) {
-          if (this.learn(texts[i] as string, networks[i] as AddressNetwork, from, times[i] ?? 0, true, true)) (dropped ??= []).push(i);
+          if (this.learn(texts[i] as string, networks[i] as AddressNetwork, from, times[i] ?? 0, true, true, p2pV2?.[i] === true)) (dropped ??= []).push(i);
         }
         return dropped;
       },
@@ -397,6 +401,8 @@ export class Crawler extends EventEmitter {
       gate: this.gate,
       isStopping: () => this.stopping,
       record: (rec) => this.record(rec),
+      // --transport auto: v2 when gossip said the address advertises NODE_P2P_V2.
+      transportOf: (addr) => dialTransport(o.transport, this.frontier.advertisesV2?.(addr) || undefined),
       requeue: (addr, pause) => {
         this.requeued++;
         this.frontier.requeue(addr);
@@ -508,10 +514,12 @@ export class Crawler extends EventEmitter {
    * Returns true when it was dropped because its source was over its budget
    * (not stored: it may still be learned from another peer).
    */
-  private learn(text: string, network: AddressNetwork, source: string, lastSeen: number, filtered = true, gossiped = false): boolean {
+  private learn(text: string, network: AddressNetwork, source: string, lastSeen: number, filtered = true, gossiped = false, p2pV2 = false): boolean {
     if (this.frontier.has(text)) {
-      // Known: only a newer gossip time matters, until the address has its record.
+      // Known: only a newer gossip time matters, until the address has its record;
+      // and what gossip says about NODE_P2P_V2 is added (OR-ed).
       if (lastSeen > 0) this.provenance.note(text, source, lastSeen, true);
+      if (p2pV2) this.frontier.add(text, network, true, true);
       return false;
     }
     if (filtered && this.raw.admit !== undefined && !this.raw.admit(text, network)) return false;
@@ -537,7 +545,7 @@ export class Crawler extends EventEmitter {
     }
     // No route (onion/I2P/CJDNS not enabled, an I2P port): never queued, recorded now (the frontier holds it as skipped).
     const skip = this.gate.skipWhenLearned(network, portOf(text));
-    if (!this.frontier.add(text, network, skip === null)) return false;
+    if (!this.frontier.add(text, network, skip === null, p2pV2)) return false;
     this.provenance.note(text, source, lastSeen);
     if (skip !== null) this.recorder.write(this.stamp(skippedRecord(text, network, skip)));
     return false;

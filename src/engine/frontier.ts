@@ -29,6 +29,13 @@ const QUEUED = 0;
 const TAKEN = 1;
 const DONE = 2;
 const SKIPPED_BASE = 3;
+/**
+ * Flag over the state: gossip said the address advertises NODE_P2P_V2
+ * (OR-ed over every report, as Core does), which decides its dial's
+ * transport under --transport auto. Still a Smi: no allocation per address.
+ */
+const P2P_V2 = 8;
+const STATE_MASK = 7;
 
 /** Networks we cannot dial yet, in the order of their state codes. */
 const SKIPPED_NETWORKS = ['onion', 'i2p', 'cjdns', 'ipv4', 'ipv6'] as const satisfies readonly AddressNetwork[];
@@ -49,13 +56,18 @@ export class Frontier {
    * Records an address. Returns true if it was new. An address to `dial`
    * (default: ipv4/ipv6 ones; onion, i2p and cjdns ones when a proxy, SAM
    * bridge or --cjdns reaches them) joins the back of the dial queue; the
-   * others are recorded as skipped.
+   * others are recorded as skipped. `p2pV2`: gossip gave its services with
+   * NODE_P2P_V2 (remembered for the dial's transport; OR-ed over reports).
    */
-  add(text: string, network: AddressNetwork, dial: boolean = network === 'ipv4' || network === 'ipv6'): boolean {
+  add(text: string, network: AddressNetwork, dial: boolean = network === 'ipv4' || network === 'ipv6', p2pV2 = false): boolean {
     if (typeof text !== 'string' || text === '') throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.add needs a non-empty address text');
     const state = stateFor(network, dial);
-    if (this.states.has(text)) return false;
-    this.states.set(text, state);
+    const known = this.states.get(text);
+    if (known !== undefined) {
+      if (p2pV2 && (known & P2P_V2) === 0) this.states.set(text, known | P2P_V2);
+      return false;
+    }
+    this.states.set(text, p2pV2 ? state | P2P_V2 : state);
     if (state === QUEUED) {
       this.queue.pushBack(text);
       this.queuedCount++;
@@ -74,8 +86,9 @@ export class Frontier {
   /** The next address to dial (oldest first), or undefined when none is queued. */
   next(): string | undefined {
     for (let text = this.queue.shift(); text !== undefined; text = this.queue.shift()) {
-      if (this.states.get(text) !== QUEUED) continue; // taken out of order meanwhile
-      this.states.set(text, TAKEN);
+      const flagged = this.states.get(text)!;
+      if ((flagged & STATE_MASK) !== QUEUED) continue; // taken out of order meanwhile
+      this.states.set(text, TAKEN | (flagged & P2P_V2));
       this.queuedCount--;
       this.takenCount++;
       return text;
@@ -89,11 +102,13 @@ export class Frontier {
    * for an unknown or skipped address.
    */
   take(text: string): boolean {
-    const state = this.states.get(text);
-    if (state === undefined || state >= SKIPPED_BASE) return false;
+    const flagged = this.states.get(text);
+    if (flagged === undefined) return false;
+    const state = flagged & STATE_MASK;
+    if (state >= SKIPPED_BASE) return false;
     if (state === QUEUED) {
       // Its queue entry stays behind, stale: next() skips it.
-      this.states.set(text, TAKEN);
+      this.states.set(text, TAKEN | (flagged & P2P_V2));
       this.queuedCount--;
       this.takenCount++;
     }
@@ -106,11 +121,12 @@ export class Frontier {
    * never seen is added as done. A queued one leaves the queue.
    */
   finish(text: string): boolean {
-    const state = this.states.get(text);
+    const flagged = this.states.get(text);
+    const state = flagged === undefined ? undefined : flagged & STATE_MASK;
     if (state === DONE || (state !== undefined && state >= SKIPPED_BASE)) return false;
     if (state === QUEUED) this.queuedCount--;
     else if (state === TAKEN) this.takenCount--;
-    this.states.set(text, DONE);
+    this.states.set(text, DONE | ((flagged ?? 0) & P2P_V2));
     this.doneCount++;
     return true;
   }
@@ -122,7 +138,8 @@ export class Frontier {
    * recorded as known. A skipped address cannot be dialled: ERR_BAD_ARGUMENT.
    */
   requeue(text: string): void {
-    const state = this.states.get(text);
+    const flagged = this.states.get(text);
+    const state = flagged === undefined ? undefined : flagged & STATE_MASK;
     if (state === QUEUED || state === DONE) return;
     if (state !== undefined && state >= SKIPPED_BASE) {
       throw new UsageError('ERR_BAD_ARGUMENT', `Frontier.requeue: ${text} is a skipped (non-IP) address`);
@@ -131,7 +148,7 @@ export class Frontier {
       throw new UsageError('ERR_BAD_ARGUMENT', 'Frontier.requeue needs a non-empty address text');
     }
     if (state === TAKEN) this.takenCount--;
-    this.states.set(text, QUEUED);
+    this.states.set(text, QUEUED | ((flagged ?? 0) & P2P_V2));
     this.queuedCount++;
     this.queue.pushFront(text);
   }
@@ -140,10 +157,16 @@ export class Frontier {
     return this.states.has(text);
   }
 
+  /** Whether gossip said this address advertises NODE_P2P_V2. */
+  advertisesV2(text: string): boolean {
+    return ((this.states.get(text) ?? 0) & P2P_V2) !== 0;
+  }
+
   /** Where an address stands, or undefined if it was never added. */
   stateOf(text: string): FrontierState | undefined {
-    const state = this.states.get(text);
-    if (state === undefined) return undefined;
+    const flagged = this.states.get(text);
+    if (flagged === undefined) return undefined;
+    const state = flagged & STATE_MASK;
     return state === QUEUED ? 'queued' : state === TAKEN ? 'taken' : state === DONE ? 'done' : 'skipped';
   }
 
@@ -175,7 +198,8 @@ export class Frontier {
   /** The skipped addresses with their network, in the order they were first added. */
   *skippedAddresses(): IterableIterator<{ text: string; network: AddressNetwork }> {
     if (this.skippedCount === 0) return;
-    for (const [text, state] of this.states) {
+    for (const [text, flagged] of this.states) {
+      const state = flagged & STATE_MASK;
       if (state >= SKIPPED_BASE) yield { text, network: SKIPPED_NETWORKS[state - SKIPPED_BASE] as SkippedNetwork };
     }
   }

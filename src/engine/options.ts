@@ -12,6 +12,7 @@ import type { PeerCap } from '../shared/peer-cap.js';
 import type { SupervisorOptions } from '../supervisor/dynamic-supervisor.js';
 import type { CrawlMode, PeerTimeouts } from '../shared/messages.js';
 import type { CoordinatorOptions } from '../cluster/options.js';
+import { parseTransportOption, type TransportOption } from '../shared/transport.js';
 import { defaultWorkerCount } from './worker-pool.js';
 import { DEFAULT_MAX_PER_SOURCE, DEFAULT_MAX_PER_SOURCE_GROUP, DEFAULT_MAX_PORTS_PER_HOST, type GossipLimits } from './gossip-policy.js';
 
@@ -123,6 +124,12 @@ export interface CrawlOptions {
    * addresses its store knows and does not want to revisit yet.
    */
   readonly admit?: (addr: string, network: AddressNetwork) => boolean;
+  /**
+   * Transport of each dial (src/shared/transport.ts): 'auto' (default, Core's
+   * policy: v2 when gossip says NODE_P2P_V2, one v1 retry if the peer closes
+   * the v2 handshake having sent nothing), 'v1' or 'v2' (v2 only, no fallback).
+   */
+  readonly transport?: TransportOption;
 }
 
 export interface ResolvedOptions {
@@ -149,6 +156,7 @@ export interface ResolvedOptions {
   readonly dnsServiceBits: number;
   readonly denyList: readonly string[];
   readonly perNetgroup: number | undefined;
+  readonly transport: TransportOption;
 }
 
 export const DEFAULT_MAX_PEERS = 125;
@@ -278,5 +286,6 @@ export function resolveOptions(opts: CrawlOptions): ResolvedOptions {
     dnsServiceBits: opts.dnsServiceBits ?? 9,
     denyList: opts.denyList ?? [],
     perNetgroup: opts.perNetgroup,
+    transport: parseTransportOption(opts.transport),
   };
 }

@@ -23,6 +23,7 @@ import type { CrawlMode, PeerSuccessInfo } from '../shared/messages.js';
 import { failedRecord, reachableRecord, type NodeRecord, type Reached } from './record.js';
 import type { PeerWorkerPool, VisitEnd } from './worker-pool.js';
 import type { NetworkGate } from './network-gate.js';
+import type { Transport } from '../shared/transport.js';
 
 /** Error codes that are our limits, not the peer's: the address goes back in the queue. */
 export const REQUEUE_CODES: ReadonlySet<string> = new Set(['ERR_MAX_PEERS', 'ERR_RESOURCE']);
@@ -48,6 +49,8 @@ export interface PeerContext {
   isStopping(): boolean;
   /** Writes the address's record unless it already has one. */
   record(rec: NodeRecord): void;
+  /** The transport of a dial of `addr` (the --transport policy and what gossip said). */
+  transportOf(addr: string): Transport;
   /** Puts the address back at the front of the queue; `pause`: our limits were hit, dispatch a little later. */
   requeue(addr: string, pause: boolean): void;
 }
@@ -172,7 +175,7 @@ export class Peers {
   private visit(addr: string, network: AddressNetwork, onReady?: (info: PeerSuccessInfo, how?: Reached) => void): Promise<VisitEnd> {
     const { gate } = this.ctx;
     gate.take(network);
-    return this.ctx.pool.visit(addr, onReady).then((end) => {
+    return this.ctx.pool.visit(addr, onReady, this.ctx.transportOf(addr)).then((end) => {
       gate.give(network);
       return end;
     });

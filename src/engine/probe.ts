@@ -16,6 +16,7 @@ import type { PeerTimeouts } from '../shared/messages.js';
 import { DEFAULT_ADDR_QUIET_MS, DEFAULT_MAX_PEERS, DEFAULT_STEP_TIMEOUT_MS, defaultTickMs } from './options.js';
 import { failedRecord, reachableRecord, type NodeRecord } from './record.js';
 import { PeerWorkerPool, PROBE_CAP_SLOT } from './worker-pool.js';
+import { advertisesV2, dialTransport, parseTransportOption, type TransportOption } from '../shared/transport.js';
 
 export interface ProbeOptions {
   readonly network?: NetworkName;
@@ -32,6 +33,10 @@ export interface ProbeOptions {
   readonly addrQuietMs?: number;
   /** pino level of the worker thread's log (default 'silent'). */
   readonly logLevel?: string;
+  /** 'auto' (default): v2 when `services` has NODE_P2P_V2, with Core's v1 fallback; 'v1'; 'v2' (no fallback). */
+  readonly transport?: TransportOption;
+  /** The node's services as gossip gave them, if known (decides an `auto` dial). */
+  readonly services?: bigint | number;
 }
 
 /** One learned address: Core text form and its network. */
@@ -57,6 +62,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
   const net = NETWORKS[network];
   if (net === undefined) throw new UsageError('ERR_BAD_OPTION', `network: unknown network '${String(network)}'`);
   const allow = opts.allowAny === true ? null : AllowList.parse(only);
+  const transport = parseTransportOption(opts.transport);
   const parsed = parseAddress(addrText, net.defaultPort);
   const addr = formatAddress(parsed);
   // The worker checks again at the dial; refusing here saves a thread start.
@@ -84,6 +90,7 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
       timeouts,
       tickMs: defaultTickMs(timeouts),
       logLevel: opts.logLevel ?? 'silent',
+      transport,
     },
     onAddrs: (_from, texts, networks) => {
       for (let i = 0; i < texts.length; i++) learned.push([texts[i] as string, networks[i] as AddressNetwork]);
@@ -93,12 +100,13 @@ export async function probeNode(addrText: string, opts: ProbeOptions = {}): Prom
     onCrash: () => undefined,
   });
   try {
-    const { info, error } = await pool.visit(addr);
-    if (info !== undefined) return { ...reachableRecord(addr, parsed.network, info), learned };
+    const end = await pool.visit(addr, undefined, dialTransport(transport, opts.services === undefined ? undefined : advertisesV2(opts.services)));
+    const { info, error } = end;
+    if (info !== undefined) return { ...reachableRecord(addr, parsed.network, info, end.how), learned };
     if (error !== undefined && (error.code === 'ERR_NOT_ALLOWED' || error.code === 'ERR_MAX_PEERS')) {
       throw new PeerError(error.code as PeerErrorCode, error.message);
     }
-    return { ...failedRecord(addr, parsed.network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail), learned };
+    return { ...failedRecord(addr, parsed.network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail, end.how), learned };
   } finally {
     await pool.close();
   }

@@ -9,6 +9,7 @@ import type { PeerSuccessInfo } from '../shared/messages.js';
 import type { Via } from '../shared/reach.js';
 import type { HygieneVerdict } from '../shared/routable.js';
 import type { RecordStamp } from './record-schema.js';
+import type { Transport } from '../shared/transport.js';
 
 export type NodeState = 'reachable' | 'failed' | 'skipped';
 
@@ -33,6 +34,9 @@ export interface Reached {
   readonly via: Via;
   /** The SOCKS5 proxy or SAM bridge, `host:port` (absent when direct). */
   readonly proxy?: string;
+  /** BIP324: what the last attempt spoke (absent before a TCP connection), and whether v1 followed a failed v2 attempt. */
+  readonly transport?: Transport;
+  readonly v2Fallback?: true;
 }
 
 /** Schema v2 (docs/SCHEMA.md): the stamp fields come from {@link RecordStamp}. */
@@ -69,6 +73,19 @@ export interface NodeRecord extends Partial<RecordStamp> {
   /** How long the visit held a connection slot (dial to both sides closed), and of that the close. */
   readonly slotMs?: number;
   readonly closeMs?: number;
+  /**
+   * `v1` or `v2` (BIP324): what the last attempt spoke, present once a TCP
+   * connection was made (a failed record too: a hostile v2 peer is `v2`).
+   */
+  readonly transport?: Transport;
+  /** Present (true) when v1 was used after the v2 attempt was closed or reset with nothing received. */
+  readonly v2Fallback?: true;
+}
+
+/** What a record says about the transport, from a worker event or success info. */
+function transportFields(how: { transport?: Transport; v2Fallback?: boolean } | undefined): { transport?: Transport; v2Fallback?: true } {
+  if (how === undefined) return {};
+  return { ...(how.transport !== undefined ? { transport: how.transport } : {}), ...(how.v2Fallback === true ? { v2Fallback: true as const } : {}) };
 }
 
 export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo, how: Reached = { via: 'direct' }): NodeRecord {
@@ -89,6 +106,7 @@ export function reachableRecord(addr: string, network: AddressNetwork, info: Pee
     addrsReturned: info.addrsReturned,
     ...(info.addrsDropped !== undefined && info.addrsDropped > 0 ? { addrsDropped: info.addrsDropped } : {}),
     ...(info.slotMs !== undefined ? { slotMs: info.slotMs, closeMs: info.closeMs ?? 0 } : {}),
+    ...transportFields(info),
   };
 }
 
@@ -114,6 +132,12 @@ export interface CrawlSummary {
   /** Most common user agents of reachable nodes, most frequent first (top 10). */
   readonly topUserAgents: ReadonlyArray<readonly [string, number]>;
   readonly protocolVersions: ReadonlyArray<readonly [number, number]>;
+  /** Reachable nodes by the transport their handshake completed over. */
+  readonly byTransport: Record<Transport, number>;
+  /** Share of reachable nodes reached over v2 (0 when none is reachable). */
+  readonly v2Share: number;
+  /** Records (reachable or failed) where v1 was used after a failed v2 attempt. */
+  readonly v2Fallbacks: number;
   readonly durationMs: number;
   /** Addresses finished (reachable + failed) per second of crawl. */
   readonly visitsPerSecond: number;
@@ -145,6 +169,8 @@ export class SummaryCollector {
   private readonly skipReasons = new Map<string, number>();
   private readonly agents = new Map<string, number>();
   private readonly versions = new Map<number, number>();
+  private readonly transports: Record<Transport, number> = { v1: 0, v2: 0 };
+  private fallbacks = 0;
   private count = 0;
 
   add(rec: NodeRecord): void {
@@ -156,9 +182,11 @@ export class SummaryCollector {
       if (rec.detail !== undefined) bump(this.errorDetails, `${rec.error}/${rec.detail}`);
     }
     if (rec.reason !== undefined) bump(this.skipReasons, rec.reason);
+    if (rec.v2Fallback === true) this.fallbacks++;
     if (rec.state === 'reachable') {
       bump(this.agents, rec.userAgent ?? '');
       bump(this.versions, rec.protocolVersion ?? 0);
+      if (rec.transport !== undefined) this.transports[rec.transport]++;
     }
   }
 
@@ -192,6 +220,9 @@ export class SummaryCollector {
       bySkipReason: Object.fromEntries(sorted(this.skipReasons)),
       topUserAgents: sorted(this.agents).slice(0, 10),
       protocolVersions: sorted(this.versions),
+      byTransport: { ...this.transports },
+      v2Share: this.states.reachable > 0 ? this.transports.v2 / this.states.reachable : 0,
+      v2Fallbacks: this.fallbacks,
       durationMs: extra.durationMs,
       visitsPerSecond: extra.durationMs > 0 ? (this.visited * 1000) / extra.durationMs : 0,
       peakOpen: extra.peakOpen,
@@ -222,6 +253,10 @@ export function formatSummary(s: CrawlSummary): string {
   const budgets = Object.entries(s.networkBudgets ?? {}).filter(([, b]) => b !== undefined && b.peak > 0);
   if (budgets.length > 0) lines.push(`  budgets:  ${budgets.map(([n, b]) => `${n} peak ${b!.peak}/${b!.budget}`).join(', ')}`);
   lines.push(`  versions: ${s.protocolVersions.map(([v, n]) => `${v} ${n}`).join(', ') || 'none'}`);
+  lines.push(
+    `  transport: v2 ${s.byTransport.v2}, v1 ${s.byTransport.v1} (v2 share ${(s.v2Share * 100).toFixed(1)} % of reachable` +
+      `${s.v2Fallbacks > 0 ? `; ${s.v2Fallbacks} fell back to v1` : ''})`,
+  );
   lines.push('  user agents:');
   for (const [ua, n] of s.topUserAgents) lines.push(`    ${String(n).padStart(6)}  ${JSON.stringify(ua)}`);
   if (s.workerCrashes > 0) lines.push(`  worker crashes: ${s.workerCrashes}`);

@@ -27,6 +27,7 @@ import { countedConnections } from './socket-table.js';
 import type { PlainError } from '../errors.js';
 import type { AddressNetwork } from '../wire/types.js';
 import type { PeerEvent, PeerSuccessInfo, SessionCommand, SessionControl, SessionInit } from '../shared/messages.js';
+import type { Transport } from '../shared/transport.js';
 
 /**
  * PeerCap worker slots a crawler's sessions cycle through: 0..254 of the
@@ -123,6 +124,8 @@ export interface Session {
   load: number;
   /** Addresses waiting for the next batched dial command to this session. */
   outbox: string[];
+  /** Their transports, in the same order. */
+  outboxTransports: Transport[];
   /** False once its thread died (or it drained): no new peers go to it. */
   alive: boolean;
   /** True once a dead session's visits were settled; its events are ignored from then on. */
@@ -160,9 +163,10 @@ export interface PoolOptions {
   /**
    * Addresses peer `from` gossiped (text forms, their networks and gossip times: parallel arrays).
    * Returns the indices of those dropped for the source's budget (or null): the session is told to
-   * forget them, so that the next peer that sends one gets it through.
+   * forget them, so that the next peer that sends one gets it through. `p2pV2`: whether each was
+   * gossiped with NODE_P2P_V2 (decides `auto` dials).
    */
-  onAddrs(from: string, texts: readonly string[], networks: readonly AddressNetwork[], times: readonly number[]): readonly number[] | null;
+  onAddrs(from: string, texts: readonly string[], networks: readonly AddressNetwork[], times: readonly number[], p2pV2: readonly boolean[] | undefined): readonly number[] | null;
   /** A batch of events was handled (visits settled meanwhile): a good moment to dispatch more. */
   onBatch(): void;
   /** Other shared caps the sessions hold slots of (the Tor proxies' budgets): reclaimed with the peer cap when a thread dies. */
@@ -227,7 +231,7 @@ export class PeerWorkerPool {
    * connection stays up). Every visit queued in one event-loop turn goes to
    * its session in one message on the data port.
    */
-  visit(addr: string, onReady?: (info: PeerSuccessInfo) => void): Promise<VisitEnd> {
+  visit(addr: string, onReady?: (info: PeerSuccessInfo) => void, transport: Transport = 'v1'): Promise<VisitEnd> {
     if (this.closing) return Promise.resolve(STOPPED);
     if (this.visits.has(addr)) {
       return Promise.resolve({ error: { code: 'ERR_ALREADY_STARTED', message: `${addr} is already in flight` } });
@@ -238,6 +242,7 @@ export class PeerWorkerPool {
       this.visits.set(addr, { session, settle, onReady, info: undefined });
       session.load++;
       session.outbox.push(addr);
+      session.outboxTransports.push(transport);
       if (session.outbox.length === 1) queueMicrotask(() => this.flushDials(session));
     });
   }
@@ -261,10 +266,12 @@ export class PeerWorkerPool {
 
   private flushDials(session: Session): void {
     const batch = session.outbox;
+    const transports = session.outboxTransports;
     session.outbox = [];
+    session.outboxTransports = [];
     // A session that died meanwhile: its crash handling settles these visits.
     if (!session.alive || batch.length === 0) return;
-    this.send(session, { op: 'dial', addrs: batch });
+    this.send(session, { op: 'dial', addrs: batch, transports });
   }
 
   private send(session: Session, cmd: SessionCommand): void {
@@ -276,7 +283,7 @@ export class PeerWorkerPool {
       switch (ev.kind) {
         case 'addrs':
         {
-          const dropped = this.opts.onAddrs(ev.addr, ev.texts, ev.networks, ev.times);
+          const dropped = this.opts.onAddrs(ev.addr, ev.texts, ev.networks, ev.times, ev.p2pV2);
           // The worker reports each address once while it remembers it: without this, a peer that spent
           // its budget could hide an honest address from the peers that send it later on that worker.
           if (dropped !== null && session.alive) {
@@ -341,6 +348,7 @@ export class PeerWorkerPool {
       control: Comlink.wrap<SessionControl>(nodeEndpoint(control.port1)),
       load: 0,
       outbox: [],
+      outboxTransports: [],
       alive: true,
       reclaimed: false,
       thread: null,
@@ -457,6 +465,12 @@ export class PeerWorkerPool {
 }
 
 /** How a worker says the peer was reached (absent: directly). */
-function howOf(ev: { readonly via?: Via; readonly proxy?: string }): Reached | undefined {
-  return ev.via === undefined ? undefined : { via: ev.via, ...(ev.proxy !== undefined ? { proxy: ev.proxy } : {}) };
+function howOf(ev: { readonly via?: Via; readonly proxy?: string; readonly transport?: Transport; readonly v2Fallback?: boolean }): Reached | undefined {
+  if (ev.via === undefined && ev.transport === undefined && ev.v2Fallback !== true) return undefined;
+  return {
+    via: ev.via ?? 'direct',
+    ...(ev.proxy !== undefined ? { proxy: ev.proxy } : {}),
+    ...(ev.transport !== undefined ? { transport: ev.transport } : {}),
+    ...(ev.v2Fallback === true ? { v2Fallback: true as const } : {}),
+  };
 }

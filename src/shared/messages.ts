@@ -16,6 +16,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { PlainError } from '../errors.js';
 import type { ReachConfig, Via } from './reach.js';
 import type { AddressNetwork, NetworkName } from '../wire/types.js';
+import type { Transport, TransportOption } from './transport.js';
 
 export type CrawlMode = 'crawl' | 'node';
 
@@ -67,6 +68,8 @@ export interface SessionInit {
   readonly reach?: ReachConfig;
   /** One PeerCap buffer per Tor proxy (reach.torProxies order): the per-proxy budget across workers. */
   readonly torProxyCaps?: readonly SharedArrayBuffer[];
+  /** The --transport option: decides the v1 fallback, and the transport of dials that do not name one. */
+  readonly transport: TransportOption;
 }
 
 /**
@@ -76,7 +79,8 @@ export interface SessionInit {
  * with ERR_STOPPED.
  */
 export type SessionCommand =
-  | { readonly op: 'dial'; readonly addrs: readonly string[] }
+  /** `transports[i]`: the first dial of `addrs[i]` (absent: the session's option for unknown services). */
+  | { readonly op: 'dial'; readonly addrs: readonly string[]; readonly transports?: readonly Transport[] }
   /** Close that peer (its 'end' event says ERR_STOPPED): with a FIN, or `abortive`ly with a reset. */
   | { readonly op: 'drop'; readonly addr: string; readonly abortive?: boolean }
   /** Addresses the main thread dropped (source over budget): the worker reports them again when heard next. */
@@ -154,6 +158,10 @@ export interface PeerSuccessInfo extends PeerVersionInfo {
   readonly slotMs?: number;
   /** Of slotMs, the close: from the end of the visit to both sides closed. */
   readonly closeMs?: number;
+  /** The transport the handshake completed over (always set by the worker). */
+  readonly transport?: Transport;
+  /** True when v1 was used after the v2 attempt was closed or reset with nothing received. */
+  readonly v2Fallback?: boolean;
 }
 
 export type PeerEvent =
@@ -173,6 +181,8 @@ export type PeerEvent =
       readonly networks: readonly AddressNetwork[];
       /** Each address's own timestamp as gossiped (uint32 seconds since the epoch). */
       readonly times: readonly number[];
+      /** Whether each address was gossiped with NODE_P2P_V2 (decides `auto` dials). */
+      readonly p2pV2?: readonly boolean[];
     }
   /** Node mode: the getaddr phase is over, the connection stays up. */
   | { readonly kind: 'ready'; readonly addr: string; readonly info: PeerSuccessInfo; readonly via?: Via; readonly proxy?: string }
@@ -189,4 +199,7 @@ export type PeerEvent =
       /** Set when the dial went through a proxy or SAM bridge (absent: direct). */
       readonly via?: Via;
       readonly proxy?: string;
+      /** The transport of the last attempt, when a TCP connection was made (failures too). */
+      readonly transport?: Transport;
+      readonly v2Fallback?: boolean;
     };

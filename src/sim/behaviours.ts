@@ -16,6 +16,15 @@ export const SIM_BEHAVIOURS = [
   'oversized', // answers with a header declaring a length over 4,000,000
   'dropafterversion', // sends its version, then closes
   'toomany', // completes the handshake; its getaddr answer is one message of 1,001+ entries
+  // BIP324 (v2 transport). Nodes whose services carry NODE_P2P_V2 answer a v2
+  // handshake as Core does (and still accept v1, told from the first 16 bytes);
+  // these advertise NODE_P2P_V2 and:
+  'fakev2', // speak v1 only (a false advertisement): close on a v2 key, as a v1 Core node does
+  'v2noterminator', // send a key and garbage but no garbage terminator, then close
+  'v2longgarbage', // send more than 4,095 bytes of garbage before the terminator
+  'v2badtag', // send a version packet whose tag does not verify
+  'v2noversion', // send their version message in place of the version packet
+  'v2oversize', // after the version packet, announce a packet over the largest message
 ] as const;
 
 export type SimBehaviour = (typeof SIM_BEHAVIOURS)[number];
@@ -33,6 +42,12 @@ export const DEFAULT_MIX: Readonly<Record<SimBehaviour, number>> = {
   oversized: 0.01,
   dropafterversion: 0.01,
   toomany: 0.02,
+  fakev2: 0,
+  v2noterminator: 0,
+  v2longgarbage: 0,
+  v2badtag: 0,
+  v2noversion: 0,
+  v2oversize: 0,
 };
 
 /**
@@ -41,7 +56,7 @@ export const DEFAULT_MIX: Readonly<Record<SimBehaviour, number>> = {
  * fine, only its getaddr answer is over Core's limit (and so yields nothing).
  */
 export function completesHandshake(b: SimBehaviour): boolean {
-  return b === 'modern' || b === 'old' || b === 'chatty' || b === 'slow' || b === 'toomany';
+  return b === 'modern' || b === 'old' || b === 'chatty' || b === 'slow' || b === 'toomany' || b === 'fakev2';
 }
 
 /**
@@ -49,7 +64,24 @@ export function completesHandshake(b: SimBehaviour): boolean {
  * correct crawler learns. The discoverability guarantee is built over them.
  */
 export function gossips(b: SimBehaviour): boolean {
-  return b === 'modern' || b === 'old' || b === 'chatty' || b === 'slow';
+  return b === 'modern' || b === 'old' || b === 'chatty' || b === 'slow' || b === 'fakev2';
+}
+
+/** Behaviours that break BIP324 on purpose (each costs a crawler one connection, with a typed code). */
+export function breaksV2(b: SimBehaviour): boolean {
+  return b === 'v2noterminator' || b === 'v2longgarbage' || b === 'v2badtag' || b === 'v2noversion' || b === 'v2oversize';
+}
+
+/**
+ * Whether a node's services carry NODE_P2P_V2, given the random draw of a
+ * modern node's services: always for fakev2 and the v2 breakers; never for
+ * the v1 framing breakers (garbage, badchecksum, oversized: their trick is
+ * in v1 frames) nor `old` (pre-BIP324).
+ */
+export function advertisesP2pV2(b: SimBehaviour, drawn: boolean): boolean {
+  if (b === 'fakev2' || breaksV2(b)) return true;
+  if (b === 'garbage' || b === 'badchecksum' || b === 'oversized' || b === 'old') return false;
+  return drawn;
 }
 
 /** Nodes that honour sendaddrv2 and so can hand out Tor/I2P/CJDNS addresses. */

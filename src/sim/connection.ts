@@ -21,6 +21,10 @@ import type { AddressNetwork } from '../wire/types.js';
 import { handleMessage, handleWireError } from './responder.js';
 import { sendGarbage } from './misbehaviours.js';
 import type { SimChurn } from './churn.js';
+import { V1_PREFIX_LENGTH, type V2Transport, type V2TransportSink } from '../wire/v2/index.js';
+import { commandLength } from '../wire/framing.js';
+import { onV2Ready, runsV2Responder, sendKeyWithoutTerminator, startV2Responder } from './v2-responder.js';
+import { delay, send } from './output.js';
 
 export type SimViolationKind =
   | 'bytes-before-version' // a message other than version came first (Core ignores it)
@@ -68,6 +72,11 @@ export interface SimRuntime {
   /** Connections where the client's verack arrived after its version. */
   handshakes: number;
   getaddrAnswered: number;
+  /** Connections a v2 responder completed in v2 / handed to v1 (the client spoke v1). */
+  v2Sessions: number;
+  v1OnV2Nodes: number;
+  /** v2 handshakes a v1-only node turned down (closed on the client's key, as Core without v2 does). */
+  v2Refused: number;
   liveSockets: number;
   violations: SimViolation[];
   violationCount: number;
@@ -77,8 +86,10 @@ export interface SimRuntime {
 const CONN = Symbol('simConnection');
 type SimSocket = Socket & { [CONN]?: SimConnection };
 
-export class SimConnection implements MessageSink {
+export class SimConnection implements MessageSink, V2TransportSink {
   decoder: MessageDecoder | null = null;
+  /** The v2 responder while it runs (NODE_P2P_V2 nodes), else null. */
+  v2: V2Transport | null = null;
   gotVersion = false;
   gotVerack = false;
   answeredGetaddr = false;
@@ -117,6 +128,28 @@ export class SimConnection implements MessageSink {
     handleWireError(this, err, command, fatal);
   }
 
+  // ---- V2TransportSink ----
+
+  send(data: Buffer): void {
+    send(this, data, delay(this));
+  }
+
+  onReady(): void {
+    onV2Ready(this);
+  }
+
+  onVersionPacket(): void {
+    this.sim.v2Sessions++;
+  }
+
+  /** The client spoke v1 to this v2 node: continue with the v1 decoder on the same bytes. */
+  onV1Peer(received: Buffer): void {
+    this.v2 = null;
+    this.sim.v1OnV2Nodes++;
+    this.decoder = new MessageDecoder(this.sim.net, this);
+    this.decoder.push(received);
+  }
+
   /** Forgets the connection's state and stops its timers; safe to call twice. */
   release(): void {
     if (this.closed) return;
@@ -128,6 +161,7 @@ export class SimConnection implements MessageSink {
     this.out.length = 0;
     this.outDue.length = 0;
     this.decoder = null;
+    this.v2 = null;
     this.sim.openInbound--;
     this.sim.openByNetwork[this.node.network]--;
     this.sim.connections.delete(this);
@@ -169,6 +203,18 @@ export function acceptConnection(sim: SimRuntime, node: SimNodePlan, socket: Soc
   else startReading(conn);
 }
 
+/**
+ * The first 16 bytes of a connection are not a v1 header start: not our magic,
+ * and no valid command after it (a v1 frame of another network has one; a
+ * random 64-byte key has one with probability about 2^-60).
+ */
+function looksLikeV2Key(conn: SimConnection, chunk: Buffer): boolean {
+  if (chunk.length < V1_PREFIX_LENGTH) return false;
+  const magic = conn.sim.net.magic;
+  if (chunk[0] === magic[0] && chunk[1] === magic[1] && chunk[2] === magic[2] && chunk[3] === magic[3]) return false;
+  return commandLength(chunk, 4) < 0;
+}
+
 /** Forgets the connection's state and stops its timers; safe to call twice. */
 export function releaseConnection(conn: SimConnection): void {
   conn.release();
@@ -177,17 +223,33 @@ export function releaseConnection(conn: SimConnection): void {
 function startReading(conn: SimConnection): void {
   conn.acceptTimer = null;
   if (conn.closed) return;
-  conn.decoder = new MessageDecoder(conn.sim.net, conn);
+  if (runsV2Responder(conn.node)) conn.v2 = startV2Responder(conn);
+  else conn.decoder = new MessageDecoder(conn.sim.net, conn);
   conn.socket.on('data', onSocketData);
 }
 
 function onSocketData(this: SimSocket, chunk: Buffer): void {
   const conn = this[CONN];
-  if (conn === undefined || conn.closed || conn.decoder === null) return;
+  if (conn === undefined || conn.closed) return;
+  if (conn.node.behaviour === 'v2noterminator') {
+    // Its one trick, once; it never decodes what the client says.
+    if (!conn.sentGarbage) sendKeyWithoutTerminator(conn);
+    conn.sentGarbage = true;
+    return;
+  }
   if (conn.node.behaviour === 'garbage' && !conn.sentGarbage) {
     conn.sentGarbage = true;
     conn.mute = true;
     sendGarbage(conn);
+  }
+  // v2 first (a v1 client makes it hand over to the decoder, inside this push).
+  if (conn.v2 !== null) return conn.v2.push(chunk);
+  if (conn.decoder === null) return;
+  if (conn.decoder.messagesDecoded === 0 && conn.decoder.messagesRejected === 0 && conn.decoder.bufferedBytes === 0 && looksLikeV2Key(conn, chunk)) {
+    // A BIP324 key at a v1-only node: Core without v2 disconnects (wrong
+    // message start) and the client retries with v1. Not a violation.
+    conn.sim.v2Refused++;
+    return conn.drop();
   }
   conn.decoder.push(chunk);
 }

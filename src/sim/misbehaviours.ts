@@ -3,9 +3,10 @@
  * node misbehaves when is decided by the responder (responder.ts).
  */
 import type { AddrEntry } from '../wire/index.js';
-import { CHECKSUM_OFFSET, encodePayload, frameMessage, HEADER_SIZE, LENGTH_OFFSET, MAX_ADDR_PER_MESSAGE, MAX_MESSAGE_LENGTH, NETWORK_ID } from '../wire/index.js';
+import { CHECKSUM_OFFSET, encodePayload, HEADER_SIZE, LENGTH_OFFSET, MAX_ADDR_PER_MESSAGE, MAX_MESSAGE_LENGTH, NETWORK_ID } from '../wire/index.js';
 import type { SimConnection } from './connection.js';
 import { delay, send } from './output.js';
+import { rawFrame } from './v2-responder.js';
 
 /** `garbage`: random bytes in answer to the client's first bytes. */
 export function sendGarbage(conn: SimConnection): void {
@@ -51,5 +52,5 @@ export function tooManyFrame(conn: SimConnection, command: 'addr' | 'addrv2', kn
   // head starts with CompactSize(1000) = fd e8 03; tail's count (< 253) is one byte.
   const count = Buffer.from([0xfd, total & 0xff, total >>> 8]);
   const payload = Buffer.concat([count, head.subarray(3), tail.subarray(1)]);
-  return frameMessage(sim.net, command, payload);
+  return rawFrame(conn, command, payload);
 }

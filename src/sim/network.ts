@@ -58,6 +58,8 @@ export interface SimOptions {
   churn?: ChurnOptions | false;
   /** Mainnet-shaped extras, off by default: full answers, dead addresses, per-node round trips (gossip.ts). */
   gossip?: GossipOptions;
+  /** Share of eligible nodes advertising NODE_P2P_V2 (and so speaking v2); default half (topology.ts). */
+  p2pV2Share?: number;
 }
 
 export interface SimStats {
@@ -71,6 +73,10 @@ export interface SimStats {
   handshakes: number;
   /** getaddr messages answered (at most one per connection; badchecksum nodes count but send nothing). */
   getaddrAnswered: number;
+  /** BIP324: version packets v2 nodes received (sessions up), v1 clients of v2 nodes, v2 handshakes v1-only nodes turned down. */
+  v2Sessions: number;
+  v1OnV2Nodes: number;
+  v2Refused: number;
   /** Protocol violations clients committed (the first 10,000 kept). */
   violations: SimViolation[];
   violationCount: number;
@@ -137,7 +143,7 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
   let base = opts.baseAddress ?? DEFAULT_BASE_ADDRESS;
 
   for (let attempt = 0; ; attempt++) {
-    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base, overlays: opts.overlays });
+    const plan = generatePlan({ nodes: opts.nodes, seed, network: networkName, defaultPort: port, mix: opts.mix, seedCount: opts.seedCount, baseAddress: base, overlays: opts.overlays, p2pV2Share: opts.p2pV2Share });
     const listening = plan.nodes.filter((n) => n.behaviour !== 'refused');
     const mode = opts.listen === undefined || opts.listen === 'auto' ? autoListenMode(listening.length) : opts.listen;
     // Runtime draws (nonces, garbage, delays) come from their own stream, so
@@ -158,6 +164,9 @@ export async function startSimNetwork(opts: SimOptions): Promise<SimNetwork> {
       peakInbound: 0,
       connectionsAccepted: 0,
       handshakes: 0,
+      v2Sessions: 0,
+      v1OnV2Nodes: 0,
+      v2Refused: 0,
       getaddrAnswered: 0,
       liveSockets: 0,
       violations: [],
@@ -231,6 +240,9 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
         peakInboundByNetwork: { ...sim.peakByNetwork },
         connectionsAccepted: sim.connectionsAccepted,
         handshakes: sim.handshakes,
+        v2Sessions: sim.v2Sessions,
+        v1OnV2Nodes: sim.v1OnV2Nodes,
+        v2Refused: sim.v2Refused,
         getaddrAnswered: sim.getaddrAnswered,
         violations: sim.violations.map((v) => ({ ...v })),
         violationCount: sim.violationCount,

@@ -7,13 +7,14 @@
  * where Core would.
  */
 import type { AddrEntry, Message } from '../wire/index.js';
-import { encodeMessage, makeVersion, MAX_ADDR_PER_MESSAGE, MIN_PEER_PROTO_VERSION, NETWORK_ID, SHORT_IDS_BLOCKS_VERSION, WTXID_RELAY_VERSION } from '../wire/index.js';
+import { makeVersion, MAX_ADDR_PER_MESSAGE, MIN_PEER_PROTO_VERSION, NETWORK_ID, SHORT_IDS_BLOCKS_VERSION, WTXID_RELAY_VERSION } from '../wire/index.js';
 import type { WireError } from '../errors.js';
 import type { SimConnection, SimViolationKind } from './connection.js';
 import { needsAddrv2, type NonIpAddress, type SimNodePlan } from './topology.js';
 import { speaksAddrv2 } from './behaviours.js';
 import { corruptChecksum, oversizedFrame, tooManyFrame } from './misbehaviours.js';
 import { delay, endWhenDrained, send } from './output.js';
+import { frame } from './v2-responder.js';
 
 /** Keep at most this many violation records; further ones are only counted. */
 export const MAX_VIOLATIONS_KEPT = 10_000;
@@ -105,7 +106,7 @@ export function handleMessage(conn: SimConnection, msg: Message): void {
       // Before the client's verack Core processes only negotiation messages (FACTS §4.6);
       // a pre-BIP31 ping (no nonce) expects no pong.
       if (conn.mute || !conn.gotVerack || msg.empty === true) return;
-      send(conn, encodeMessage(conn.sim.net, { command: 'pong', nonce: msg.nonce }), delay(conn));
+      send(conn, frame(conn, { command: 'pong', nonce: msg.nonce }), delay(conn));
       return;
     default:
       // Unknown and other commands: ignored, as Core does.
@@ -129,11 +130,10 @@ function versionFrame(conn: SimConnection): Buffer {
     startHeight: node.startHeight,
     relay: node.relay,
   });
-  return encodeMessage(conn.sim.net, { command: 'version', payload: version });
+  return frame(conn, { command: 'version', payload: version });
 }
 
 function answerVersion(conn: SimConnection): void {
-  const net = conn.sim.net;
   switch (conn.node.behaviour) {
     case 'oversized':
       conn.mute = true;
@@ -151,23 +151,22 @@ function answerVersion(conn: SimConnection): void {
   if (conn.node.behaviour === 'badchecksum') corruptChecksum(frames[0] as Buffer);
   // Core sends wtxidrelay and sendaddrv2 only when the common version is >= 70016 (FACTS §4).
   if (conn.commonVersion >= WTXID_RELAY_VERSION && speaksAddrv2(conn.node.behaviour)) {
-    frames.push(encodeMessage(net, { command: 'wtxidrelay' }), encodeMessage(net, { command: 'sendaddrv2' }));
+    frames.push(frame(conn, { command: 'wtxidrelay' }), frame(conn, { command: 'sendaddrv2' }));
   }
-  frames.push(encodeMessage(net, { command: 'verack' }));
+  frames.push(frame(conn, { command: 'verack' }));
   const wait = delay(conn);
   conn.waitedMs += wait;
   send(conn, Buffer.concat(frames), wait);
 }
 
 function afterVerack(conn: SimConnection): void {
-  const net = conn.sim.net;
   const frames: Buffer[] = [];
-  if (conn.commonVersion >= SHORT_IDS_BLOCKS_VERSION) frames.push(encodeMessage(net, { command: 'sendcmpct', announce: false, cmpctVersion: 2n }));
+  if (conn.commonVersion >= SHORT_IDS_BLOCKS_VERSION) frames.push(frame(conn, { command: 'sendcmpct', announce: false, cmpctVersion: 2n }));
   if (conn.node.behaviour === 'chatty') {
     // Core announces itself in a one-entry message before any getaddr batch, and pings at once.
     const self = entryFor(conn, conn.node, nowSeconds());
-    if (self !== null) frames.push(encodeMessage(net, { command: conn.wantsAddrv2 ? 'addrv2' : 'addr', entries: [self] }));
-    frames.push(encodeMessage(net, { command: 'ping', nonce: conn.sim.rng.nextU64() }));
+    if (self !== null) frames.push(frame(conn, { command: conn.wantsAddrv2 ? 'addrv2' : 'addr', entries: [self] }));
+    frames.push(frame(conn, { command: 'ping', nonce: conn.sim.rng.nextU64() }));
   }
   if (frames.length > 0) send(conn, Buffer.concat(frames), delay(conn));
 }
@@ -190,11 +189,11 @@ function answerGetaddr(conn: SimConnection): void {
   if (node.behaviour === 'chatty' && entries.length > 1) {
     const per = Math.ceil(entries.length / CHATTY_PARTS);
     for (let i = 0, part = 0; i < entries.length; i += per, part++) {
-      send(conn, encodeMessage(sim.net, { command, entries: entries.slice(i, i + per) }), wait + part * CHATTY_GAP_MS);
+      send(conn, frame(conn, { command, entries: entries.slice(i, i + per) }), wait + part * CHATTY_GAP_MS);
     }
     return;
   }
-  send(conn, encodeMessage(sim.net, { command, entries }), wait);
+  send(conn, frame(conn, { command, entries }), wait);
 }
 
 function getaddrEntries(conn: SimConnection): AddrEntry[] {

@@ -10,7 +10,7 @@ import { formatAddress } from '../wire/address-text.js';
 import { UsageError } from '../errors.js';
 import { Prng } from './prng.js';
 import { LoopbackRange, simPorts, type SimPorts } from './addresses.js';
-import { SIM_BEHAVIOURS, behaviourCounts, gossips, normalizeMix, speaksAddrv2, type SimBehaviour } from './behaviours.js';
+import { SIM_BEHAVIOURS, advertisesP2pV2, behaviourCounts, gossips, normalizeMix, speaksAddrv2, type SimBehaviour } from './behaviours.js';
 
 export interface SimNodePlan {
   readonly index: number;
@@ -68,6 +68,13 @@ export interface PlanOptions {
   baseAddress: string;
   /** Share of nodes on each network other than IPv4 (never the seeds). Default none. */
   overlays?: SimOverlays | undefined;
+  /**
+   * Share of the nodes that may advertise NODE_P2P_V2 (all but old, garbage,
+   * badchecksum, oversized) that do. Default: half of them, drawn with their
+   * other service bits. Drawn from its own stream, so the rest of the plan is
+   * the same whatever the share.
+   */
+  p2pV2Share?: number | undefined;
 }
 
 export type OverlayNetwork = Exclude<AddressNetwork, 'ipv4'>;
@@ -116,6 +123,11 @@ export function generatePlan(opts: PlanOptions): SimPlan {
     throw new UsageError('ERR_BAD_OPTION', `seedCount: must be a whole number >= 1, got ${opts.seedCount}`);
   }
   const rng = new Prng(opts.seed);
+  const v2Share = opts.p2pV2Share;
+  if (v2Share !== undefined && (!Number.isFinite(v2Share) || v2Share < 0 || v2Share > 1)) {
+    throw new UsageError('ERR_BAD_OPTION', `p2pV2Share: must be a number from 0 to 1, got ${v2Share}`);
+  }
+  const v2Rng = new Prng(opts.seed ^ 0x0324);
   const ports = simPorts(opts.defaultPort);
   const range = new LoopbackRange(opts.baseAddress, n);
 
@@ -157,7 +169,7 @@ export function generatePlan(opts: PlanOptions): SimPlan {
       seed: i < seedCount,
       // Old: the last version before wtxidrelay/addrv2 (70015); modern: what Core 31.x announces.
       protocolVersion: old ? WTXID_RELAY_VERSION - 1 : PROTOCOL_VERSION,
-      services: old ? pickServicesOld(rng) : pickServicesModern(rng),
+      services: old ? pickServicesOld(rng) : withP2pV2(pickServicesModern(rng), behaviour, v2Share === undefined ? undefined : v2Rng.next() < v2Share),
       userAgent: rng.pick(old ? OLD_AGENTS : MODERN_AGENTS),
       startHeight: Math.max(0, tip - (rng.next() < 0.9 ? rng.int(0, 3) : rng.int(0, 2000))),
       relay: rng.next() < 0.9,
@@ -304,6 +316,11 @@ function pickServicesModern(rng: Prng): bigint {
   if (rng.next() < 0.1) s |= BLOOM;
   if (rng.next() < 0.1) s |= COMPACT_FILTERS;
   return s;
+}
+
+/** The drawn services with NODE_P2P_V2 set or cleared as the behaviour requires (no extra draw: plans stay as they were). */
+function withP2pV2(drawn: bigint, behaviour: SimBehaviour, chosen: boolean | undefined): bigint {
+  return advertisesP2pV2(behaviour, chosen ?? (drawn & P2P_V2) !== 0n) ? drawn | P2P_V2 : drawn & ~P2P_V2;
 }
 
 function pickServicesOld(rng: Prng): bigint {

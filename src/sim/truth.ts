@@ -10,7 +10,8 @@
  * addr/addrv2 message with more than 1,000 entries, and does not trust a
  * node whose version it never decoded.
  */
-import { formatAddress } from '../wire/index.js';
+import { formatAddress, NODE_P2P_V2 } from '../wire/index.js';
+import type { Transport } from '../shared/transport.js';
 import type { SimBehaviour } from './behaviours.js';
 import { completesHandshake, gossips, speaksAddrv2 } from './behaviours.js';
 import { needsAddrv2, type SimPlan } from './topology.js';
@@ -33,6 +34,18 @@ export interface SimTruthNode extends SimReachableNode {
   relay: boolean;
   /** Whether a correct crawler started from the seeds learns this address. */
   discoverable: boolean;
+  /** Its services carry NODE_P2P_V2 (what gossip says about it). */
+  p2pV2: boolean;
+  /** It answers a BIP324 v2 handshake (every NODE_P2P_V2 node but `fakev2`; the v2 breakers answer it badly). */
+  speaksV2: boolean;
+  /**
+   * What a crawl with the default transport policy (auto) records: v2 when
+   * gossip advertised NODE_P2P_V2 before the dial (seeds are dialled with
+   * unknown services, so v1), null when no connection is made (refused).
+   */
+  transport: Transport | null;
+  /** The auto crawl tries v2, is closed without a byte, and records v1 with v2Fallback (fakev2). */
+  v2Fallback: boolean;
 }
 
 export interface SimTruth {
@@ -71,18 +84,26 @@ export function computeTruth(plan: SimPlan): SimTruth {
     if (v2) for (const k of node.nonIp) nonIpFound[k] = 1;
   }
 
-  const nodes: SimTruthNode[] = plan.nodes.map((node) => ({
-    addr: node.addr,
-    network: node.network,
-    userAgent: node.userAgent,
-    protocolVersion: node.protocolVersion,
-    services: Number(node.services),
-    startHeight: node.startHeight,
-    behaviour: node.behaviour,
-    seed: node.seed,
-    relay: node.relay,
-    discoverable: found[node.index] === 1,
-  }));
+  const nodes: SimTruthNode[] = plan.nodes.map((node) => {
+    const p2pV2 = (node.services & NODE_P2P_V2) !== 0n;
+    const dialsV2 = p2pV2 && !node.seed;
+    return {
+      addr: node.addr,
+      network: node.network,
+      userAgent: node.userAgent,
+      protocolVersion: node.protocolVersion,
+      services: Number(node.services),
+      startHeight: node.startHeight,
+      behaviour: node.behaviour,
+      seed: node.seed,
+      relay: node.relay,
+      discoverable: found[node.index] === 1,
+      p2pV2,
+      speaksV2: p2pV2 && node.behaviour !== 'fakev2',
+      transport: node.behaviour === 'refused' ? null : dialsV2 && node.behaviour !== 'fakev2' ? 'v2' : 'v1',
+      v2Fallback: dialsV2 && node.behaviour === 'fakev2',
+    };
+  });
   const reachable: SimReachableNode[] = [];
   const failed: SimTruth['failed'] = [];
   for (const node of nodes) {

@@ -21,6 +21,7 @@ import { parseDuration, parseInteger, parseOptions } from '../args.js';
 import { cliLogger, LOG_LEVELS } from '../logger.js';
 import { attachProgress, PROGRESS_LINE_MS } from '../progress.js';
 import { usageFailure } from '../usage.js';
+import { parseTransportOption } from '../../shared/transport.js';
 
 const NETWORK_NAMES: readonly NetworkName[] = ['mainnet', 'testnet3', 'testnet4', 'signet', 'regtest'];
 
@@ -64,6 +65,9 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --mode crawl|node   crawl: visit every address once; node: keep long-lived peers until stopped
   --json              print the summary as one JSON object on stdout
   --progress DURATION progress line interval when stderr is not a terminal (default 5s)
+  --transport auto|v1|v2  BIP324: auto (default) dials v2 when gossip says the node
+                      advertises NODE_P2P_V2 and retries v1 once if the peer closes
+                      the v2 handshake without a byte; v1 only; v2 only (no fallback)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default info)
   --store FILE        also record the crawl in this SQLite history (see bitspread watch)
   --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics while crawling
@@ -129,6 +133,7 @@ export function parseCrawlArgs(argv: string[], how: { seedsOptional?: boolean } 
     workers: { type: 'string' },
     out: { type: 'string' },
     mode: { type: 'string' },
+    transport: { type: 'string' },
     'log-level': { type: 'string' },
     json: { type: 'boolean' },
     progress: { type: 'string' },
@@ -222,6 +227,7 @@ export function parseCrawlArgs(argv: string[], how: { seedsOptional?: boolean } 
           },
         }
       : {}),
+    transport: parseTransportOption(v.transport, '--transport'),
   };
   return opts;
 }
