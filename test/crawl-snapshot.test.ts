@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { failedRecord, formatSummary, reachableRecord, skippedRecord, SummaryCollector } from '../src/engine/record.js';
+import { failedRecord, formatSummary, reachableRecord, skippedRecord, SummaryCollector, type NodeRecord } from '../src/engine/record.js';
 import { recordToLine, SnapshotWriter } from '../src/engine/snapshot.js';
 
 const info = {
@@ -41,6 +41,14 @@ describe('snapshot writer', () => {
   it('keeps a fixed key order whatever order the record was built in', () => {
     const line = recordToLine({ state: 'failed', error: 'ERR_PROTOCOL', network: 'ipv4', addr: '127.0.0.9:1' });
     expect(line).toBe('{"addr":"127.0.0.9:1","network":"ipv4","state":"failed","error":"ERR_PROTOCOL"}\n');
+  });
+
+  it('keeps every field a record can carry: transport, v2 fallback and slot times included', () => {
+    const rec = reachableRecord('127.0.0.9:8333', 'ipv4', { ...info, slotMs: 40, closeMs: 5, rttMs: 3, transport: 'v1', v2Fallback: true }, { via: 'direct', transport: 'v1', v2Fallback: true });
+    const line = JSON.parse(recordToLine(rec)) as Record<string, unknown>;
+    expect(line).toMatchObject({ transport: 'v1', v2Fallback: true, slotMs: 40, closeMs: 5, via: 'direct' });
+    // Nothing the record holds is left out of its line.
+    expect(Object.keys(line).sort()).toEqual(Object.keys(rec).filter((k) => rec[k as keyof NodeRecord] !== undefined).sort());
   });
 
   it('leaves a stream it did not open open, and ignores writes after close', async () => {

@@ -88,6 +88,41 @@ function transportFields(how: { transport?: Transport; v2Fallback?: boolean } | 
   return { ...(how.transport !== undefined ? { transport: how.transport } : {}), ...(how.v2Fallback === true ? { v2Fallback: true as const } : {}) };
 }
 
+/**
+ * Every field of a record, in the fixed order the NDJSON snapshot and the CSV export use (so
+ * snapshots diff cleanly between runs). One list: a field added to NodeRecord and not here would
+ * be silently missing from both.
+ */
+export const RECORD_KEYS = [
+  'addr',
+  'network',
+  'state',
+  'error',
+  'detail',
+  'reason',
+  'visitedAt',
+  'crawlId',
+  'source',
+  'lastSeen',
+  'via',
+  'proxy',
+  'transport',
+  'v2Fallback',
+  'protocolVersion',
+  'userAgent',
+  'services',
+  'serviceNames',
+  'startHeight',
+  'relay',
+  'connectMs',
+  'handshakeMs',
+  'rttMs',
+  'slotMs',
+  'closeMs',
+  'addrsReturned',
+  'addrsDropped',
+] as const satisfies ReadonlyArray<keyof NodeRecord>;
+
 export function reachableRecord(addr: string, network: AddressNetwork, info: PeerSuccessInfo, how: Reached = { via: 'direct' }): NodeRecord {
   return {
     addr,

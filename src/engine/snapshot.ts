@@ -6,38 +6,12 @@
 import { closeSync, ftruncateSync, openSync, write as fsWrite } from 'node:fs';
 import { RunError, UsageError } from '../errors.js';
 import type { Writable } from 'node:stream';
-import type { NodeRecord } from './record.js';
+import { RECORD_KEYS, type NodeRecord } from './record.js';
 
-/** Fixed key order so snapshots diff cleanly between runs. */
-const KEYS: ReadonlyArray<keyof NodeRecord> = [
-  'addr',
-  'network',
-  'state',
-  'error',
-  'detail',
-  'reason',
-  'visitedAt',
-  'crawlId',
-  'source',
-  'lastSeen',
-  'via',
-  'proxy',
-  'protocolVersion',
-  'userAgent',
-  'services',
-  'serviceNames',
-  'startHeight',
-  'relay',
-  'connectMs',
-  'handshakeMs',
-  'rttMs',
-  'addrsReturned',
-  'addrsDropped',
-];
 
 export function recordToLine(rec: NodeRecord): string {
   const out: Record<string, unknown> = {};
-  for (const k of KEYS) if (rec[k] !== undefined) out[k] = rec[k];
+  for (const k of RECORD_KEYS) if (rec[k] !== undefined) out[k] = rec[k];
   return JSON.stringify(out) + '\n';
 }
 

@@ -4,33 +4,10 @@
  * true/false, absent fields empty.
  */
 import { stringify } from 'csv-stringify/sync';
-import type { NodeRecord } from '../engine/record.js';
+import { RECORD_KEYS, type NodeRecord } from '../engine/record.js';
 
-export const CSV_COLUMNS = [
-  'addr',
-  'network',
-  'state',
-  'error',
-  'detail',
-  'reason',
-  'visitedAt',
-  'crawlId',
-  'source',
-  'lastSeen',
-  'via',
-  'proxy',
-  'protocolVersion',
-  'userAgent',
-  'services',
-  'serviceNames',
-  'startHeight',
-  'relay',
-  'connectMs',
-  'handshakeMs',
-  'rttMs',
-  'addrsReturned',
-  'addrsDropped',
-] as const satisfies ReadonlyArray<keyof NodeRecord>;
+/** The columns: every record field, in the snapshot's order. */
+export const CSV_COLUMNS = RECORD_KEYS;
 
 export function recordsToCsv(records: Iterable<NodeRecord>): string {
   const rows: string[][] = [];
