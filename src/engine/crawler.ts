@@ -400,6 +400,7 @@ export class Crawler extends EventEmitter {
       supervisor,
       gate: this.gate,
       isStopping: () => this.stopping,
+      handsBackStopped: () => this.cluster !== null,
       record: (rec) => this.record(rec),
       // --transport auto: v2 when gossip said the address advertises NODE_P2P_V2.
       transportOf: (addr) => dialTransport(o.transport, this.frontier.advertisesV2?.(addr) || undefined),

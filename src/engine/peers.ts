@@ -47,6 +47,12 @@ export interface PeerContext {
   /** Per-network budgets: a visit holds its network's place from its start to its end. */
   readonly gate: NetworkGate;
   isStopping(): boolean;
+  /**
+   * Cluster mode: a visit our own stop cut short is handed back to the crawl unrecorded, even
+   * one whose handshake had completed (its getaddr answer may not have come: recording it
+   * would leave what only that peer knows unlearned by the processes that carry on).
+   */
+  handsBackStopped(): boolean;
   /** Writes the address's record unless it already has one. */
   record(rec: NodeRecord): void;
   /** The transport of a dial of `addr` (the --transport policy and what gossip said). */
@@ -166,6 +172,7 @@ export class Peers {
         return exitReasonOf(error);
       }
     }
+    if (error?.code === 'ERR_STOPPED' && this.ctx.isStopping() && this.ctx.handsBackStopped()) return exitReasonOf(error);
     if (info !== undefined) this.ctx.record(reachableRecord(addr, network, info, end.how));
     else this.ctx.record(failedRecord(addr, network, error?.code ?? 'ERR_PEER_CLOSED', error?.detail, end.how));
     return exitReasonOf(error);
