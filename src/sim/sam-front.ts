@@ -8,6 +8,7 @@
  * on demand per name / per step (`failures`).
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { listenFront, relay } from './relay.js';
 import { randomBytes } from 'node:crypto';
 import type { OverlayResolver } from './socks5-front.js';
 
@@ -168,37 +169,18 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
         if (client.destroyed) return void upstream.destroy();
         state.open++;
         if (state.open > state.peak) state.peak = state.open;
-        let counted = true;
-        // A reset on one side is passed on as a reset: a node that never reads
-        // (the sim's 'silent') sees a reset at once, but would never see a FIN.
-        const done = (from: Socket, hadError: boolean): void => {
-          if (!counted) return;
-          counted = false;
-          state.open--;
-          const other = from === client ? upstream : client;
-          if (hadError && !other.destroyed) other.resetAndDestroy();
-          else other.destroy();
-          from.destroy();
-        };
-        client.once('close', (hadError: boolean) => done(client, hadError));
-        upstream.once('close', (hadError: boolean) => done(upstream, hadError));
         client.write('STREAM STATUS RESULT=OK\n');
-        client.pipe(upstream);
-        upstream.pipe(client);
-        client.resume();
+        relay(client, upstream, () => {
+          state.open--;
+        });
       });
     }, wait);
     timers.add(timer);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  const host = opts.host ?? '127.0.0.1';
+  const { address, port } = await listenFront(server, opts);
   return {
-    address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+    address,
     port,
     stats: () => ({ accepted: state.accepted, commands: [...state.commands], sessions: sessions.size, open: state.open, peak: state.peak }),
     close: async () => {

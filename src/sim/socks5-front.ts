@@ -11,6 +11,7 @@
  * error mapping must be tested against.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { listenFront, relay } from './relay.js';
 import type { AddressNetwork } from '../wire/types.js';
 import { parseAddress } from '../wire/index.js';
 import { formatIpv6 } from '../shared/allow-list.js';
@@ -164,38 +165,19 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
         const net = network;
         const open = ++state.open[net];
         if (open > state.peak[net]) state.peak[net] = open;
-        let counted = true;
-        // A reset on one side is passed on as a reset: a node that never reads
-        // (the sim's 'silent') sees a reset at once, but would never see a FIN.
-        const done = (from: Socket, hadError: boolean): void => {
-          if (!counted) return;
-          counted = false;
-          state.open[net]--;
-          const other = from === client ? upstream : client;
-          if (hadError && !other.destroyed) other.resetAndDestroy();
-          else other.destroy();
-          from.destroy();
-        };
-        client.once('close', (hadError: boolean) => done(client, hadError));
-        upstream.once('close', (hadError: boolean) => done(upstream, hadError));
         client.write(Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
         if (early.length > 0) upstream.write(early);
-        client.pipe(upstream);
-        upstream.pipe(client);
-        client.resume();
+        relay(client, upstream, () => {
+          state.open[net]--;
+        });
       });
     }, wait);
     timers.add(timer);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  const host = opts.host ?? '127.0.0.1';
+  const { address, port } = await listenFront(server, opts);
   return {
-    address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+    address,
     port,
     stats: () => ({ accepted: state.accepted, requests: [...state.requests], credentials: [...state.credentials], open: { ...state.open }, peak: { ...state.peak } }),
     close: async () => {
