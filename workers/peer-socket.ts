@@ -260,10 +260,15 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
       const code = socketErrorCode((err as NodeJS.ErrnoException).code);
       return this.finish({ code, message: (err as Error).message });
     }
+    this.adopt(socket);
+    socket.on('connect', onSocketConnect);
+  }
+
+  /** Makes `socket` this peer's: the module-level listeners find the peer through kPeer. */
+  private adopt(socket: PeerSock): void {
     socket[kPeer] = this;
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('connect', onSocketConnect);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -285,13 +290,8 @@ export abstract class PeerSocket<H extends SocketHost> implements Tickable {
         this.proxy = p.proxy;
         this.releaseProxy = p.release;
         const socket = p.socket as PeerSock;
-        socket[kPeer] = this;
-        this.socket = socket;
-        socket.setNoDelay(true);
+        this.adopt(socket);
         socket.on('data', onSocketData);
-        socket.on('end', onSocketEnd);
-        socket.on('error', onSocketError);
-        socket.on('close', onSocketClose);
         this.handleConnect();
         socket.resume();
       },
