@@ -74,8 +74,14 @@ export function startSimHost(simArgs) {
  * writing its figures to `out`; resolves with them. Killed after `killAfterMs`.
  */
 export function runCrawlChild({ nodeArgs = [], childArgs, out, killAfterMs, label }) {
+  // BITSPREAD_BENCH_PROFILE=dir: V8 CPU profiles of every crawler process (main thread and
+  // each worker thread, one .cpuprofile each) go to dir, for finding where a figure's CPU goes
+  // (wall-clock samples: on a loaded machine prefer `perf record -e cpu-clock` with
+  // BITSPREAD_BENCH_NODE_ARGS=--perf-basic-prof, which adds node options to each crawler).
+  const profileDir = process.env.BITSPREAD_BENCH_PROFILE;
+  const profArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BITSPREAD_BENCH_NODE_ARGS ? process.env.BITSPREAD_BENCH_NODE_ARGS.split(' ') : [])];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, here('./crawl-child.mjs'), ...childArgs, '--json', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [...profArgs, ...nodeArgs, here('./crawl-child.mjs'), ...childArgs, '--json', out], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
     const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('exit', (code, signal) => {
       clearTimeout(killer);

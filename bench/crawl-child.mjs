@@ -9,7 +9,8 @@
 // from the scenario; --engine-options still apply). bitspread's result also
 // lists every reachable visit as [addr, slotMs, closeMs, addrsReturned] and
 // the time of the last reachable record (lastReachableMs).
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadDist } from './dist.mjs';
@@ -100,14 +101,68 @@ else await import(a.crawler === 'baseline' ? './baseline-crawler.mjs' : './estab
 
 /** The histogram records the interval between 1 ms timer ticks; lag is what exceeds the tick. */
 const LOOP_RESOLUTION_MS = 1;
+/** Linux's USER_HZ: /proc times are in 1/100 s. */
+const CLOCK_TICKS = 100;
 const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loop.enable();
+const threads0 = threadCpu();
+const lastSeen = new Map();
+// Worker threads are gone by the time the crawl returns: sample every thread's CPU while it runs.
+const sampler = setInterval(() => threadCpu(lastSeen), 250);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const result = await runner();
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+clearInterval(sampler);
+threadCpu(lastSeen);
 loop.disable();
+
+/**
+ * CPU time per thread of this process (Linux: /proc/self/task/<tid>/stat, in
+ * clock ticks), into `into` (tid → { name, ms }); CPU time, not wall time, so
+ * unlike a CPU profile it holds when the machine is loaded. Elsewhere: empty.
+ */
+function threadCpu(into = new Map()) {
+  let tids;
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return into;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' ');
+      // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+      into.set(tid, { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS });
+    } catch {
+      // The thread ended between readdir and read: its last sample stands.
+    }
+  }
+  return into;
+}
+
+/** CPU ms per kind of thread over the run: main, the worker threads, libuv's pool, V8's helpers. */
+function threadCpuSummary() {
+  // Node names its worker threads and V8's helpers alike ("node"): the busiest other
+  // threads are the pool's workers (one per worker thread), the rest are V8 and libuv helpers.
+  const used = [];
+  let main = 0;
+  for (const [tid, t] of lastSeen) {
+    const ms = Math.max(0, t.ms - (threads0.get(tid)?.ms ?? 0));
+    if (tid === String(process.pid)) main = ms;
+    else used.push(ms);
+  }
+  used.sort((x, y) => y - x);
+  const workers = a.crawler === 'bitspread' ? (a.workers ? Number(a.workers) : Math.max(1, availableParallelism() - 1)) : 0;
+  const out = { main };
+  used.slice(0, workers).forEach((ms, i) => (out[`worker${i + 1}`] = ms));
+  out.helpers = used.slice(workers).reduce((x, y) => x + y, 0);
+  return out;
+}
 
 function lagMs(ns) {
   return Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
@@ -124,6 +179,7 @@ const out = {
   refused: result.refused ?? 0,
   cpuUserMs: cpu.user / 1000,
   cpuSystemMs: cpu.system / 1000,
+  cpuMsByThread: threadCpuSummary(),
   loopP50Ms: lagMs(loop.percentile(50)),
   loopP99Ms: lagMs(loop.percentile(99)),
   loopMaxMs: lagMs(loop.max),

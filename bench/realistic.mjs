@@ -106,6 +106,11 @@ async function crawlRow(sim, seeds, lane, row) {
     failureCodes: r.failureCodes,
     cpuMs,
     cpuMsPerReachable: r.reachable.length ? cpuMs / r.reachable.length : null,
+    // The split: user (our code, V8) and system (the kernel; on loopback a send also runs the
+    // receiving side's TCP stack), and per thread kind (main, workers, libuv pool, V8 helpers).
+    cpuUserMsPerReachable: r.reachable.length ? r.cpuUserMs / r.reachable.length : null,
+    cpuSystemMsPerReachable: r.reachable.length ? r.cpuSystemMs / r.reachable.length : null,
+    cpuMsPerReachableByThread: r.reachable.length && r.cpuMsByThread ? Object.fromEntries(Object.entries(r.cpuMsByThread).map(([k, v]) => [k, v / r.reachable.length])) : null,
     loopP99Ms: r.loopP99Ms,
     maxRssBytes: r.maxRssBytes,
     simPeakInbound: truth.stats.peakInbound,
@@ -177,7 +182,8 @@ async function group(scenario, rows) {
 function print(r) {
   if (r === null) return;
   const eff = r.slotEfficiency == null ? '' : `  slot eff ${r.slotEfficiency.toFixed(2)} (median ${r.slotEfficiencyMedian.toFixed(2)}; slot ${r.meanSlotMs.toFixed(0)} ms, least ${r.meanLeastMs.toFixed(0)} ms, close ${r.meanCloseMs.toFixed(0)} ms, p50/p90/max ${r.closeMsP50}/${r.closeMsP90}/${r.closeMsMax})  addrs/visit ${r.addrsPerVisit.toFixed(1)}`;
-  console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
+  const split = r.cpuUserMsPerReachable == null ? '' : ` (user ${r.cpuUserMsPerReachable.toFixed(3)}, sys ${r.cpuSystemMsPerReachable.toFixed(3)}${r.cpuMsPerReachableByThread ? `; ${Object.entries(r.cpuMsPerReachableByThread).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}` : ''})`;
+  console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable${split}  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
 }
 
 const out = { quick, network, timeouts: TIMEOUTS };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentAddresses, ipv4Key } from '../workers/recent-addresses.js';
+import { RecentAddresses, binaryKey, ipv4Key } from '../workers/recent-addresses.js';
 import { parseAddress, formatAddress } from '../src/wire/index.js';
 
 describe('RecentAddresses (a worker reports each gossiped address once)', () => {
@@ -32,6 +32,52 @@ describe('RecentAddresses (a worker reports each gossiped address once)', () => 
     for (const k of unique) expect(r.firstTime(k)).toBe(false);
     expect(r.firstTime(2 ** 48 - 2)).toBe(true);
     expect(r.size).toBe(unique.length + 1);
+  });
+
+  it('firstBytes is exact for non-IPv4 keys as its tables grow: kind, port and every byte tell keys apart', () => {
+    const r = new RecentAddresses(20_000);
+    const keys: [number, Uint8Array, number][] = [];
+    for (let i = 0; i < 6000; i++) {
+      const v6 = new Uint8Array(16);
+      v6[0] = 0x2a;
+      v6[14] = i >> 8;
+      v6[15] = i & 255;
+      const onion = new Uint8Array(32).fill(7);
+      onion[31 - (i % 32)] = 1 + (i % 200);
+      onion[0] = i >> 8;
+      keys.push([2, v6, 8333], [2, v6, 8334], [5, v6, 8333], [3, onion, 8333]);
+    }
+    const seen = new Set(keys.map(([k, b, p]) => binaryKey(k, b, 0, b.length, p)));
+    let fresh = 0;
+    for (const [k, b, p] of keys) if (r.firstBytes(k, b, 0, b.length, p)) fresh++;
+    expect(fresh).toBe(seen.size);
+    for (const [k, b, p] of keys) expect(r.firstBytes(k, b, 0, b.length, p)).toBe(false);
+    // The same bytes at an offset inside a larger buffer are the same key.
+    const [k0, b0, p0] = keys[5]!;
+    const wide = new Uint8Array(b0.length + 10);
+    wide.set(b0, 7);
+    expect(r.firstBytes(k0, wide, 7, 7 + b0.length, p0)).toBe(false);
+  });
+
+  it('firstBytes rolls generations when full and a forgotten key is reported again', () => {
+    const r = new RecentAddresses(100);
+    const key = (i: number) => {
+      const b = new Uint8Array(16);
+      b[0] = 0x2a;
+      b[15] = i;
+      return b;
+    };
+    for (let i = 0; i < 100; i++) expect(r.firstBytes(2, key(i), 0, 16, 8333)).toBe(true);
+    for (let i = 100; i < 200; i++) expect(r.firstBytes(2, key(i), 0, 16, 8333)).toBe(true); // fills a second generation
+    expect(r.firstBytes(2, key(150), 0, 16, 8333)).toBe(false);
+    expect(r.firstBytes(2, key(50), 0, 16, 8333)).toBe(false); // still in the previous generation
+    expect(r.firstBytes(2, key(200), 0, 16, 8333)).toBe(true); // a third generation: 0-99 are gone
+    expect(r.firstBytes(2, key(3), 0, 16, 8333)).toBe(true);
+    expect(r.size).toBeLessThanOrEqual(200);
+    const b = key(150);
+    r.forget(binaryKey(2, b, 0, 16, 8333));
+    expect(r.firstBytes(2, b, 0, 16, 8333)).toBe(true);
+    expect(r.firstBytes(2, b, 0, 16, 8333)).toBe(false);
   });
 
   it('ipv4Key is one-to-one with the Core text form of an IPv4 address and port', () => {

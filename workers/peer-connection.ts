@@ -33,7 +33,7 @@ import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from '../src
 import { AddrBudget } from './addr-budget.js';
 import { frameOf } from './outbound.js';
 import { PeerSocket, socketErrorCode, type SocketHost } from './peer-socket.js';
-import { binaryKey, ipv4Key, recentKey, type RecentAddresses } from './recent-addresses.js';
+import { recentKey, type RecentAddresses } from './recent-addresses.js';
 import { ourVersionFrame, type OurVersionFields } from './version-frame.js';
 
 const OUR_VERSION: OurVersionFields = { version: PROTOCOL_VERSION, userAgent: DEFAULT_USER_AGENT };
@@ -327,8 +327,8 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink,
           const o = list.offsets[i]!;
           const fresh =
             network === 'ipv4'
-              ? recent.firstNumber(ipv4Key(list.bytes, o, list.ports[i]!))
-              : recent.firstText(binaryKey(list.kinds[i]!, list.bytes, o, list.offsets[i + 1]!, list.ports[i]!));
+              ? recent.firstIpv4(list.bytes, o, list.ports[i]!)
+              : recent.firstBytes(list.kinds[i]!, list.bytes, o, list.offsets[i + 1]!, list.ports[i]!);
           if (!fresh) continue;
         }
         texts.push(list.textAt(i)!);

@@ -23,12 +23,16 @@ import { parseAddress, type AddressNetwork } from '../src/wire/index.js';
 export class RecentAddresses {
   private current: NumberSet;
   private previous: NumberSet;
+  private currentBytes: BytesSet;
+  private previousBytes: BytesSet;
   private currentTexts = new Set<string>();
   private previousTexts = new Set<string>();
 
   constructor(private readonly generationSize = 65_536) {
     this.current = new NumberSet(generationSize);
     this.previous = new NumberSet(generationSize);
+    this.currentBytes = new BytesSet(generationSize);
+    this.previousBytes = new BytesSet(generationSize);
   }
 
   /**
@@ -50,10 +54,19 @@ export class RecentAddresses {
     return typeof key === 'number' ? this.firstNumber(key) : this.firstText(key);
   }
 
+  /**
+   * firstTime for the IPv4 address at `bytes[o..o+4)` and `port`: the key is
+   * made here, so no double crosses a call boundary (an uninlined call boxes
+   * a key above 2^31 as a heap number, one allocation per entry).
+   */
+  firstIpv4(bytes: Uint8Array, o: number, port: number): boolean {
+    return this.firstNumber(ipv4Key(bytes, o, port));
+  }
+
   /** firstTime for a numeric key (ipv4Key): monomorphic, for the hot loop. */
   firstNumber(key: number): boolean {
     if (this.forgotten.size > 0 && this.forgotten.delete(key)) return true;
-    if (this.current.has(key) || this.previous.has(key)) return false;
+    if (this.current.has(key) || (this.previous.size !== 0 && this.previous.has(key))) return false;
     if (this.current.size >= this.generationSize) {
       const emptied = this.previous;
       emptied.clear();
@@ -61,6 +74,26 @@ export class RecentAddresses {
       this.current = emptied;
     }
     this.current.add(key);
+    return true;
+  }
+
+  /**
+   * firstTime for a non-IPv4 address given by its binary form (the key
+   * binaryKey() would make, without making it: no string per entry, which
+   * cost ~230 ns of allocation and string hashing per lookup).
+   */
+  firstBytes(kind: number, bytes: Uint8Array, start: number, end: number, port: number): boolean {
+    if (this.forgotten.size > 0 && this.forgotten.delete(binaryKey(kind, bytes, start, end, port))) return true;
+    const h = this.currentBytes.hash(kind, bytes, start, end, port);
+    if (this.currentBytes.has(h, kind, bytes, start, end, port)) return false;
+    if (this.previousBytes.size !== 0 && this.previousBytes.has(h, kind, bytes, start, end, port)) return false;
+    if (!this.currentBytes.add(h, kind, bytes, start, end, port)) {
+      const emptied = this.previousBytes;
+      emptied.clear();
+      this.previousBytes = this.currentBytes;
+      this.currentBytes = emptied;
+      this.currentBytes.add(h, kind, bytes, start, end, port);
+    }
     return true;
   }
 
@@ -77,9 +110,12 @@ export class RecentAddresses {
   }
 
   get size(): number {
-    return this.current.size + this.previous.size + this.currentTexts.size + this.previousTexts.size;
+    return this.current.size + this.previous.size + this.currentBytes.size + this.previousBytes.size + this.currentTexts.size + this.previousTexts.size;
   }
 }
+
+/** Slots a set starts with; it doubles as it fills (see NumberSet). */
+const INITIAL_SLOTS = 4096;
 
 /**
  * A set of integers in [0, 2^48) in one Float64Array (open addressing,
@@ -87,22 +123,27 @@ export class RecentAddresses {
  * one above 2^31 as a heap number to hash it; this was the worker's largest
  * JS cost after the socket path (most of every getaddr answer is looked up
  * here). Slot value 0 means empty, so keys are stored plus one.
+ *
+ * The table grows with what it holds (doubling, from INITIAL_SLOTS) instead
+ * of starting at its largest: every lookup lands on a random slot, and in a
+ * busy worker a 1 MB table is mostly out of cache and TLB. Measured with
+ * perf in the full-answer benchmark (10,000 addresses, 6 M lookups): ~170 ns
+ * a lookup with the table at its largest, most of a full answer's cost.
  */
 class NumberSet {
-  private readonly slots: Float64Array;
-  private readonly shift: number;
+  private slots: Float64Array;
+  private shift: number;
   size = 0;
 
-  constructor(maxKeys: number) {
-    const bits = Math.max(4, Math.ceil(Math.log2(maxKeys * 2)));
-    this.slots = new Float64Array(2 ** bits);
-    this.shift = 32 - bits;
+  constructor(private readonly maxKeys: number) {
+    this.slots = new Float64Array(Math.min(INITIAL_SLOTS, slotsFor(maxKeys)));
+    this.shift = 32 - Math.log2(this.slots.length);
   }
 
   private start(key: number): number {
     const high = Math.floor(key / 65536);
     const low = key - high * 65536;
-    return Math.imul(high ^ Math.imul(low, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+    return Math.imul(high ^ Math.imul(low ^ HASH_SEED, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }
 
   has(key: number): boolean {
@@ -116,21 +157,173 @@ class NumberSet {
     }
   }
 
-  /** Adds a key known to be absent; the caller keeps size at most half the slots. */
+  /** Adds a key known to be absent; the caller keeps size at most maxKeys. */
   add(key: number): void {
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    let i = this.start(key);
-    while (slots[i] !== 0) i = (i + 1) & mask;
-    slots[i] = key + 1;
+    if ((this.size + 1) * 2 > this.slots.length && this.slots.length < slotsFor(this.maxKeys)) this.grow();
+    this.insert(key + 1);
     this.size++;
   }
 
+  private insert(stored: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let i = this.start(stored - 1);
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = stored;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Float64Array(old.length * 2);
+    this.shift--;
+    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.insert(old[i]!);
+  }
+
   clear(): void {
-    this.slots.fill(0);
+    if (this.slots.length > INITIAL_SLOTS) {
+      this.slots = new Float64Array(INITIAL_SLOTS);
+      this.shift = 32 - Math.log2(INITIAL_SLOTS);
+    } else {
+      this.slots.fill(0);
+    }
     this.size = 0;
   }
 }
+
+/** Slots for at most `maxKeys` keys at most half full: a power of two. */
+function slotsFor(maxKeys: number): number {
+  return 2 ** Math.max(4, Math.ceil(Math.log2(maxKeys * 2)));
+}
+
+/** Room per key in a BytesSet's arena: kind, port and a 32-byte address (Tor v3, I2P) fit. */
+const ARENA_BYTES_PER_KEY = 3 + 32;
+
+/**
+ * An exact set of non-IPv4 address keys (kind, port, raw bytes) in typed
+ * arrays: open addressing over a 32-bit hash, each key's bytes kept in one
+ * arena and compared in full on a hash match, so no key is ever a string
+ * and a collision costs a compare, never a wrong answer. The hash is seeded
+ * per process, so a peer cannot choose addresses that pile onto one probe
+ * chain. Full (as many keys as it was sized for, or the arena used up, which
+ * only keys longer than 32 bytes can do): add() returns false and the caller
+ * starts a new generation.
+ */
+class BytesSet {
+  private slots: Int32Array;
+  private hashes: Uint32Array;
+  private starts: Uint32Array;
+  private lengths: Uint16Array;
+  private arena: Uint8Array;
+  private arenaUsed = 0;
+  size = 0;
+
+  constructor(private readonly maxKeys: number) {
+    this.slots = new Int32Array(Math.min(INITIAL_SLOTS, slotsFor(maxKeys)));
+    const keys = this.slots.length / 2;
+    this.hashes = new Uint32Array(keys);
+    this.starts = new Uint32Array(keys);
+    this.lengths = new Uint16Array(keys);
+    this.arena = new Uint8Array(keys * ARENA_BYTES_PER_KEY);
+  }
+
+  /** FNV-1a over kind, port and the bytes, from a per-process seed, then mixed (murmur3's finaliser). */
+  hash(kind: number, bytes: Uint8Array, start: number, end: number, port: number): number {
+    let h = Math.imul(HASH_SEED ^ kind, 0x01000193);
+    h = Math.imul(h ^ port, 0x01000193);
+    for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return h >>> 0;
+  }
+
+  has(h: number, kind: number, bytes: Uint8Array, start: number, end: number, port: number): boolean {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = slots[i]! - 1;
+      if (e < 0) return false;
+      if (this.hashes[e] === h && this.matches(e, kind, bytes, start, end, port)) return true;
+    }
+  }
+
+  private matches(e: number, kind: number, bytes: Uint8Array, start: number, end: number, port: number): boolean {
+    const len = end - start;
+    if (this.lengths[e] !== len + 3) return false;
+    const a = this.arena;
+    let o = this.starts[e]!;
+    if (a[o] !== kind || a[o + 1] !== port >>> 8 || a[o + 2] !== (port & 0xff)) return false;
+    o += 3;
+    for (let i = 0; i < len; i++) if (a[o + i] !== bytes[start + i]) return false;
+    return true;
+  }
+
+  /** Adds a key known to be absent; false (nothing added) when full. */
+  add(h: number, kind: number, bytes: Uint8Array, start: number, end: number, port: number): boolean {
+    const len = end - start + 3;
+    if (this.size >= this.maxKeys || this.arenaUsed + len > this.maxKeys * ARENA_BYTES_PER_KEY) return false;
+    if (this.size >= this.hashes.length || this.arenaUsed + len > this.arena.length) this.grow(this.arenaUsed + len);
+    const e = this.size++;
+    const a = this.arena;
+    let o = this.arenaUsed;
+    this.hashes[e] = h;
+    this.starts[e] = o;
+    this.lengths[e] = len;
+    a[o++] = kind;
+    a[o++] = port >>> 8;
+    a[o++] = port & 0xff;
+    for (let i = start; i < end; i++) a[o++] = bytes[i]!;
+    this.arenaUsed = o;
+    this.link(e);
+    return true;
+  }
+
+  private link(e: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let i = this.hashes[e]! & mask;
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = e + 1;
+  }
+
+  /** Doubles the tables (and the arena until `arenaNeeded` fits), within maxKeys. */
+  private grow(arenaNeeded: number): void {
+    if (this.size >= this.hashes.length) {
+      const keys = Math.min(this.hashes.length * 2, this.maxKeys);
+      this.hashes = copyInto(new Uint32Array(keys), this.hashes);
+      this.starts = copyInto(new Uint32Array(keys), this.starts);
+      this.lengths = copyInto(new Uint16Array(keys), this.lengths);
+      this.slots = new Int32Array(Math.min(slotsFor(keys), slotsFor(this.maxKeys)));
+      for (let e = 0; e < this.size; e++) this.link(e);
+    }
+    let arenaSize = this.arena.length;
+    while (arenaSize < arenaNeeded) arenaSize *= 2;
+    if (arenaSize !== this.arena.length) this.arena = copyInto(new Uint8Array(Math.min(arenaSize, this.maxKeys * ARENA_BYTES_PER_KEY)), this.arena.subarray(0, this.arenaUsed));
+  }
+
+  clear(): void {
+    if (this.slots.length > INITIAL_SLOTS) {
+      const fresh = new BytesSet(this.maxKeys);
+      this.slots = fresh.slots;
+      this.hashes = fresh.hashes;
+      this.starts = fresh.starts;
+      this.lengths = fresh.lengths;
+      this.arena = fresh.arena;
+    } else {
+      this.slots.fill(0);
+    }
+    this.size = 0;
+    this.arenaUsed = 0;
+  }
+}
+
+function copyInto<T extends Uint8Array | Uint16Array | Uint32Array>(into: T, from: T): T {
+  into.set(from);
+  return into;
+}
+
+/** BytesSet's hash seed: random per process (see BytesSet). */
+const HASH_SEED = (Math.random() * 2 ** 32) >>> 0;
 
 /** BIP155 addresses are at most 512 bytes; a key adds the kind and the port. */
 const scratch = Buffer.allocUnsafe(3 + 512) as Buffer & { latin1Slice(start: number, end: number): string };
