@@ -34,6 +34,9 @@ const timeouts = JSON.parse(a.timeouts);
 const maxPeers = Number(a['max-peers']);
 const deadlineMs = Number(a['deadline-seconds']) * 1000;
 
+/** Reachable records so far (bitspread), for the CPU timeline. */
+const progress = { reachable: 0 };
+
 /** Each runner returns { reachable: string[], failed: number, known?: number }. */
 const runners = {
   async bitspread() {
@@ -61,6 +64,7 @@ const runners = {
     for await (const rec of run) {
       if (rec.state === 'reachable') {
         reachable.push(rec.addr);
+        progress.reachable++;
         visits.push([rec.addr, rec.slotMs ?? null, rec.closeMs ?? null, rec.addrsReturned ?? 0, rec.connectMs ?? null, rec.handshakeMs ?? null]);
         lastReachableMs = performance.now() - t0;
       }
@@ -108,7 +112,13 @@ loop.enable();
 const threads0 = threadCpu();
 const lastSeen = new Map();
 // Worker threads are gone by the time the crawl returns: sample every thread's CPU while it runs.
-const sampler = setInterval(() => threadCpu(lastSeen), 250);
+// With it, the process's CPU against reachable nodes found: the steady per-node cost, past warm-up.
+const timeline = [];
+const sampler = setInterval(() => {
+  threadCpu(lastSeen);
+  const c = process.cpuUsage(cpu0);
+  timeline.push([Math.round(performance.now() - t0), (c.user + c.system) / 1000, progress.reachable]);
+}, 250);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const result = await runner();
@@ -180,6 +190,7 @@ const out = {
   cpuUserMs: cpu.user / 1000,
   cpuSystemMs: cpu.system / 1000,
   cpuMsByThread: threadCpuSummary(),
+  cpuTimeline: timeline,
   loopP50Ms: lagMs(loop.percentile(50)),
   loopP99Ms: lagMs(loop.percentile(99)),
   loopMaxMs: lagMs(loop.max),

@@ -110,6 +110,7 @@ async function crawlRow(sim, seeds, lane, row) {
     // receiving side's TCP stack), and per thread kind (main, workers, libuv pool, V8 helpers).
     cpuUserMsPerReachable: r.reachable.length ? r.cpuUserMs / r.reachable.length : null,
     cpuSystemMsPerReachable: r.reachable.length ? r.cpuSystemMs / r.reachable.length : null,
+    cpuMsPerReachableSteady: steadyCpu(r.cpuTimeline, r.reachable.length),
     cpuMsPerReachableByThread: r.reachable.length && r.cpuMsByThread ? Object.fromEntries(Object.entries(r.cpuMsByThread).map(([k, v]) => [k, v / r.reachable.length])) : null,
     loopP99Ms: r.loopP99Ms,
     maxRssBytes: r.maxRssBytes,
@@ -117,6 +118,21 @@ async function crawlRow(sim, seeds, lane, row) {
     simCoreShare: truth.cpuMs / r.ms,
     ...(r.visits ? slotFigures(r.visits, serve) : {}),
   };
+}
+
+/**
+ * CPU per reachable node past warm-up: between the samples where a quarter
+ * and nine tenths of the reachable nodes had been found, CPU spent ÷ nodes
+ * found. Leaves out what a crawl pays once (starting workers, compiling the
+ * hot code, which V8 does on helper threads) and its tail; null when the
+ * timeline is too short to tell.
+ */
+function steadyCpu(timeline, found) {
+  if (!Array.isArray(timeline) || found < 100) return null;
+  const from = timeline.find(([, , n]) => n >= found * 0.25);
+  const to = timeline.find(([, , n]) => n >= found * 0.9);
+  if (!from || !to || to[2] - from[2] < found * 0.3) return null;
+  return (to[1] - from[1]) / (to[2] - from[2]);
 }
 
 /**
@@ -182,7 +198,7 @@ async function group(scenario, rows) {
 function print(r) {
   if (r === null) return;
   const eff = r.slotEfficiency == null ? '' : `  slot eff ${r.slotEfficiency.toFixed(2)} (median ${r.slotEfficiencyMedian.toFixed(2)}; slot ${r.meanSlotMs.toFixed(0)} ms, least ${r.meanLeastMs.toFixed(0)} ms, close ${r.meanCloseMs.toFixed(0)} ms, p50/p90/max ${r.closeMsP50}/${r.closeMsP90}/${r.closeMsMax})  addrs/visit ${r.addrsPerVisit.toFixed(1)}`;
-  const split = r.cpuUserMsPerReachable == null ? '' : ` (user ${r.cpuUserMsPerReachable.toFixed(3)}, sys ${r.cpuSystemMsPerReachable.toFixed(3)}${r.cpuMsPerReachableByThread ? `; ${Object.entries(r.cpuMsPerReachableByThread).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}` : ''})`;
+  const split = r.cpuUserMsPerReachable == null ? '' : ` (steady ${r.cpuMsPerReachableSteady?.toFixed(3) ?? '?'}; user ${r.cpuUserMsPerReachable.toFixed(3)}, sys ${r.cpuSystemMsPerReachable.toFixed(3)}${r.cpuMsPerReachableByThread ? `; ${Object.entries(r.cpuMsPerReachableByThread).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}` : ''})`;
   console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable${split}  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
 }
 
