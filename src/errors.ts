@@ -161,6 +161,7 @@ export type ClusterErrorCode =
 export type DataErrorCode =
   | 'ERR_STORE_OPEN' // the store file cannot be opened or is not a bitspread store
   | 'ERR_STORE_VERSION' // the store was written by a newer bitspread (schema version above ours)
+  | 'ERR_STORE_LOCKED' // another process is writing to the store (a second watch, or a crawl --store next to a watch)
   | 'ERR_STORE_WRITE' // a batch could not be written (disk full, read-only file…)
   | 'ERR_BAD_SNAPSHOT' // a snapshot file line is not a record
   | 'ERR_NO_SUCH_CRAWL' // a crawl named on the command line is not in the store

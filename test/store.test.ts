@@ -1,3 +1,5 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +11,9 @@ import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/schema.js';
 import { crawlRecords, dueAddresses, knownChecker, prune, reachableSince, timeline, uptimes, visitCount } from '../src/store/history.js';
 import { diffCrawls, formatDiff } from '../src/store/diff.js';
 import { readSnapshotFile } from '../src/store/sources.js';
+
+const DIST_STORE = join(import.meta.dirname, '..', 'dist', 'src', 'store', 'store.js');
+const CLI = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -144,6 +149,46 @@ describe('store: schema and writing', () => {
   });
 });
 
+describe('store: one writer at a time', () => {
+  it('refuses a second writer with ERR_STORE_LOCKED, lets readers in, and frees the lock on close', () => {
+    const path = tmp('locked.db');
+    const first = Store.open(path);
+    first.beginCrawl({ id: 'c1', kind: 'crawl', network: 'regtest' });
+    expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'ERR_STORE_LOCKED', message: expect.stringContaining('another bitspread process') }));
+    const reader = Store.open(path, { readonly: true });
+    expect(reader.crawls().map((c) => c.id)).toEqual(['c1']);
+    reader.close();
+    first.close();
+    const second = Store.open(path);
+    expect(second.crawls().map((c) => c.id)).toEqual(['c1']);
+    second.close();
+  });
+
+  it('a writer in another process that is killed (SIGKILL) leaves no stale lock; the CLI refuses with exit 2 while it lives', async () => {
+    const path = tmp('killed.db');
+    const holder = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', `const { Store } = await import(${JSON.stringify(DIST_STORE)}); Store.open(${JSON.stringify(path)}); console.log('held'); setInterval(() => {}, 1000);`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(holder.stdout, 'data')) as [Buffer];
+    expect(line.toString()).toContain('held');
+    expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'ERR_STORE_LOCKED' }));
+    const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'crawl', '--store', path, '--network', 'regtest', '--only', '127.0.0.0/8', '--seed', '127.0.0.1:1'], { timeout: 60_000 }, (err, _out, stderr) =>
+        resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? null), stderr }),
+      );
+    });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('ERR_STORE_LOCKED');
+    expect(cli.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    const after = Store.open(path);
+    after.close();
+  });
+});
+
 describe('store: history queries', () => {
   it('computes uptime over the 2h/8h/24h/7d/30d windows from the visits in each', () => {
     const store = Store.open(':memory:');
@@ -203,18 +248,32 @@ describe('store: history queries', () => {
     store.close();
   });
 
-  it('marks crawls a killed process left running as interrupted', () => {
+  it('marks crawls a killed process left running as interrupted', async () => {
     const path = tmp('k.db');
-    const s1 = Store.open(path);
-    s1.beginCrawl({ id: 'k', kind: 'watch', network: 'regtest', startedAt: 5 });
-    s1.add(up('127.0.0.1:1', 'k', 1_000_000));
-    s1.flush();
-    // No close(), no finishCrawl(): what a SIGKILL leaves. A second handle sees the committed rows.
+    // A writer in its own process, killed with SIGKILL after its first committed batch: no close(), no finishCrawl().
+    const writer = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { Store } = await import(${JSON.stringify(DIST_STORE)});
+         const s = Store.open(${JSON.stringify(path)});
+         s.beginCrawl({ id: 'k', kind: 'watch', network: 'regtest', startedAt: 5 });
+         s.add(${JSON.stringify(up('127.0.0.1:1', 'k', 1_000_000))});
+         s.flush();
+         console.log('committed');
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(writer.stdout, 'data')) as [Buffer];
+    expect(line.toString()).toContain('committed');
+    writer.kill('SIGKILL');
+    await once(writer, 'exit');
     const s2 = Store.open(path);
     expect(s2.markInterrupted()).toBe(1);
     expect(s2.crawl('k')).toMatchObject({ status: 'interrupted', finishedAt: 1_000_000 });
     s2.close();
-    s1.close();
   });
 });
 

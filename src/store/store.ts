@@ -137,8 +137,22 @@ export class Store {
       if (err instanceof DataError) throw err;
       throw new DataError('ERR_STORE_OPEN', `cannot open the store '${path}': ${(err as Error).message}`);
     }
-    return new Store(db, path, opts);
+    let lock: Database.Database | null = null;
+    if (opts.readonly !== true && path !== ':memory:') {
+      try {
+        lock = takeWriterLock(path);
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    }
+    const store = new Store(db, path, opts);
+    store.writerLock = lock;
+    return store;
   }
+
+  /** The side database whose exclusive lock says "this process writes the store" (see takeWriterLock). */
+  private writerLock: Database.Database | null = null;
 
   /** Registers a crawl (status running); its records can be added from now on. */
   beginCrawl(c: { id: string; kind: CrawlKind; network: string; startedAt?: number }): CrawlRow {
@@ -239,6 +253,8 @@ export class Store {
       this.flush();
     } finally {
       this.db.close();
+      this.writerLock?.close();
+      this.writerLock = null;
     }
   }
 
@@ -272,5 +288,37 @@ export class Store {
     } catch {
       // Kept in `failure`: the next flush()/close() (a caller's) throws it.
     }
+  }
+}
+
+/**
+ * One writer per store: two processes writing one store (two `watch`es, or a
+ * `crawl --store` next to a `watch`) would interleave their crawls and each
+ * would mark the other's running crawl `interrupted`. The writer holds an
+ * exclusive SQLite lock on a small side file, `<store>.lock`, for as long as
+ * it has the store open. The operating system drops the lock when the
+ * process ends, however it ends, so a killed writer never leaves a stale
+ * lock behind; the file itself stays (removing it could let two processes
+ * lock two different files). Readers (report, diff, export, uptime) take no
+ * lock and are never blocked.
+ */
+function takeWriterLock(path: string): Database.Database {
+  let lock: Database.Database;
+  try {
+    lock = new Database(`${path}.lock`);
+  } catch (err) {
+    throw new DataError('ERR_STORE_OPEN', `cannot open the store's lock file '${path}.lock': ${(err as Error).message}`);
+  }
+  try {
+    lock.pragma('busy_timeout = 0');
+    lock.exec('BEGIN EXCLUSIVE');
+    return lock;
+  } catch (err) {
+    lock.close();
+    const code = (err as { code?: string }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      throw new DataError('ERR_STORE_LOCKED', `the store '${path}' is being written by another bitspread process (its lock, '${path}.lock', is held); stop that process or use another --store`);
+    }
+    throw new DataError('ERR_STORE_OPEN', `cannot lock the store '${path}': ${(err as Error).message}`);
   }
 }
