@@ -23,10 +23,21 @@
 //    with every answer padded to 1,000 entries, against the same with the
 //    plan's 8-30-entry answers: CPU per reachable visit.
 //
-//   node bench/realistic.mjs [--quick] [--json out.json] [--part reference|mainnet|full-answer]
+// Round trips (mainnet shape): with the kernel delayer (bench/netdelay.mjs,
+// as root in the bench's namespace) every node's round trip is real: each
+// packet to or from it waits RTT/2 in the kernel (plus jitter, some loss), so
+// the TCP connect costs one round trip too, and the sim adds none itself.
+// Without it (or with --rtt emulated) the sim adds the node's round trip to
+// each reply and connects are instant. Both draw each node's RTT from the
+// same hash (src/sim/kernel-rtt.ts), so the two modes give a node the same RTT.
+// The reference network's delays are per reply (its definition, against
+// which bitnodes was measured) and stay in the sim in both modes.
+//
+//   node bench/realistic.mjs [--quick] [--json out.json] [--part reference|mainnet|full-answer] [--rtt auto|kernel|emulated]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ensureBuilt } from './dist.mjs';
+import { ensureBuilt, loadDist } from './dist.mjs';
+import { startKernelDelay } from './netdelay.mjs';
 import { runCrawlChild, simLaneArgs, startSimHost, tmpJson } from './children.mjs';
 import { BLACK_HOLE_BASE, benchNetwork, reexecInOwnNetns } from './netns.mjs';
 import { CPU_BOUND_MAX_PEERS, CPU_MIX, LATENCY_MIX, QUICK_TIMEOUTS, TIMEOUTS as FULL_TIMEOUTS } from './scenarios.mjs';
@@ -40,13 +51,29 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     part: { type: 'string', multiple: true },
     rows: { type: 'string' },
+    rtt: { type: 'string', default: 'auto' },
   },
 });
 const quick = args.quick;
 const parts = new Set(args.part ?? ['reference', 'mainnet', 'full-answer']);
 const TIMEOUTS = quick ? QUICK_TIMEOUTS : FULL_TIMEOUTS;
 const network = benchNetwork();
+if (!['auto', 'kernel', 'emulated'].includes(args.rtt)) {
+  console.error(`--rtt: expected auto, kernel or emulated, got '${args.rtt}'`);
+  process.exit(64);
+}
+if (args.rtt === 'kernel' && network.kernelDelay !== 'nfqueue') {
+  console.error(`--rtt kernel: no kernel delayer here (${network.note ?? 'not root?'})`);
+  process.exit(69);
+}
+/** Where the mainnet shape's round trips happen: 'kernel' (the NFQUEUE delayer) or 'emulated' (the sim adds them to replies). */
+const rttMode = args.rtt === 'emulated' || network.kernelDelay !== 'nfqueue' ? 'emulated' : 'kernel';
 ensureBuilt();
+const { nodeRttUs } = await loadDist('src/index.js');
+/** Every lane's nodes (children.mjs simLaneArgs: 127.110.0.0/16 … 127.119.0.0/16): what the delayer delays. */
+const LANES_RANGE = '127.110.0.0-127.119.255.255';
+/** Round trips a visit must wait through besides the sim's own delays: connect (SYN/SYN-ACK), version → version/verack, getaddr → answer. */
+const KERNEL_RTTS_PER_VISIT = 3;
 
 /** bitnodes' crawler: 700 sockets per process. */
 const BITNODES_SOCKETS = 700;
@@ -65,7 +92,7 @@ const MAINNET = {
   // Reachable: mostly modern Core, some old (addr v1) ones; the rest refused.
   mix: { refused: refusedNodes / (reachableNodes + refusedNodes), old: 0.06 },
   latency: { medianMs: 5, tailMs: 50 },
-  gossip: { answerSize: 1000, dead: { count: quick ? 3000 : 30_000, base: BLACK_HOLE_BASE }, ipv6Share: 0.1, nonIpShare: 0.05, rttMs: { minMs: 20, maxMs: 300 } },
+  gossip: { answerSize: 1000, dead: { count: quick ? 3000 : 30_000, base: BLACK_HOLE_BASE }, ipv6Share: 0.1, nonIpShare: 0.05, rttMs: { minMs: 20, maxMs: 300, seed: 16 } },
 };
 const FULL = {
   nodes: quick ? 2000 : 10_000,
@@ -74,21 +101,35 @@ const FULL = {
   gossip: { answerSize: 1000, ipv6Share: 0.1, nonIpShare: 0.05 },
 };
 
-function simArgs(s, lane) {
+function simArgs(s, lane, kernel) {
   const a = ['--nodes', String(s.nodes), '--seed', '7', '--mix', JSON.stringify(s.mix), '--max-seconds', '1200', ...simLaneArgs(lane)];
   if (s.latency) a.push('--latency', String(s.latency.medianMs), '--tail', String(s.latency.tailMs));
-  if (s.gossip) a.push('--gossip', JSON.stringify(s.gossip));
+  // In kernel mode the round trips are the delayer's: the sim adds none to its replies.
+  if (s.gossip) a.push('--gossip', JSON.stringify(kernel ? { ...s.gossip, rttMs: undefined } : s.gossip));
   return a;
 }
 
+/** The least time of each visit in kernel mode: the sim's own delays plus the round trips the client waits through. */
+function withKernelRtts(serve, rttMs) {
+  const out = {};
+  for (const [addr, ms] of Object.entries(serve)) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(addr);
+    if (m === null) continue; // not IPv4: not delayed
+    const ip = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+    out[addr] = ms + (KERNEL_RTTS_PER_VISIT * nodeRttUs(ip, Number(m[5]), rttMs)) / 1000;
+  }
+  return out;
+}
+
 /** One crawl row: [label, crawler, { defaults, engineOptions, maxPeers, timeouts }]. */
-async function crawlRow(sim, seeds, lane, row) {
+async function crawlRow(sim, seeds, lane, row, kernelRtt) {
   const childArgs = ['--crawler', row.crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(row.timeouts ?? TIMEOUTS), '--max-peers', String(row.maxPeers ?? 125), '--deadline-seconds', quick ? '240' : '900'];
   if (row.defaults) childArgs.push('--defaults');
   if (row.engineOptions) childArgs.push('--engine-options', JSON.stringify(row.engineOptions));
   const r = await runCrawlChild({ childArgs, out: tmpJson(`realistic-${row.name}-lane${lane}`), killAfterMs: (quick ? 300 : 1000) * 1000, label: row.name });
   const truth = await sim.truth();
-  const serve = row.crawler === 'bitspread' ? await sim.serveTimes() : {};
+  const simServe = row.crawler === 'bitspread' ? await sim.serveTimes() : {};
+  const serve = kernelRtt ? withKernelRtts(simServe, kernelRtt) : simServe;
   const truthSet = new Set(truth.reachable);
   const cpuMs = r.cpuUserMs + r.cpuSystemMs;
   return {
@@ -179,18 +220,30 @@ function slotFigures(visits, serve) {
   };
 }
 
-/** Rows side by side, each against its own fresh sim (lane = index). */
-async function group(scenario, rows) {
-  const sims = rows.map((_, lane) => startSimHost(simArgs(scenario, lane)));
+/**
+ * Rows side by side, each against its own fresh sim (lane = index). A
+ * scenario with per-node round trips in kernel mode runs with the delayer
+ * on; its counters land in `delayer.counters`.
+ */
+async function group(scenario, rows, delayer = {}) {
+  const kernelRtt = rttMode === 'kernel' && scenario.gossip?.rttMs ? scenario.gossip.rttMs : null;
+  const sims = rows.map((_, lane) => startSimHost(simArgs(scenario, lane, kernelRtt !== null)));
+  let delay = null;
   try {
     const ready = await Promise.all(sims.map((s) => s.ready));
-    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane].seeds, lane, row)));
+    if (kernelRtt !== null) delay = await startKernelDelay({ range: LANES_RANGE, ...kernelRtt });
+    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane].seeds, lane, row, kernelRtt)));
     return settled.map((s, i) => {
       if (s.status === 'fulfilled') return s.value;
       console.log(`  ${rows[i].name}: FAILED ${s.reason.message}`);
       return null;
     });
   } finally {
+    if (delay !== null) {
+      delayer.params = delay.params;
+      delayer.counters = await delay.stop();
+      console.log(`  kernel delayer: ${JSON.stringify(delayer.counters)}`);
+    }
     await Promise.all(sims.map((s) => s.close()));
   }
 }
@@ -202,7 +255,7 @@ function print(r) {
   console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable${split}  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
 }
 
-const out = { quick, network, timeouts: TIMEOUTS };
+const out = { quick, network: { ...network, rttMode }, timeouts: TIMEOUTS };
 console.log(`network: ${JSON.stringify(network)}`);
 
 if (parts.has('reference')) {
@@ -255,15 +308,19 @@ if (parts.has('reference')) {
 }
 
 if (parts.has('mainnet')) {
-  console.log(`mainnet shape: ${MAINNET.nodes + MAINNET.gossip.dead.count} gossiped IPv4 addresses (${reachableNodes} reachable, ${refusedNodes} refused, ${MAINNET.gossip.dead.count} black-holed), 1,000-entry answers, round trips 20-300 ms`);
+  console.log(`mainnet shape: ${MAINNET.nodes + MAINNET.gossip.dead.count} gossiped IPv4 addresses (${reachableNodes} reachable, ${refusedNodes} refused, ${MAINNET.gossip.dead.count} black-holed), 1,000-entry answers, round trips 20-300 ms (${rttMode === 'kernel' ? 'in the kernel: NFQUEUE delayer' : 'emulated by the sim'})`);
   const rows = [
     { name: 'mainnet defaults', crawler: 'bitspread', defaults: true },
     { name: 'mainnet quiet 1 s', crawler: 'bitspread', defaults: true, engineOptions: { addrQuietMs: 1000 } },
   ];
-  const [def, fixed] = await group(MAINNET, rows);
+  const delayer = {};
+  const [def, fixed] = await group(MAINNET, rows, delayer);
   [def, fixed].forEach(print);
+  if (delayer.counters) out.network = { ...out.network, netem: false, kernelDelay: 'nfqueue', ...delayer.params, counters: delayer.counters };
   out.mainnetShape = {
     scenario: MAINNET,
+    rttMode,
+    leastTime: rttMode === 'kernel' ? `sim delays + ${KERNEL_RTTS_PER_VISIT} kernel round trips (connect, version, getaddr)` : 'sim delays incl. 2 emulated round trips (version, getaddr); connect instant',
     secondsToMap: def?.seconds ?? null,
     secondsToMapBaseline: fixed?.seconds ?? null,
     secondsToLastReachable: def?.secondsToLastReachable ?? null,

@@ -62,7 +62,7 @@ export { buildReportData, type ReportData, type ChartData } from './report/data.
 export { renderReport } from './report/html.js';
 export { CrawlMetrics, parseListenAddress } from './metrics/metrics.js';
 export { pickWorker } from './engine/balancer.js';
-export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix, SimChurn, churnIsUp, churnAgent } from './sim/index.js';
+export { startSimNetwork, SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix, SimChurn, churnIsUp, churnAgent, nodeRttUs } from './sim/index.js';
 export type {
   SimOptions,
   SimNetwork,

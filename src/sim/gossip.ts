@@ -16,13 +16,15 @@
  * - `rttMs`: each node gets a round trip drawn once, log-uniform between
  *   minMs and maxMs, added to every reply it sends (each reply answers a
  *   message that crossed the network and crosses back). The TCP connect
- *   itself stays instant: that needs a kernel delay (tc netem), which not
- *   every kernel has.
+ *   itself stays instant: that needs a kernel delay (tc netem, or the
+ *   benchmark's NFQUEUE delayer, bench/netdelay/), and with one the
+ *   benchmark leaves rttMs out and puts the round trips in the kernel.
  */
 import type { AddrEntry } from '../wire/index.js';
 import { NETWORK_ID } from '../wire/index.js';
 import { UsageError } from '../errors.js';
 import { ipv4ToInt } from './addresses.js';
+import { checkKernelRttParams, nodeRttUs } from './kernel-rtt.js';
 import type { Prng } from './prng.js';
 import type { SimPlan } from './topology.js';
 
@@ -35,8 +37,13 @@ export interface GossipOptions {
   ipv6Share?: number;
   /** Share of padding entries that are the plan's Tor/I2P/CJDNS addresses (addrv2 answers only); default 0.05. */
   nonIpShare?: number;
-  /** Per-node round trip added to every reply, log-uniform in [minMs, maxMs]. */
-  rttMs?: { minMs: number; maxMs: number };
+  /**
+   * Per-node round trip added to every reply, log-uniform in [minMs, maxMs].
+   * With `seed`, each node's draw is kernel-rtt.ts's hash of (seed, address,
+   * port), the same the benchmark's kernel delayer uses, instead of a draw
+   * from the simulator's random stream.
+   */
+  rttMs?: { minMs: number; maxMs: number; seed?: number };
 }
 
 /** Distinct IPv6 padding addresses per dead + node address (so they repeat across answers, as real gossip does). */
@@ -72,10 +79,16 @@ export class SimGossip {
     this.ipv6Pool = Math.max(1, Math.round((plan.nodes.length + this.deadCount) * IPV6_POOL_SHARE));
     this.rtt = new Float32Array(opts.rttMs === undefined ? 0 : plan.nodes.length);
     if (opts.rttMs !== undefined) {
-      const { minMs, maxMs } = opts.rttMs;
+      const { minMs, maxMs, seed } = opts.rttMs;
       if (!(minMs > 0 && maxMs >= minMs)) throw new UsageError('ERR_BAD_OPTION', 'rttMs: need 0 < minMs <= maxMs');
-      const span = Math.log(maxMs / minMs);
-      for (let i = 0; i < this.rtt.length; i++) this.rtt[i] = minMs * Math.exp(span * rng.next());
+      if (seed !== undefined) {
+        const params = { minMs, maxMs, seed };
+        checkKernelRttParams(params);
+        plan.nodes.forEach((n, i) => (this.rtt[i] = nodeRttUs(n.ipInt, n.port, params) / 1000));
+      } else {
+        const span = Math.log(maxMs / minMs);
+        for (let i = 0; i < this.rtt.length; i++) this.rtt[i] = minMs * Math.exp(span * rng.next());
+      }
     }
   }
 

@@ -8,6 +8,8 @@ export type { SimTruth, SimTruthNode, SimReachableNode } from './truth.js';
 export type { SimViolation, SimViolationKind } from './connection.js';
 export type { LatencyOptions } from './latency.js';
 export type { GossipOptions } from './gossip.js';
+export { nodeRttUs, checkKernelRttParams } from './kernel-rtt.js';
+export type { KernelRttParams } from './kernel-rtt.js';
 export { SIM_BEHAVIOURS, DEFAULT_MIX, completesHandshake, parseMix } from './behaviours.js';
 export type { SimBehaviour } from './behaviours.js';
 export { startSocksFront } from './socks5-front.js';
