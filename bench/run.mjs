@@ -106,6 +106,8 @@ for (const bench of BENCHMARKS) {
   results.runs[bench.key] = { status: ok ? 'ok' : 'failed', seconds: Math.round(r.seconds * 10) / 10, ...(ok ? {} : { exitCode: r.code, signal: r.signal }) };
   if (r.figures && bench.mergeInto) results[bench.mergeInto] = { ...(results[bench.mergeInto] ?? {}), ...r.figures };
   else if (r.figures) results[bench.key] = r.figures;
+  // The kernel delayer's run (realistic.mjs, mainnet shape): its mode, parameters and counters describe the network.
+  if (r.figures?.network?.rttMode) results.network = { ...results.network, ...r.figures.network };
 }
 results.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
 results.loadAverageAtEnd = os.loadavg();
