@@ -7,11 +7,13 @@
 #   python3 make g++  for `npm ci` itself: better-sqlite3 (the store) fetches a prebuilt binary
 #                 from GitHub, which is unreachable here, and then builds from source with
 #                 node-gyp (node's own headers: /usr/include/node of the NodeSource package)
+#   libnetfilter-queue-dev  test/kernel-rtt.test.ts compiles the benchmark's kernel delayer
+#                 (bench/netdelay/netdelay.c, with g++'s gcc) to check its RTTs against the JS twin
 # A policy-rc.d that exits 101 first, so Debian starts none of these as a service (the tests
 # start what they need themselves, bound to loopback, and stop it). Needs root (CI runs as root).
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
-PKGS=(redis-server microsocks chromium prometheus python3 make g++)
+PKGS=(redis-server microsocks chromium prometheus python3 make g++ libnetfilter-queue-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
