@@ -62,11 +62,15 @@ function iptables(op, range, which) {
   return spawnSync('iptables', ['-w', '-t', 'mangle', op, 'OUTPUT', '-p', 'tcp', '-m', 'iprange', `--${which}-range`, range, '-j', 'NFQUEUE', '--queue-num', String(QUEUE)], { encoding: 'utf8' });
 }
 
-/** CPU (user + system) the process has used, ms, from /proc. */
+/**
+ * CPU the process has used, ms, from /proc: { user, system }. Its system
+ * time includes the kernel's work on each packet it lets through (a verdict
+ * re-injects the packet, and lo delivers it in that syscall's softirq).
+ */
 function cpuMsOf(pid) {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    return { user: (Number(f[11]) * 1000) / 100, system: (Number(f[12]) * 1000) / 100 }; // clock ticks, USER_HZ 100
   } catch {
     return null;
   }
@@ -117,7 +121,17 @@ export async function startKernelDelay({ range, minMs, maxMs, seed, jitterMs = K
       const how = await exited;
       if (how !== 0) throw new Error(`kernel delayer exited with ${how}`);
       const c = await counters;
-      return { ...c, cpuMs, seconds: (Date.now() - startedAt) / 1000, cpuUsPerPacket: cpuMs !== null && c.packets ? (cpuMs * 1000) / c.packets : null };
+      const seconds = (Date.now() - startedAt) / 1000;
+      const total = cpuMs === null ? null : cpuMs.user + cpuMs.system;
+      return {
+        ...c,
+        seconds,
+        cpuMs: total,
+        cpuUserMs: cpuMs?.user ?? null,
+        cpuSystemMs: cpuMs?.system ?? null,
+        cpuCoreShare: total === null ? null : total / 1000 / seconds,
+        cpuUsPerPacket: total !== null && c.packets ? (total * 1000) / c.packets : null,
+      };
     },
   };
 }
