@@ -109,20 +109,42 @@ function simArgs(s, lane, kernel) {
   return a;
 }
 
+/** A node's round trip by the delayer's hash, ms (null: not an IPv4 address:port). */
+function rttOfAddr(addr, rttMs) {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(addr);
+  if (m === null) return null;
+  const ip = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+  return nodeRttUs(ip, Number(m[5]), rttMs) / 1000;
+}
+
 /** The least time of each visit in kernel mode: the sim's own delays plus the round trips the client waits through. */
 function withKernelRtts(serve, rttMs) {
   const out = {};
   for (const [addr, ms] of Object.entries(serve)) {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(addr);
-    if (m === null) continue; // not IPv4: not delayed
-    const ip = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
-    out[addr] = ms + (KERNEL_RTTS_PER_VISIT * nodeRttUs(ip, Number(m[5]), rttMs)) / 1000;
+    const rtt = rttOfAddr(addr, rttMs);
+    if (rtt !== null) out[addr] = ms + KERNEL_RTTS_PER_VISIT * rtt;
   }
   return out;
 }
 
+/**
+ * What the crawler measured against each node's round trip: its connect
+ * time (dial to established: one RTT with the kernel delayer, about 0 when
+ * emulated) minus the node's RTT, median and p90 over reachable visits.
+ */
+function connectFigures(visits, rttMs) {
+  const excess = [];
+  for (const v of visits) {
+    const rtt = rttOfAddr(v[0], rttMs);
+    if (rtt !== null && typeof v[4] === 'number') excess.push(v[4] - rtt);
+  }
+  excess.sort((a, b) => a - b);
+  const at = (p) => (excess.length ? excess[Math.min(excess.length - 1, Math.floor(excess.length * p))] : null);
+  return { connectMinusRttMsP10: at(0.1), connectMinusRttMsP50: at(0.5), connectMinusRttMsP90: at(0.9), connectsMeasured: excess.length };
+}
+
 /** One crawl row: [label, crawler, { defaults, engineOptions, maxPeers, timeouts }]. */
-async function crawlRow(sim, seeds, lane, row, kernelRtt) {
+async function crawlRow(sim, seeds, lane, row, kernelRtt, rttMs) {
   const childArgs = ['--crawler', row.crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(row.timeouts ?? TIMEOUTS), '--max-peers', String(row.maxPeers ?? 125), '--deadline-seconds', quick ? '240' : '900'];
   if (row.defaults) childArgs.push('--defaults');
   if (row.engineOptions) childArgs.push('--engine-options', JSON.stringify(row.engineOptions));
@@ -158,6 +180,7 @@ async function crawlRow(sim, seeds, lane, row, kernelRtt) {
     simPeakInbound: truth.stats.peakInbound,
     simCoreShare: truth.cpuMs / r.ms,
     ...(r.visits ? slotFigures(r.visits, serve) : {}),
+    ...(r.visits && rttMs ? connectFigures(r.visits, rttMs) : {}),
   };
 }
 
@@ -232,7 +255,7 @@ async function group(scenario, rows, delayer = {}) {
   try {
     const ready = await Promise.all(sims.map((s) => s.ready));
     if (kernelRtt !== null) delay = await startKernelDelay({ range: LANES_RANGE, ...kernelRtt });
-    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane].seeds, lane, row, kernelRtt)));
+    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane].seeds, lane, row, kernelRtt, scenario.gossip?.rttMs?.seed === undefined ? null : scenario.gossip.rttMs)));
     return settled.map((s, i) => {
       if (s.status === 'fulfilled') return s.value;
       console.log(`  ${rows[i].name}: FAILED ${s.reason.message}`);
@@ -250,7 +273,8 @@ async function group(scenario, rows, delayer = {}) {
 
 function print(r) {
   if (r === null) return;
-  const eff = r.slotEfficiency == null ? '' : `  slot eff ${r.slotEfficiency.toFixed(2)} (median ${r.slotEfficiencyMedian.toFixed(2)}; slot ${r.meanSlotMs.toFixed(0)} ms, least ${r.meanLeastMs.toFixed(0)} ms, close ${r.meanCloseMs.toFixed(0)} ms, p50/p90/max ${r.closeMsP50}/${r.closeMsP90}/${r.closeMsMax})  addrs/visit ${r.addrsPerVisit.toFixed(1)}`;
+  const conn = r.connectMinusRttMsP50 == null ? '' : `  connect - RTT p10/p50/p90 ${r.connectMinusRttMsP10.toFixed(1)}/${r.connectMinusRttMsP50.toFixed(1)}/${r.connectMinusRttMsP90.toFixed(1)} ms`;
+  const eff = r.slotEfficiency == null ? '' : `  slot eff ${r.slotEfficiency.toFixed(2)} (median ${r.slotEfficiencyMedian.toFixed(2)}; slot ${r.meanSlotMs.toFixed(0)} ms, least ${r.meanLeastMs.toFixed(0)} ms, close ${r.meanCloseMs.toFixed(0)} ms, p50/p90/max ${r.closeMsP50}/${r.closeMsP90}/${r.closeMsMax})  addrs/visit ${r.addrsPerVisit.toFixed(1)}${conn}`;
   const split = r.cpuUserMsPerReachable == null ? '' : ` (steady ${r.cpuMsPerReachableSteady?.toFixed(3) ?? '?'}; user ${r.cpuUserMsPerReachable.toFixed(3)}, sys ${r.cpuSystemMsPerReachable.toFixed(3)}${r.cpuMsPerReachableByThread ? `; ${Object.entries(r.cpuMsPerReachableByThread).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}` : ''})`;
   console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable${split}  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
 }
