@@ -219,6 +219,21 @@ static void kernel_counters(unsigned long *queue_dropped, unsigned long *user_dr
 
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
+/* Reads every message waiting on the queue socket: each packet gets its due time. -1 on error. */
+static int drain(struct nfq_handle *h, int fd) {
+  static char buf[1 << 18];
+  for (;;) {
+    ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == ENOBUFS) { count.enobufs++; continue; }
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+      perror("netdelay: recv");
+      return -1;
+    }
+    nfq_handle_packet(h, buf, (int)r);
+  }
+}
+
 static int parse_range(const char *s) {
   char a[32], b[32];
   struct in_addr x, y;
@@ -302,7 +317,6 @@ int main(int argc, char **argv) {
   }
   printf("{\"ready\":true}\n");
   fflush(stdout);
-  static char buf[1 << 18];
   while (!stopping) {
     int64_t now = now_ns();
     release(now, 0);
@@ -318,17 +332,10 @@ int main(int argc, char **argv) {
     int n = ppoll(&pfd, 1, tsp, &wait_mask);
     if (n < 0 && errno != EINTR) { perror("netdelay: ppoll"); return 71; }
     if (n <= 0) continue;
-    for (;;) { /* drain the socket: every queued packet gets its due time now */
-      ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (r < 0) {
-        if (errno == ENOBUFS) { count.enobufs++; continue; }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-        perror("netdelay: recv");
-        return 71;
-      }
-      nfq_handle_packet(h, buf, (int)r);
-    }
+    if (drain(h, fd) < 0) return 71;
   }
+  /* Stopping: what is still unread gets its verdict too, then everything held is accepted at once. */
+  if (drain(h, fd) < 0) return 71;
   release(now_ns(), 1);
   unsigned long qd, ud;
   kernel_counters(&qd, &ud);
