@@ -127,7 +127,17 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
         case 'NAMING LOOKUP': {
           const name = (fields.NAME ?? '').toLowerCase();
           if (!/^[a-z2-7]{52}\.b32\.i2p$/.test(name)) return say(`NAMING REPLY RESULT=INVALID_KEY NAME=${name}`);
-          if (sim.overlayTarget(name) === undefined) return say(`NAMING REPLY RESULT=KEY_NOT_FOUND NAME=${name}`);
+          if (sim.overlayTarget(name) === undefined) {
+            // A router looks the name's lease set up in the network database before giving up (the sim's gossip.overlay failMs).
+            const wait = sim.overlayFailDelay?.('i2p');
+            if (wait === undefined) return say(`NAMING REPLY RESULT=KEY_NOT_FOUND NAME=${name}`);
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              if (!client.destroyed) say(`NAMING REPLY RESULT=KEY_NOT_FOUND NAME=${name}`);
+            }, wait);
+            timers.add(timer);
+            return;
+          }
           const dest = destinationOf(name);
           byDest.set(dest, name);
           return say(`NAMING REPLY RESULT=OK NAME=${name} VALUE=${dest}`);
@@ -149,12 +159,13 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
   });
 
   function streamConnect(client: Socket, name: string): void {
-    const wait = typeof delay === 'number' ? delay : delay[0] + Math.random() * (delay[1] - delay[0]);
+    const forced = failures.names?.[name];
+    const target = sim.overlayTarget(name);
+    // A node's own tunnel-build delay (the sim's gossip.overlay) when it has one.
+    const wait = target?.connectDelayMs ?? (typeof delay === 'number' ? delay : delay[0] + Math.random() * (delay[1] - delay[0]));
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (client.destroyed) return;
-      const forced = failures.names?.[name];
-      const target = sim.overlayTarget(name);
       if (forced !== undefined || target === undefined) return void client.end(`STREAM STATUS RESULT=${forced ?? 'CANT_REACH_PEER'}\n`);
       const upstream = netConnect({ host: target.host, port: target.port });
       sockets.add(upstream);

@@ -18,7 +18,18 @@ import { formatIpv6 } from '../shared/allow-list.js';
 
 /** The part of a SimNetwork the front needs. */
 export interface OverlayResolver {
-  overlayTarget(host: string): { host: string; port: number; network: AddressNetwork; addr: string } | undefined;
+  overlayTarget(host: string): OverlayTarget | undefined;
+  /** The wait before failing a `network` address nobody serves; undefined: the front's own delay. */
+  overlayFailDelay?(network: AddressNetwork): number | undefined;
+}
+
+export interface OverlayTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly network: AddressNetwork;
+  readonly addr: string;
+  /** This node's own connect delay through the front (the sim's gossip.overlay), instead of the front's delayMs draw. */
+  readonly connectDelayMs?: number;
 }
 
 export interface SocksFrontOptions {
@@ -124,7 +135,7 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
   function request(client: Socket, host: string, port: number, early: Buffer, reply: (rep: number) => void): void {
     state.requests.push(`${host}:${port}`);
     const failure = opts.failures?.[host];
-    let target: { host: string; port: number; network: AddressNetwork } | undefined;
+    let target: { host: string; port: number; network: AddressNetwork; connectDelayMs?: number } | undefined;
     let rep = 0;
     if (host.endsWith('.onion')) {
       let valid = true;
@@ -145,7 +156,10 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
     }
     const network: AddressNetwork = target?.network ?? (host.endsWith('.onion') ? 'onion' : 'ipv4');
     const d = delays[network] ?? 0;
-    const wait = typeof d === 'number' ? d : d[0] + Math.random() * (d[1] - d[0]);
+    const wait =
+      target?.connectDelayMs ??
+      (target === undefined && failure === undefined ? sim.overlayFailDelay?.(network) : undefined) ??
+      (typeof d === 'number' ? d : d[0] + Math.random() * (d[1] - d[0]));
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (client.destroyed) return;
