@@ -1,8 +1,9 @@
 /**
  * The default per-Tor-proxy budget in a real crawl: with a cap whose onion
  * share (a quarter) is over DEFAULT_TOR_PROXY_BUDGET, one SOCKS5 front never
- * carries more than that many tunnels at once, and carries that many when
- * the onion nodes are slow to connect; every onion node is still found.
+ * carries more than that many tunnels at once, the crawler's onion budget is
+ * held to it and filled when the onion nodes are slow to connect, and every
+ * onion node is still found.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Crawler } from '../src/engine/crawler.js';
@@ -39,13 +40,15 @@ afterAll(async () => {
 });
 
 describe('default Tor proxy budget', () => {
-  it(`one Tor proxy carries at most ${DEFAULT_TOR_PROXY_BUDGET} streams at once, fills them, and every onion node is found`, () => {
+  it(`one Tor proxy carries at most ${DEFAULT_TOR_PROXY_BUDGET} streams at once, the crawl fills that budget, and every onion node is found`, () => {
     const onion = sim.truth().reachable.filter((t) => t.network === 'onion');
     expect(onion.length).toBeGreaterThan(200);
     for (const t of onion) expect(records.get(t.addr), t.addr).toMatchObject({ state: 'reachable', via: 'socks5' });
+    // The proxy side: never more tunnels at once than the budget (without the default it carried ~100 here).
     expect(tor.stats().peak.onion).toBeLessThanOrEqual(DEFAULT_TOR_PROXY_BUDGET);
-    expect(tor.stats().peak.onion).toBeGreaterThan(DEFAULT_TOR_PROXY_BUDGET / 2);
+    // The crawler side: the onion budget is held to what the one proxy carries, and the crawl fills it.
     expect(summary.networkBudgets?.onion).toMatchObject({ budget: DEFAULT_TOR_PROXY_BUDGET });
     expect(summary.networkBudgets!.onion!.peak).toBeLessThanOrEqual(DEFAULT_TOR_PROXY_BUDGET);
+    expect(summary.networkBudgets!.onion!.peak).toBeGreaterThanOrEqual((DEFAULT_TOR_PROXY_BUDGET * 3) / 4);
   });
 });
