@@ -32,8 +32,9 @@ beforeAll(async () => {
     gossip: { answerSize: 300, dead: { count: 100, base: '127.94.200.0' }, nonIpShare: 0.1, rttMs: { minMs: 5, maxMs: 20 }, overlay: OVERLAY },
   });
   // No delays of the fronts' own: every wait comes from the sim's per-node draws.
-  tor = await startSocksFront(sim, { delayMs: { onion: 0 } });
-  sam = await startSamFront(sim, { connectDelayMs: 0 });
+  // Small logs: a front keeps the first logLimit lines of its stats logs and counts the rest.
+  tor = await startSocksFront(sim, { delayMs: { onion: 0 }, logLimit: 5 });
+  sam = await startSamFront(sim, { connectDelayMs: 0, logLimit: 7 });
   const crawler = new Crawler({
     network: sim.network,
     seeds: sim.seeds,
@@ -101,5 +102,14 @@ describe('mainnet-shaped sim with Tor and I2P nodes behind the fronts', () => {
     // The fronts saw the traffic: Tor tunnels and I2P streams opened through them.
     expect(tor.stats().peak.onion).toBeGreaterThan(0);
     expect(sam.stats().peak).toBeGreaterThan(0);
+    // Their logs stay bounded (the first logLimit lines) while counting everything.
+    const t = tor.stats();
+    const s = sam.stats();
+    expect(t.requests.length).toBe(5);
+    expect(t.credentials.length).toBe(5);
+    expect(t.requestCount).toBeGreaterThan(20);
+    expect(s.commands.length).toBe(7);
+    expect(s.commands[0]).toMatch(/^HELLO VERSION/);
+    expect(s.commandCount).toBeGreaterThan(20);
   });
 });
