@@ -55,11 +55,11 @@ const runners = {
     // Bounded like every benchmark: stop the crawl if it outlives the deadline.
     const stopper = setTimeout(() => run.stop(), deadlineMs);
     // Every 10 s: what is known, queued and in flight per network (where a crawl's time goes).
-    const timeline = [];
+    const networkTimeline = [];
     const sample = () => {
       const st = run.crawler.stats();
       const inFlight = Object.fromEntries(Object.entries(st.networks).filter(([, l]) => l.peak > 0).map(([n, l]) => [n, l.inFlight]));
-      timeline.push({ s: Math.round(st.elapsedMs / 1000), known: st.known, queued: st.queued, open: st.open, done: st.done, inFlight, dropped: st.droppedPerSource + st.droppedPerSourceGroup });
+      networkTimeline.push({ s: Math.round(st.elapsedMs / 1000), known: st.known, queued: st.queued, open: st.open, done: st.done, inFlight, dropped: st.droppedPerSource + st.droppedPerSourceGroup });
     };
     const sampler = setInterval(sample, 10_000);
     const reachable = [];
@@ -88,7 +88,7 @@ const runners = {
     clearTimeout(stopper);
     clearInterval(sampler);
     sample();
-    return { reachable, failed, skipped, failureCodes, summary, visits, lastReachableMs, maxPeers: run.crawler.stats().maxPeers, timeline, handshakeTimeouts };
+    return { reachable, failed, skipped, failureCodes, summary, visits, lastReachableMs, maxPeers: run.crawler.stats().maxPeers, networkTimeline, handshakeTimeouts };
   },
   async baseline() {
     const { baselineCrawl } = await import('./baseline-crawler.mjs');
@@ -209,7 +209,7 @@ const out = {
   visits: result.visits ?? null,
   lastReachableMs: result.lastReachableMs ?? null,
   maxPeers: result.maxPeers ?? null,
-  timeline: result.timeline ?? null,
+  networkTimeline: result.networkTimeline ?? null,
   handshakeTimeouts: result.handshakeTimeouts ?? null,
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
 };

@@ -167,7 +167,7 @@ async function crawlRow(sim, ready, lane, row) {
     simPeakInbound: truth.stats.peakInbound,
     simCoreShare: truth.cpuMs / r.ms,
     ...(r.visits ? slotFigures(r.visits, serve) : {}),
-    ...(truth.fronts ? { byNetwork: byNetwork(r, truth, serve), fronts: truth.fronts, simPeakInboundByNetwork: truth.stats.peakInboundByNetwork, timeline: r.timeline, handshakeTimeouts: r.handshakeTimeouts } : {}),
+    ...(truth.fronts ? { byNetwork: byNetwork(r, truth, serve), fronts: truth.fronts, simPeakInboundByNetwork: truth.stats.peakInboundByNetwork, networkTimeline: r.networkTimeline, handshakeTimeouts: r.handshakeTimeouts } : {}),
   };
 }
 
