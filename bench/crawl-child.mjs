@@ -54,11 +54,20 @@ const runners = {
     });
     // Bounded like every benchmark: stop the crawl if it outlives the deadline.
     const stopper = setTimeout(() => run.stop(), deadlineMs);
+    // Every 10 s: what is known, queued and in flight per network (where a crawl's time goes).
+    const networkTimeline = [];
+    const sample = () => {
+      const st = run.crawler.stats();
+      const inFlight = Object.fromEntries(Object.entries(st.networks).filter(([, l]) => l.peak > 0).map(([n, l]) => [n, l.inFlight]));
+      networkTimeline.push({ s: Math.round(st.elapsedMs / 1000), known: st.known, queued: st.queued, open: st.open, done: st.done, inFlight, dropped: st.droppedPerSource + st.droppedPerSourceGroup });
+    };
+    const sampler = setInterval(sample, 10_000);
     const reachable = [];
     const failureCodes = {};
     let failed = 0;
     let skipped = 0;
     const visits = [];
+    const handshakeTimeouts = [];
     let lastReachableMs = 0;
     const t0 = performance.now();
     for await (const rec of run) {
@@ -72,11 +81,14 @@ const runners = {
         failed++;
         const code = rec.error ?? 'unknown';
         failureCodes[code] = (failureCodes[code] ?? 0) + 1;
+        if (code === 'ERR_HANDSHAKE_TIMEOUT' && handshakeTimeouts.length < 100) handshakeTimeouts.push([rec.addr, rec.connectMs ?? null, rec.slotMs ?? null]);
       } else skipped++;
     }
     const summary = await run.done;
     clearTimeout(stopper);
-    return { reachable, failed, skipped, failureCodes, summary, visits, lastReachableMs, maxPeers: run.crawler.stats().maxPeers };
+    clearInterval(sampler);
+    sample();
+    return { reachable, failed, skipped, failureCodes, summary, visits, lastReachableMs, maxPeers: run.crawler.stats().maxPeers, networkTimeline, handshakeTimeouts };
   },
   async baseline() {
     const { baselineCrawl } = await import('./baseline-crawler.mjs');
@@ -197,6 +209,8 @@ const out = {
   visits: result.visits ?? null,
   lastReachableMs: result.lastReachableMs ?? null,
   maxPeers: result.maxPeers ?? null,
+  networkTimeline: result.networkTimeline ?? null,
+  handshakeTimeouts: result.handshakeTimeouts ?? null,
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
 };
 writeFileSync(a.json, JSON.stringify(out) + '\n');

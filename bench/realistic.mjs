@@ -15,10 +15,16 @@
 //    Slot efficiency: per reachable visit, the least it could take (the sim's
 //    time from accepting the connection to its getaddr answer leaving) over
 //    the time the visit held its slot.
-// 2. Mainnet shape: 60,000 gossiped IPv4 addresses (18,000 reachable, 12,000
-//    refused, 30,000 black-holed), full 1,000-entry answers mixing IPv4,
-//    IPv6 and Tor/I2P/CJDNS, round trips 20-300 ms per node; bitspread's
-//    defaults against the same with a fixed 1 s quiet period.
+// 2. Mainnet shape: ~60,000 gossiped addresses: 30,000 nodes (18,000
+//    reachable: ~11,000 IPv4, ~5,500 Tor v3, ~1,500 I2P; the rest refused),
+//    24,000 black-holed IPv4, 5,000 dead .onion and 1,000 dead .b32.i2p
+//    names; full 1,000-entry answers mixing IPv4, IPv6 (gossip only) and
+//    Tor/I2P/CJDNS; round trips 20-300 ms per IP node. Tor and I2P nodes sit
+//    behind the sim's SOCKS5 and SAM fronts (the crawler runs with
+//    --via-tor/--tor-proxy and --via-i2p/--i2p-sam pointing at them) with
+//    their own connect delays and round trips (MAINNET_OVERLAY); dead names
+//    fail after the front's give-up delay. bitspread's defaults against the
+//    same with a fixed 1 s quiet period; figures per network.
 // 3. Full answers, CPU-bound: the cpu-bound scenario (no latency, cap 500)
 //    with every answer padded to 1,000 entries, against the same with the
 //    plan's 8-30-entry answers: CPU per reachable visit.
@@ -31,9 +37,13 @@
 // each reply and connects are instant. Both draw each node's RTT from the
 // same hash (src/sim/kernel-rtt.ts), so the two modes give a node the same RTT.
 // The reference network's delays are per reply (its definition, against
-// which bitnodes was measured) and stay in the sim in both modes.
+// which bitnodes was measured) and stay in the sim in both modes. The mainnet
+// shape with Tor and I2P nodes behind the sim's fronts keeps its round trips
+// in the sim (the fronts relay to the nodes' hidden loopback addresses, which
+// the delayer would slow a second time); in kernel mode its IPv4-only
+// variant runs as well, with the round trips in the kernel.
 //
-//   node bench/realistic.mjs [--quick] [--json out.json] [--part reference|mainnet|full-answer] [--rtt auto|kernel|emulated]
+//   node bench/realistic.mjs [--quick] [--json out.json] [--part reference|mainnet|full-answer] [--rtt auto|kernel|emulated] [--ip-only] [--tor-fronts 4]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ensureBuilt, loadDist } from './dist.mjs';
@@ -52,6 +62,10 @@ const { values: args } = parseArgs({
     part: { type: 'string', multiple: true },
     rows: { type: 'string' },
     rtt: { type: 'string', default: 'auto' },
+    // Mainnet shape without Tor / I2P nodes (every node IPv4, no dead names), as before they were added: for comparison.
+    'ip-only': { type: 'boolean', default: false },
+    // Tor instances (the sim's SOCKS5 fronts) the crawler spreads onion dials over, 64 streams each by default.
+    'tor-fronts': { type: 'string', default: '4' },
   },
 });
 const quick = args.quick;
@@ -85,15 +99,50 @@ const REFERENCE = {
   latency: quick ? { medianMs: 50, tailMs: 500 } : { medianMs: 100, tailMs: 1000 },
   mix: LATENCY_MIX,
 };
-const reachableNodes = quick ? 1800 : 18_000;
-const refusedNodes = quick ? 1200 : 12_000;
-const MAINNET = {
+const scale = quick ? 0.1 : 1;
+const reachableNodes = 18_000 * scale;
+const refusedNodes = 12_000 * scale;
+/**
+ * Where the reachable nodes are: 11,000 IPv4, 5,500 Tor v3, 1,500 I2P (about
+ * 39 % behind Tor or I2P). Bitnodes counts more onion than IPv4 among
+ * reachable nodes today; we keep IPv4 the majority so the IP figures stay
+ * comparable with earlier runs, and still put more than a third of the
+ * reachable nodes behind the slow fronts. The shares apply to every node,
+ * refused ones too (a 'refused' Tor / I2P node fails at the front after its
+ * give-up delay). IPv6 stays gossip-only padding: the sim can only put IPv6
+ * nodes on ::1 (one address, a port each), which is no IPv6 network.
+ */
+const OVERLAY_SHARE = { onion: 5500 / 18_000, i2p: 1500 / 18_000 };
+/**
+ * Tor and I2P delays, per node (log-uniform), our assumptions of the order
+ * of magnitude (docs/PERFORMANCE.md says where they come from): an onion
+ * connect builds a rendezvous circuit (0.5-5 s), the six-hop circuit's
+ * round trip is 300-1,500 ms, and a dead onion fails after the descriptor
+ * lookups give up (3-20 s); an I2P connect looks up a lease set and builds
+ * tunnels (2-10 s), round trips 500-2,500 ms, dead names fail after 5-20 s.
+ * All under the crawler's default proxied connect timeouts (30 s Tor, 60 s I2P).
+ */
+const MAINNET_OVERLAY = {
+  onion: { connectMs: [500, 5000], rttMs: [300, 1500], failMs: [3000, 20_000], dead: 5000 * scale },
+  i2p: { connectMs: [2000, 10_000], rttMs: [500, 2500], failMs: [5000, 20_000], dead: 1000 * scale },
+};
+/** The mainnet shape; `ipOnly`: every node IPv4 (no Tor / I2P nodes, no dead names), as before they were added. */
+const mainnetScenario = (ipOnly) => ({
   nodes: reachableNodes + refusedNodes,
   // Reachable: mostly modern Core, some old (addr v1) ones; the rest refused.
   mix: { refused: refusedNodes / (reachableNodes + refusedNodes), old: 0.06 },
   latency: { medianMs: 5, tailMs: 50 },
-  gossip: { answerSize: 1000, dead: { count: quick ? 3000 : 30_000, base: BLACK_HOLE_BASE }, ipv6Share: 0.1, nonIpShare: 0.05, rttMs: { minMs: 20, maxMs: 300, seed: 16 } },
-};
+  ...(ipOnly ? {} : { overlays: OVERLAY_SHARE, fronts: true, torFronts: Number(args['tor-fronts']) }),
+  gossip: {
+    answerSize: 1000,
+    dead: { count: (ipOnly ? 30_000 : 24_000) * scale, base: BLACK_HOLE_BASE },
+    ipv6Share: 0.1,
+    nonIpShare: 0.05,
+    rttMs: { minMs: 20, maxMs: 300, seed: 16 },
+    ...(ipOnly ? {} : { overlay: MAINNET_OVERLAY }),
+  },
+});
+const MAINNET = mainnetScenario(args['ip-only']);
 const FULL = {
   nodes: quick ? 2000 : 10_000,
   mix: CPU_MIX,
@@ -106,6 +155,8 @@ function simArgs(s, lane, kernel) {
   if (s.latency) a.push('--latency', String(s.latency.medianMs), '--tail', String(s.latency.tailMs));
   // In kernel mode the round trips are the delayer's: the sim adds none to its replies.
   if (s.gossip) a.push('--gossip', JSON.stringify(kernel ? { ...s.gossip, rttMs: undefined } : s.gossip));
+  if (s.overlays) a.push('--overlays', JSON.stringify(s.overlays));
+  if (s.fronts) a.push('--fronts', '--tor-fronts', String(s.torFronts ?? 1));
   return a;
 }
 
@@ -144,10 +195,15 @@ function connectFigures(visits, rttMs) {
 }
 
 /** One crawl row: [label, crawler, { defaults, engineOptions, maxPeers, timeouts }]. */
-async function crawlRow(sim, seeds, lane, row, kernelRtt, rttMs) {
+async function crawlRow(sim, ready, lane, row, kernelRtt, rttMs) {
+  const seeds = ready.seeds;
+  // The sim's fronts: Tor and I2P are dialled through them (on 127.0.0.1, inside the allow-list).
+  const fronts = ready.sam !== null && ready.sam !== undefined;
+  const reach = fronts ? { reach: { torProxies: ready.socks, viaTor: true, i2pSam: ready.sam, viaI2p: true } } : {};
+  const engineOptions = row.engineOptions || fronts ? { ...row.engineOptions, ...reach } : undefined;
   const childArgs = ['--crawler', row.crawler, '--seeds', seeds.join(','), '--timeouts', JSON.stringify(row.timeouts ?? TIMEOUTS), '--max-peers', String(row.maxPeers ?? 125), '--deadline-seconds', quick ? '240' : '900'];
   if (row.defaults) childArgs.push('--defaults');
-  if (row.engineOptions) childArgs.push('--engine-options', JSON.stringify(row.engineOptions));
+  if (engineOptions) childArgs.push('--engine-options', JSON.stringify(engineOptions));
   const r = await runCrawlChild({ childArgs, out: tmpJson(`realistic-${row.name}-lane${lane}`), killAfterMs: (quick ? 300 : 1000) * 1000, label: row.name });
   const truth = await sim.truth();
   const simServe = row.crawler === 'bitspread' ? await sim.serveTimes() : {};
@@ -181,7 +237,27 @@ async function crawlRow(sim, seeds, lane, row, kernelRtt, rttMs) {
     simCoreShare: truth.cpuMs / r.ms,
     ...(r.visits ? slotFigures(r.visits, serve) : {}),
     ...(r.visits && rttMs ? connectFigures(r.visits, rttMs) : {}),
+    ...(truth.fronts ? { byNetwork: byNetwork(r, truth, serve), fronts: truth.fronts, simPeakInboundByNetwork: truth.stats.peakInboundByNetwork, networkTimeline: r.networkTimeline, handshakeTimeouts: r.handshakeTimeouts } : {}),
   };
+}
+
+/** The network an address is on, from its text form. */
+function networkOf(addr) {
+  if (addr.includes('.onion:')) return 'onion';
+  if (addr.includes('.b32.i2p:')) return 'i2p';
+  return addr.startsWith('[') ? 'ipv6' : 'ipv4';
+}
+
+/** Found / reachable and slot efficiency per network (IPv4, Tor, I2P). */
+function byNetwork(r, truth, serve) {
+  const out = {};
+  for (const net of ['ipv4', 'onion', 'i2p']) {
+    const truthSet = new Set(truth.reachable.filter((a) => networkOf(a) === net));
+    const found = r.reachable.filter((a) => networkOf(a) === net && truthSet.has(a)).length;
+    const slot = r.visits ? slotFigures(r.visits.filter(([addr]) => networkOf(addr) === net), serve) : {};
+    out[net] = { found, reachable: truthSet.size, slotEfficiency: slot.slotEfficiency ?? null, slotEfficiencyMedian: slot.slotEfficiencyMedian ?? null, meanSlotMs: slot.meanSlotMs ?? null, meanLeastMs: slot.meanLeastMs ?? null, visitsMeasured: slot.visitsMeasured ?? 0 };
+  }
+  return out;
 }
 
 /**
@@ -255,7 +331,7 @@ async function group(scenario, rows, delayer = {}) {
   try {
     const ready = await Promise.all(sims.map((s) => s.ready));
     if (kernelRtt !== null) delay = await startKernelDelay({ range: LANES_RANGE, ...kernelRtt });
-    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane].seeds, lane, row, kernelRtt, scenario.gossip?.rttMs?.seed === undefined ? null : scenario.gossip.rttMs)));
+    const settled = await Promise.allSettled(rows.map((row, lane) => crawlRow(sims[lane], ready[lane], lane, row, kernelRtt, scenario.gossip?.rttMs?.seed === undefined ? null : scenario.gossip.rttMs)));
     return settled.map((s, i) => {
       if (s.status === 'fulfilled') return s.value;
       console.log(`  ${rows[i].name}: FAILED ${s.reason.message}`);
@@ -274,6 +350,10 @@ async function group(scenario, rows, delayer = {}) {
 function print(r) {
   if (r === null) return;
   const conn = r.connectMinusRttMsP50 == null ? '' : `  connect - RTT p10/p50/p90 ${r.connectMinusRttMsP10.toFixed(1)}/${r.connectMinusRttMsP50.toFixed(1)}/${r.connectMinusRttMsP90.toFixed(1)} ms`;
+  if (r.byNetwork) {
+    const parts = Object.entries(r.byNetwork).map(([n, x]) => `${n} ${x.found}/${x.reachable} eff ${x.slotEfficiency?.toFixed(2) ?? '-'} (slot ${x.meanSlotMs?.toFixed(0) ?? '-'} ms, least ${x.meanLeastMs?.toFixed(0) ?? '-'} ms)`);
+    console.log(`    ${r.name}: ${parts.join('; ')}; front peaks tor ${r.fronts.socks.map((f) => f.peakOnion).join('/')} i2p ${r.fronts.sam.peak}`);
+  }
   const eff = r.slotEfficiency == null ? '' : `  slot eff ${r.slotEfficiency.toFixed(2)} (median ${r.slotEfficiencyMedian.toFixed(2)}; slot ${r.meanSlotMs.toFixed(0)} ms, least ${r.meanLeastMs.toFixed(0)} ms, close ${r.meanCloseMs.toFixed(0)} ms, p50/p90/max ${r.closeMsP50}/${r.closeMsP90}/${r.closeMsMax})  addrs/visit ${r.addrsPerVisit.toFixed(1)}${conn}`;
   const split = r.cpuUserMsPerReachable == null ? '' : ` (steady ${r.cpuMsPerReachableSteady?.toFixed(3) ?? '?'}; user ${r.cpuUserMsPerReachable.toFixed(3)}, sys ${r.cpuSystemMsPerReachable.toFixed(3)}${r.cpuMsPerReachableByThread ? `; ${Object.entries(r.cpuMsPerReachableByThread).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}` : ''})`;
   console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable${split}  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
@@ -331,8 +411,11 @@ if (parts.has('reference')) {
   });
 }
 
-if (parts.has('mainnet')) {
-  console.log(`mainnet shape: ${MAINNET.nodes + MAINNET.gossip.dead.count} gossiped IPv4 addresses (${reachableNodes} reachable, ${refusedNodes} refused, ${MAINNET.gossip.dead.count} black-holed), 1,000-entry answers, round trips 20-300 ms (${rttMode === 'kernel' ? 'in the kernel: NFQUEUE delayer' : 'emulated by the sim'})`);
+/** One mainnet-shaped group (defaults, and a fixed 1 s quiet period, side by side): its figures. */
+async function mainnetGroup(scenario) {
+  const kernel = rttMode === 'kernel' && !scenario.overlays;
+  const deadOverlay = scenario.gossip.overlay ? MAINNET_OVERLAY.onion.dead + MAINNET_OVERLAY.i2p.dead : 0;
+  console.log(`mainnet shape: ${scenario.nodes + scenario.gossip.dead.count + deadOverlay} gossiped addresses (${reachableNodes} reachable, ${refusedNodes} refused, ${scenario.gossip.dead.count} black-holed IPv4, ${deadOverlay} dead Tor/I2P names; ${scenario.overlays ? (100 * (OVERLAY_SHARE.onion + OVERLAY_SHARE.i2p)).toFixed(0) : 0} % of nodes behind Tor/I2P), 1,000-entry answers, round trips 20-300 ms (IP, ${kernel ? 'in the kernel: NFQUEUE delayer' : 'emulated by the sim'})`);
   // Every simulated node sits in one loopback /16 (its lane), so to the engine's gossip
   // policy all 18,000 are ONE source netgroup, whose default budget (65,536 new addresses,
   // src/engine/gossip-policy.ts) is smaller than this pool (60,000 IPv4 + IPv6 + non-IP):
@@ -344,13 +427,13 @@ if (parts.has('mainnet')) {
     { name: 'mainnet quiet 1 s', crawler: 'bitspread', defaults: true, engineOptions: { ...spread, addrQuietMs: 1000 } },
   ];
   const delayer = {};
-  const [def, fixed] = await group(MAINNET, rows, delayer);
+  const [def, fixed] = await group(scenario, rows, delayer);
   [def, fixed].forEach(print);
   if (delayer.counters) out.network = { ...out.network, netem: false, kernelDelay: 'nfqueue', ...delayer.params, counters: delayer.counters };
-  out.mainnetShape = {
-    scenario: MAINNET,
-    rttMode,
-    leastTime: rttMode === 'kernel' ? `sim delays + ${KERNEL_RTTS_PER_VISIT} kernel round trips (connect, version, getaddr)` : 'sim delays incl. 2 emulated round trips (version, getaddr); connect instant',
+  return {
+    scenario,
+    rttMode: kernel ? 'kernel' : 'emulated',
+    leastTime: kernel ? `sim delays + ${KERNEL_RTTS_PER_VISIT} kernel round trips (connect, version, getaddr)` : 'sim delays incl. 2 emulated round trips (version, getaddr) and, for Tor/I2P, the front\'s connect delay; IP connects instant',
     secondsToMap: def?.seconds ?? null,
     secondsToMapBaseline: fixed?.seconds ?? null,
     secondsToLastReachable: def?.secondsToLastReachable ?? null,
@@ -361,8 +444,19 @@ if (parts.has('mainnet')) {
     slotEfficiencyBaseline: fixed?.slotEfficiency ?? null,
     addrsPerVisit: def?.addrsPerVisit ?? null,
     addrsPerVisitBaseline: fixed?.addrsPerVisit ?? null,
+    // Per network (ipv4, onion, i2p): found / reachable, slot efficiency, mean slot and least time.
+    byNetwork: def?.byNetwork ?? null,
+    byNetworkBaseline: fixed?.byNetwork ?? null,
+    fronts: def?.fronts ?? null,
     rows: [def, fixed],
   };
+}
+
+if (parts.has('mainnet')) {
+  out.mainnetShape = await mainnetGroup(MAINNET);
+  // With the kernel delayer the Tor / I2P scenario keeps its round trips in the sim; the
+  // IPv4-only variant then runs too, with real round trips (connects included) in the kernel.
+  if (MAINNET.overlays && rttMode === 'kernel') out.mainnetShape.ipv4Kernel = await mainnetGroup(mainnetScenario(true));
 }
 
 if (parts.has('full-answer')) {

@@ -6,7 +6,12 @@
 // the crawl's demand on the simulator, which on a small machine competes with
 // the crawler for the same cores.
 //
-//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N] [--gossip json]
+// --overlays json (SimOptions.overlays) with --fronts also starts the sim's
+// SOCKS5 (Tor; --tor-fronts N of them, as N Tor instances) and SAM (I2P)
+// fronts on loopback; ready then carries their addresses (socks: [..], sam)
+// and truth the fronts' connections and peak tunnels.
+//
+//   node bench/sim-host.mjs --nodes 1000 [--seed 1] [--latency 100] [--tail 1000] [--mix json] [--port N] [--gossip json] [--overlays json] [--fronts]
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -25,10 +30,14 @@ const { values: a } = parseArgs({
     'max-seconds': { type: 'string', default: '1800' },
     gossip: { type: 'string' },
     'p2p-v2-share': { type: 'string' },
+    overlays: { type: 'string' },
+    fronts: { type: 'boolean', default: false },
+    'tor-fronts': { type: 'string', default: '1' },
   },
 });
 
 const { startSimNetwork } = await loadDist('src/index.js');
+const { startSocksFront, startSamFront } = await loadDist('src/sim/index.js');
 const medianMs = Number(a.latency);
 const sim = await startSimNetwork({
   nodes: Number(a.nodes),
@@ -40,7 +49,11 @@ const sim = await startSimNetwork({
   ...(a.port ? { port: Number(a.port) } : {}),
   ...(a.gossip ? { gossip: JSON.parse(a.gossip) } : {}),
   ...(a['p2p-v2-share'] ? { p2pV2Share: Number(a['p2p-v2-share']) } : {}),
+  ...(a.overlays ? { overlays: JSON.parse(a.overlays) } : {}),
 });
+// Each node's own delays come from the sim (gossip.overlay); the fronts add none of their own.
+const socksFronts = a.fronts ? await Promise.all(Array.from({ length: Number(a['tor-fronts']) }, () => startSocksFront(sim))) : [];
+const sam = a.fronts ? await startSamFront(sim) : null;
 
 const send = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 let closing = false;
@@ -48,6 +61,7 @@ async function close() {
   if (closing) return;
   closing = true;
   clearTimeout(selfStop);
+  await Promise.all([...socksFronts.map((f) => f.close()), sam?.close()]);
   await sim.close();
   process.exit(0);
 }
@@ -65,7 +79,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     const t = sim.truth();
     const s = sim.stats();
     const cpu = process.cpuUsage(cpuAtReady);
-    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, stats: { peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length, v2Sessions: s.v2Sessions, v1OnV2Nodes: s.v1OnV2Nodes, v2Refused: s.v2Refused }, cpuMs: (cpu.user + cpu.system) / 1000, loopP50Ms: loop.percentile(50) / 1e6 - 1, loopP99Ms: loop.percentile(99) / 1e6 - 1, loopMaxMs: loop.max / 1e6 - 1 });
+    const fronts = sam === null ? null : { socks: socksFronts.map((f) => ({ accepted: f.stats().accepted, peakOnion: f.stats().peak.onion })), sam: { accepted: sam.stats().accepted, peak: sam.stats().peak } };
+    send({ reachable: t.reachable.map((r) => r.addr), failed: t.failed.length, nonIp: t.nonIp.length, fronts, stats: { peakInboundByNetwork: s.peakInboundByNetwork, peakInbound: s.peakInbound, connectionsAccepted: s.connectionsAccepted, violations: s.violations.length, v2Sessions: s.v2Sessions, v1OnV2Nodes: s.v1OnV2Nodes, v2Refused: s.v2Refused }, cpuMs: (cpu.user + cpu.system) / 1000, loopP50Ms: loop.percentile(50) / 1e6 - 1, loopP99Ms: loop.percentile(99) / 1e6 - 1, loopMaxMs: loop.max / 1e6 - 1 });
   } else if (cmd === 'serve') {
     // Per node: the delays it put before the replies a client waits for (the least a visit can take).
     send({ serveMs: sim.serveTimes() });
@@ -73,4 +88,4 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     void close();
   }
 });
-send({ ready: true, seeds: sim.seeds, listenMode: sim.listenMode, listeners: sim.listeners });
+send({ ready: true, seeds: sim.seeds, listenMode: sim.listenMode, listeners: sim.listeners, socks: socksFronts.map((f) => f.address), sam: sam?.address ?? null });

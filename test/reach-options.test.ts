@@ -7,7 +7,7 @@ import { Crawler } from '../src/engine/crawler.js';
 import type { NodeRecord } from '../src/engine/record.js';
 import { fixedSeeds } from '../src/seeds/fixed-seeds.js';
 import { startSimNetwork } from '../src/sim/index.js';
-import { resolveBudgets, routeOf, resolveReach } from '../src/shared/reach.js';
+import { clampOnionBudget, DEFAULT_TOR_PROXY_BUDGET, resolveBudgets, routeOf, resolveReach } from '../src/shared/reach.js';
 import { AllowList } from '../src/shared/allow-list.js';
 import { startDnsSeedServer } from './helpers/dns-seed-server.js';
 
@@ -56,6 +56,19 @@ describe('crawl flags for reaching Tor, I2P, CJDNS and proxies', () => {
     expect(cfg.connectMs).toMatchObject({ ipv4: 5000, onion: 30_000, i2p: 60_000 });
     expect(resolveBudgets(125, undefined)).toEqual({ ipv4: 125, ipv6: 125, cjdns: 125, onion: 31, i2p: 15 });
     expect(resolveBudgets(4, { onion: 100 }).onion).toBe(4);
+  });
+
+  it('holds each Tor proxy to 64 open streams by default (Tor builds 32 circuits at a time), and the onion budget to what the proxies carry', () => {
+    const tor = (budgetForTor: number, o: object = {}) => resolveReach({ viaTor: true, torProxies: ['127.0.0.1:9050', '127.0.0.1:9150'], ...o }, AllowList.loopback(), 5000, budgetForTor);
+    expect(DEFAULT_TOR_PROXY_BUDGET).toBe(64);
+    expect(tor(250).torProxyBudget).toBe(64);
+    expect(tor(31).torProxyBudget).toBe(31);
+    expect(tor(250, { torProxyBudget: 200 }).torProxyBudget).toBe(200);
+    const budgets = resolveBudgets(1000, undefined);
+    expect(budgets.onion).toBe(250);
+    expect(clampOnionBudget(budgets, tor(budgets.onion)).onion).toBe(128);
+    expect(clampOnionBudget(budgets, tor(budgets.onion, { torProxyBudget: 200 })).onion).toBe(250);
+    expect(clampOnionBudget(budgets, resolveReach({}, AllowList.loopback(), 5000, budgets.onion))).toEqual(budgets);
   });
 });
 

@@ -50,8 +50,12 @@ describe('simulator gossip options', () => {
     expect(rec).toMatchObject({ state: 'failed', error: 'ERR_CONNECTION_REFUSED' });
   });
 
-  it('rejects an answer size over Core\'s 1,000 and dead addresses outside loopback', async () => {
+  it('rejects an answer size over Core\'s 1,000, dead addresses outside loopback and bad Tor / I2P delays', async () => {
     await expect(startSimNetwork({ nodes: 5, seed: 1, baseAddress: '127.93.0.0', port: 19464, gossip: { answerSize: 1001 } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
     await expect(startSimNetwork({ nodes: 5, seed: 1, baseAddress: '127.93.0.0', port: 19464, gossip: { dead: { count: 10, base: '10.0.0.0' } } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    // Tor / I2P delays: ranges must be [min, max] with 0 < min <= max, networks onion or i2p, dead a whole number.
+    await expect(startSimNetwork({ nodes: 5, seed: 1, baseAddress: '127.93.0.0', port: 19464, gossip: { overlay: { onion: { connectMs: [500, 100], rttMs: [1, 2] } } } })).rejects.toThrow(/overlay\.onion\.connectMs/);
+    await expect(startSimNetwork({ nodes: 5, seed: 1, baseAddress: '127.93.0.0', port: 19464, gossip: { overlay: { i2p: { connectMs: [1, 2], rttMs: [1, 2], dead: -1 } } } })).rejects.toThrow(/overlay\.i2p\.dead/);
+    await expect(startSimNetwork({ nodes: 5, seed: 1, baseAddress: '127.93.0.0', port: 19464, gossip: { overlay: { cjdns: { connectMs: [1, 2], rttMs: [1, 2] } } as never } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
   });
 });

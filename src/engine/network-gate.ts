@@ -6,7 +6,7 @@
  */
 import { PeerCap } from '../shared/peer-cap.js';
 import type { AllowList } from '../shared/allow-list.js';
-import { ADDRESS_NETWORKS, allowsDestination, resolveBudgets, resolveReach, routeOf, type ReachConfig } from '../shared/reach.js';
+import { ADDRESS_NETWORKS, allowsDestination, clampOnionBudget, resolveBudgets, resolveReach, routeOf, type ReachConfig } from '../shared/reach.js';
 import { Hygiene } from '../shared/routable.js';
 import type { AddressNetwork, NetAddress } from '../wire/types.js';
 import type { ResolvedOptions } from './options.js';
@@ -37,8 +37,9 @@ export class NetworkGate {
     cap: number,
     deny: AllowList | null,
   ) {
-    this.budgets = resolveBudgets(cap, opts.budgets);
-    this.reach = resolveReach(opts.reach, allow, opts.timeouts.connectMs, this.budgets.onion);
+    const budgets = resolveBudgets(cap, opts.budgets);
+    this.reach = resolveReach(opts.reach, allow, opts.timeouts.connectMs, budgets.onion);
+    this.budgets = clampOnionBudget(budgets, this.reach);
     this.torProxyCaps = this.reach.torProxies.map(() => PeerCap.create(this.reach.torProxyBudget));
     // Hygiene only where nothing else guards the dials: an explicit allow-list is the user's word.
     this.hygiene = allow === null ? new Hygiene({ deny, ...(opts.perNetgroup !== undefined ? { perNetgroup: opts.perNetgroup } : {}) }) : null;

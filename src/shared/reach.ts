@@ -21,7 +21,7 @@ export const ADDRESS_NETWORKS: readonly AddressNetwork[] = ['ipv4', 'ipv6', 'oni
 export interface ReachConfig {
   /** Tor SocksPorts (canonical `host:port`), used in turn for .onion. */
   readonly torProxies: readonly string[];
-  /** Most connections open at once through each Tor proxy (all workers together). */
+  /** Most connections open at once through each Tor proxy (all workers together); default min(onion budget, DEFAULT_TOR_PROXY_BUDGET). */
   readonly torProxyBudget: number;
   /** SOCKS5 proxy for the networks in proxyNetworks (Core's -proxy), or null. */
   readonly proxy: string | null;
@@ -37,6 +37,17 @@ export interface ReachConfig {
   /** Connect deadline per network: through a proxy it covers the proxy's whole handshake. */
   readonly connectMs: Readonly<Record<AddressNetwork, number>>;
 }
+
+/**
+ * Default connections open at once through one Tor SocksPort. Tor builds at
+ * most MaxClientCircuitsPending (default 32) client circuits at a time and
+ * queues the rest (an onion connect holds one or two while it connects:
+ * descriptor fetch, introduction, rendezvous; the rest of a visit runs on
+ * built circuits). 64 open streams keeps one Tor near that limit instead of
+ * hundreds over it, where every stream waits and connects time out; run
+ * more Tor instances (--tor-proxy, repeated) to go faster.
+ */
+export const DEFAULT_TOR_PROXY_BUDGET = 64;
 
 /** Onion connects take seconds (circuit + introduction + rendezvous); I2P tunnels more. */
 export const DEFAULT_PROXIED_CONNECT_MS: Readonly<Partial<Record<AddressNetwork, number>>> = { onion: 30_000, i2p: 60_000 };
@@ -110,7 +121,7 @@ export function resolveReach(o: ReachOptions, allow: AllowList | null, connectMs
     proxyNetworks = eq < 0 ? ['ipv4', 'ipv6', 'cjdns'] : o.proxy.slice(eq + 1).split(',').map((n) => n.trim() as AddressNetwork);
     for (const n of proxyNetworks) if (n !== 'ipv4' && n !== 'ipv6' && n !== 'cjdns') throw bad(`--proxy: '${n}' is not a network a plain SOCKS5 proxy reaches (ipv4, ipv6, cjdns; Tor has --tor-proxy, I2P --i2p-sam)`);
   }
-  const budget = o.torProxyBudget ?? budgetForTor;
+  const budget = o.torProxyBudget ?? Math.min(budgetForTor, DEFAULT_TOR_PROXY_BUDGET);
   if (!Number.isInteger(budget) || budget < 1) throw bad(`--tor-proxy-budget must be a whole number >= 1, got ${budget}`);
   const timeouts = {} as Record<AddressNetwork, number>;
   for (const n of ADDRESS_NETWORKS) {
@@ -156,6 +167,15 @@ export function resolveBudgets(cap: number, given: Partial<Record<AddressNetwork
     out[net as AddressNetwork] = Math.min(cap, n as number);
   }
   return out;
+}
+
+/**
+ * The onion budget no higher than the Tor proxies carry together (proxies ×
+ * per-proxy budget): more would only be dispatched to find every proxy full.
+ */
+export function clampOnionBudget(budgets: Record<AddressNetwork, number>, reach: ReachConfig): Record<AddressNetwork, number> {
+  if (!reach.viaTor || reach.torProxies.length === 0) return budgets;
+  return { ...budgets, onion: Math.min(budgets.onion, reach.torProxies.length * reach.torProxyBudget) };
 }
 
 /** `onion=16,i2p=8` → budgets. */

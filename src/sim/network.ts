@@ -25,6 +25,7 @@ import { generatePlan, type NonIpAddress, type SimNodePlan, type SimOverlays, ty
 import { computeTruth, type SimTruth } from './truth.js';
 import { SimChurn, type ChurnOptions } from './churn.js';
 import { SimGossip, type GossipOptions } from './gossip.js';
+import type { OverlayTarget } from './socks5-front.js';
 
 export type SimListenMode = 'per-node' | 'shared';
 
@@ -106,7 +107,9 @@ export interface SimNetwork {
    * (`<56>.onion`), an I2P name (`<52>.b32.i2p`) or a CJDNS address
    * (`fc…`), lowercase, without port. What the fronts resolve with.
    */
-  overlayTarget(host: string): { host: string; port: number; network: AddressNetwork; addr: string } | undefined;
+  overlayTarget(host: string): OverlayTarget | undefined;
+  /** How long a front takes to give up on a `network` address nobody serves (gossip.overlay's failMs draw), or undefined: the front's own delay. */
+  overlayFailDelay(network: AddressNetwork): number | undefined;
   /** What one node knows (its getaddr answer before format filtering), or undefined for an unknown address. */
   knownBy(addr: string): { peers: string[]; nonIp: string[] } | undefined;
   stats(): SimStats;
@@ -222,7 +225,12 @@ function makeHandle(sim: SimRuntime, plan: SimPlan, mode: SimListenMode, base: s
         }
       }
       const node = byOverlay.get(host.toLowerCase());
-      return node === undefined ? undefined : { host: node.ip, port: node.port, network: node.network, addr: node.addr };
+      if (node === undefined) return undefined;
+      const connectDelayMs = sim.gossip?.connectDelayOf(node.index) ?? 0;
+      return { host: node.ip, port: node.port, network: node.network, addr: node.addr, ...(connectDelayMs > 0 ? { connectDelayMs } : {}) };
+    },
+    overlayFailDelay(network) {
+      return sim.gossip?.failDelay(network, Math.random());
     },
     knownBy(addr) {
       byAddr ??= new Map(plan.nodes.map((n) => [n.addr, n]));

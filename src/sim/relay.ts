@@ -4,6 +4,22 @@
  */
 import type { Server, Socket } from 'node:net';
 
+/** Lines the fronts keep in their stats logs (requests, credentials, commands) by default: the first this many; later ones are only counted. */
+export const FRONT_LOG_LIMIT = 10_000;
+
+/** A log that keeps its first `limit` entries and counts them all: a front serving a long crawl stays bounded. */
+export class BoundedLog {
+  readonly entries: string[] = [];
+  total = 0;
+  constructor(private readonly limit: number) {
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`log limit must be a whole number >= 0, got ${limit}`);
+  }
+  push(line: string): void {
+    this.total++;
+    if (this.entries.length < this.limit) this.entries.push(line);
+  }
+}
+
 /**
  * Joins `client` and `upstream` both ways until either closes; `onEnd` runs
  * once, when the first does. A reset on one side is passed on as a reset: a

@@ -179,7 +179,8 @@ function answerGetaddr(conn: SimConnection): void {
   const wait = delay(conn);
   // The least a visit to this node takes: every delay the client had to wait through.
   const parts = node.behaviour === 'chatty' && entries.length > 1 ? Math.min(CHATTY_PARTS, entries.length) : 1;
-  sim.serveMs[node.index] = conn.waitedMs + wait + (parts - 1) * CHATTY_GAP_MS;
+  // A Tor / I2P node's connect delay through its front (gossip.overlay) comes first: the client waited through it too.
+  sim.serveMs[node.index] = (sim.gossip?.connectDelayOf(node.index) ?? 0) + conn.waitedMs + wait + (parts - 1) * CHATTY_GAP_MS;
   if (node.behaviour === 'toomany') {
     send(conn, tooManyFrame(conn, command, entries, nowSeconds()), wait);
     return;

@@ -8,7 +8,7 @@
  * on demand per name / per step (`failures`).
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { listenFront, relay } from './relay.js';
+import { BoundedLog, FRONT_LOG_LIMIT, listenFront, relay } from './relay.js';
 import { randomBytes } from 'node:crypto';
 import type { OverlayResolver } from './socks5-front.js';
 
@@ -19,12 +19,16 @@ export interface SamFrontOptions {
   readonly connectDelayMs?: number | readonly [number, number];
   /** RESULT to answer instead of OK, per step (`hello`, `session`) or per `.b32.i2p` name at STREAM CONNECT. */
   readonly failures?: { readonly hello?: string; readonly session?: string; readonly names?: Readonly<Record<string, string>> };
+  /** Command lines kept in stats() (the first N; all are counted). Default FRONT_LOG_LIMIT (10,000). */
+  readonly logLimit?: number;
 }
 
 export interface SamFrontStats {
   readonly accepted: number;
-  /** Every command line received, in order. */
+  /** Command lines received, in order (the first logLimit). */
   readonly commands: string[];
+  /** Every command line received, counted. */
+  readonly commandCount: number;
   /** Sessions alive now. */
   readonly sessions: number;
   readonly open: number;
@@ -62,7 +66,7 @@ function parseLine(line: string): { words: string[]; fields: Record<string, stri
 }
 
 export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions = {}): Promise<SamFront> {
-  const state = { accepted: 0, commands: [] as string[], open: 0, peak: 0 };
+  const state = { accepted: 0, commands: new BoundedLog(opts.logLimit ?? FRONT_LOG_LIMIT), open: 0, peak: 0 };
   const sessions = new Map<string, Socket>();
   const byDest = new Map<string, string>(); // destination → b32 name
   const sockets = new Set<Socket>();
@@ -127,7 +131,17 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
         case 'NAMING LOOKUP': {
           const name = (fields.NAME ?? '').toLowerCase();
           if (!/^[a-z2-7]{52}\.b32\.i2p$/.test(name)) return say(`NAMING REPLY RESULT=INVALID_KEY NAME=${name}`);
-          if (sim.overlayTarget(name) === undefined) return say(`NAMING REPLY RESULT=KEY_NOT_FOUND NAME=${name}`);
+          if (sim.overlayTarget(name) === undefined) {
+            // A router looks the name's lease set up in the network database before giving up (the sim's gossip.overlay failMs).
+            const wait = sim.overlayFailDelay?.('i2p');
+            if (wait === undefined) return say(`NAMING REPLY RESULT=KEY_NOT_FOUND NAME=${name}`);
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              if (!client.destroyed) say(`NAMING REPLY RESULT=KEY_NOT_FOUND NAME=${name}`);
+            }, wait);
+            timers.add(timer);
+            return;
+          }
           const dest = destinationOf(name);
           byDest.set(dest, name);
           return say(`NAMING REPLY RESULT=OK NAME=${name} VALUE=${dest}`);
@@ -149,12 +163,13 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
   });
 
   function streamConnect(client: Socket, name: string): void {
-    const wait = typeof delay === 'number' ? delay : delay[0] + Math.random() * (delay[1] - delay[0]);
+    const forced = failures.names?.[name];
+    const target = sim.overlayTarget(name);
+    // A node's own tunnel-build delay (the sim's gossip.overlay) when it has one.
+    const wait = target?.connectDelayMs ?? (typeof delay === 'number' ? delay : delay[0] + Math.random() * (delay[1] - delay[0]));
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (client.destroyed) return;
-      const forced = failures.names?.[name];
-      const target = sim.overlayTarget(name);
       if (forced !== undefined || target === undefined) return void client.end(`STREAM STATUS RESULT=${forced ?? 'CANT_REACH_PEER'}\n`);
       const upstream = netConnect({ host: target.host, port: target.port });
       sockets.add(upstream);
@@ -182,7 +197,7 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
   return {
     address,
     port,
-    stats: () => ({ accepted: state.accepted, commands: [...state.commands], sessions: sessions.size, open: state.open, peak: state.peak }),
+    stats: () => ({ accepted: state.accepted, commands: [...state.commands.entries], commandCount: state.commands.total, sessions: sessions.size, open: state.open, peak: state.peak }),
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();

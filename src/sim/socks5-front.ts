@@ -11,14 +11,25 @@
  * error mapping must be tested against.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { listenFront, relay } from './relay.js';
+import { BoundedLog, FRONT_LOG_LIMIT, listenFront, relay } from './relay.js';
 import type { AddressNetwork } from '../wire/types.js';
 import { parseAddress } from '../wire/index.js';
 import { formatIpv6 } from '../shared/allow-list.js';
 
 /** The part of a SimNetwork the front needs. */
 export interface OverlayResolver {
-  overlayTarget(host: string): { host: string; port: number; network: AddressNetwork; addr: string } | undefined;
+  overlayTarget(host: string): OverlayTarget | undefined;
+  /** The wait before failing a `network` address nobody serves; undefined: the front's own delay. */
+  overlayFailDelay?(network: AddressNetwork): number | undefined;
+}
+
+export interface OverlayTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly network: AddressNetwork;
+  readonly addr: string;
+  /** This node's own connect delay through the front (the sim's gossip.overlay), instead of the front's delayMs draw. */
+  readonly connectDelayMs?: number;
 }
 
 export interface SocksFrontOptions {
@@ -33,13 +44,17 @@ export interface SocksFrontOptions {
   readonly relayLoopback?: boolean;
   /** Offer only username/password (as a proxy with IsolateSOCKSAuth and auth required). Default: accept either. */
   readonly requireAuth?: boolean;
+  /** Requests and credentials kept in stats() (the first N; all are counted). Default FRONT_LOG_LIMIT (10,000). */
+  readonly logLimit?: number;
 }
 
 export interface SocksFrontStats {
   /** Client connections accepted. */
   readonly accepted: number;
-  /** CONNECT requests, as `host:port`. */
+  /** CONNECT requests, as `host:port` (the first logLimit). */
   readonly requests: string[];
+  /** Every CONNECT request, counted. */
+  readonly requestCount: number;
   /** `user:pass` of every authenticated connection (stream isolation shows as all distinct). */
   readonly credentials: string[];
   /** Tunnels open now / at most at once, per destination network. */
@@ -58,7 +73,8 @@ export interface SocksFront {
 const zero = (): Record<AddressNetwork, number> => ({ ipv4: 0, ipv6: 0, onion: 0, i2p: 0, cjdns: 0 });
 
 export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOptions = {}): Promise<SocksFront> {
-  const state = { accepted: 0, requests: [] as string[], credentials: [] as string[], open: zero(), peak: zero() };
+  const limit = opts.logLimit ?? FRONT_LOG_LIMIT;
+  const state = { accepted: 0, requests: new BoundedLog(limit), credentials: new BoundedLog(limit), open: zero(), peak: zero() };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const delays = { onion: [5, 40] as const, ...(opts.delayMs ?? {}) };
@@ -124,7 +140,7 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
   function request(client: Socket, host: string, port: number, early: Buffer, reply: (rep: number) => void): void {
     state.requests.push(`${host}:${port}`);
     const failure = opts.failures?.[host];
-    let target: { host: string; port: number; network: AddressNetwork } | undefined;
+    let target: { host: string; port: number; network: AddressNetwork; connectDelayMs?: number } | undefined;
     let rep = 0;
     if (host.endsWith('.onion')) {
       let valid = true;
@@ -145,7 +161,10 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
     }
     const network: AddressNetwork = target?.network ?? (host.endsWith('.onion') ? 'onion' : 'ipv4');
     const d = delays[network] ?? 0;
-    const wait = typeof d === 'number' ? d : d[0] + Math.random() * (d[1] - d[0]);
+    const wait =
+      target?.connectDelayMs ??
+      (target === undefined && failure === undefined ? sim.overlayFailDelay?.(network) : undefined) ??
+      (typeof d === 'number' ? d : d[0] + Math.random() * (d[1] - d[0]));
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (client.destroyed) return;
@@ -179,7 +198,7 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
   return {
     address,
     port,
-    stats: () => ({ accepted: state.accepted, requests: [...state.requests], credentials: [...state.credentials], open: { ...state.open }, peak: { ...state.peak } }),
+    stats: () => ({ accepted: state.accepted, requests: [...state.requests.entries], requestCount: state.requests.total, credentials: [...state.credentials.entries], open: { ...state.open }, peak: { ...state.peak } }),
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();

@@ -43,7 +43,7 @@ const HELP = `usage: bitspread crawl --only CIDR [--only CIDR...] (--seed host:p
   --per-netgroup N    with --allow-any: at most N addresses dialled per /16 (IPv4) or /32 (IPv6)
   --via-tor           dial .onion addresses (through --tor-proxy)
   --tor-proxy HOST:PORT  Tor SOCKS5 proxy (inside --only); repeatable: used in turn
-  --tor-proxy-budget N   connections open at once per Tor proxy (default: the onion budget)
+  --tor-proxy-budget N   connections open at once per Tor proxy (default: 64, at most the onion budget)
   --no-stream-isolation  do not send random SOCKS5 credentials per connection (default: send them,
                       so Tor's IsolateSOCKSAuth gives each peer its own circuit)
   --via-i2p           dial .b32.i2p addresses (through --i2p-sam)
