@@ -325,7 +325,9 @@ function slotFigures(visits, serve) {
  * on; its counters land in `delayer.counters`.
  */
 async function group(scenario, rows, delayer = {}) {
-  const kernelRtt = rttMode === 'kernel' && scenario.gossip?.rttMs ? scenario.gossip.rttMs : null;
+  // Not with Tor / I2P nodes: the fronts relay to their hidden loopback addresses inside the
+  // delayer's range, so their traffic would be slowed twice (their own delays stay in the sim).
+  const kernelRtt = rttMode === 'kernel' && scenario.gossip?.rttMs && !scenario.overlays ? scenario.gossip.rttMs : null;
   const sims = rows.map((_, lane) => startSimHost(simArgs(scenario, lane, kernelRtt !== null)));
   let delay = null;
   try {
