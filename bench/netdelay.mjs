@@ -45,11 +45,12 @@ export function buildNetdelay(out = NETDELAY_BINARY) {
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 /** As root, outside the namespace (apt needs the network): packages, then the build. Returns null or why not. */
-export function prepareNetdelay() {
+export function prepareNetdelay({ install = true } = {}) {
   const missing = [];
   if (!existsSync(HEADER)) missing.push('libnetfilter-queue-dev');
   if (!has('iptables')) missing.push('iptables');
   if (!has('gcc')) missing.push('gcc');
+  if (missing.length > 0 && !install) return `missing ${missing.join(' ')} (BITSPREAD_BENCH_NO_INSTALL=1)`;
   if (missing.length > 0) {
     console.log(`bench: installing ${missing.join(' ')} for the kernel delayer (bench/netdelay/)`);
     const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });

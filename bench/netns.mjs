@@ -59,8 +59,11 @@ export function reexecInOwnNetns() {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
   const probe = spawnSync('unshare', ['-n', 'true']);
   if (probe.status !== 0) return null;
-  // The delayer is only needed without netem; preparing it (apt, gcc) costs nothing once done.
-  const why = prepareNetdelay();
+  // The per-node round trips come from our delayer whether or not the kernel has netem (one
+  // netem qdisc on lo cannot give each node its own RTT). Preparing it installs what it lacks
+  // (apt-get: libnetfilter-queue-dev, iptables, gcc), as npm run bench installs its other
+  // comparators, unless BITSPREAD_BENCH_NO_INSTALL=1, which only reports what is missing.
+  const why = prepareNetdelay({ install: process.env.BITSPREAD_BENCH_NO_INSTALL !== '1' });
   const env = { ...process.env, BITSPREAD_BENCH_KERNEL_DELAY: why === null ? '"nfqueue"' : 'null', BITSPREAD_BENCH_KERNEL_DELAY_WHY: why ?? '' };
   const r = spawnSync('unshare', ['-n', 'sh', '-c', SETUP, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
   return r.status ?? 1;

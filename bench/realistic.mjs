@@ -44,6 +44,7 @@
 // variant runs as well, with the round trips in the kernel.
 //
 //   node bench/realistic.mjs [--quick] [--json out.json] [--part reference|mainnet|full-answer] [--rtt auto|kernel|emulated] [--ip-only] [--tor-fronts 4]
+// (--ip-only --rtt kernel|emulated: the IPv4-only mainnet shape in either round-trip mode.)
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ensureBuilt, loadDist } from './dist.mjs';
@@ -361,7 +362,8 @@ function print(r) {
   console.log(`  ${r.name.padEnd(26)} cap ${String(r.maxPeers).padStart(4)}  ${r.seconds.toFixed(1).padStart(6)} s (last reachable ${r.secondsToLastReachable?.toFixed(1) ?? '?'} s)  ${r.reachableFound}/${r.truthReachable}  cpu ${r.cpuMsPerReachable?.toFixed(3)} ms/reachable${split}  peak conns ${r.simPeakInbound}  sim ${(100 * r.simCoreShare).toFixed(0)} %${eff}`);
 }
 
-const out = { quick, network: { ...network, rttMode }, timeouts: TIMEOUTS };
+// kernelRtt: whether the delayer could run; each group says which mode it used (rttMode).
+const out = { quick, network: { ...network, kernelRtt: rttMode === 'kernel' }, timeouts: TIMEOUTS };
 console.log(`network: ${JSON.stringify(network)}`);
 
 if (parts.has('reference')) {

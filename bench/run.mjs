@@ -107,7 +107,7 @@ for (const bench of BENCHMARKS) {
   if (r.figures && bench.mergeInto) results[bench.mergeInto] = { ...(results[bench.mergeInto] ?? {}), ...r.figures };
   else if (r.figures) results[bench.key] = r.figures;
   // The kernel delayer's run (realistic.mjs, mainnet shape): its mode, parameters and counters describe the network.
-  if (r.figures?.network?.rttMode) results.network = { ...results.network, ...r.figures.network };
+  if (r.figures?.network?.kernelRtt !== undefined) results.network = { ...results.network, ...r.figures.network };
 }
 results.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
 results.loadAverageAtEnd = os.loadavg();

@@ -72,6 +72,12 @@ describe('kernel delayer round trips', () => {
     expect(a.filter((v, i) => v === b[i]).length).toBeLessThan(targets.length * 0.05);
   });
 
+  it('the delayer releases held packets by due time, then in arrival order (a flow clamped to one due time is never reordered)', () => {
+    const r = spawnSync(bin, ['--check-order'], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^ok \d+/);
+    expect(r.status).toBe(0);
+  });
+
   it('the C program refuses bad parameters with exit status 64 and says why', () => {
     for (const args of [
       ['--min-rtt', '0', '--max-rtt', '10', '--print-rtt', '127.0.0.1:1'],

@@ -1,8 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { NodeRecord } from '../src/engine/record.js';
@@ -155,6 +155,10 @@ describe('store: one writer at a time', () => {
     const first = Store.open(path);
     first.beginCrawl({ id: 'c1', kind: 'crawl', network: 'regtest' });
     expect(() => Store.open(path)).toThrow(expect.objectContaining({ code: 'ERR_STORE_LOCKED', message: expect.stringContaining('another bitspread process') }));
+    // Another spelling of the same store (a symlink) is the same store, and locked too.
+    const alias = join(dirname(path), 'alias.db');
+    symlinkSync(path, alias);
+    expect(() => Store.open(alias)).toThrow(expect.objectContaining({ code: 'ERR_STORE_LOCKED' }));
     const reader = Store.open(path, { readonly: true });
     expect(reader.crawls().map((c) => c.id)).toEqual(['c1']);
     reader.close();

@@ -66,7 +66,15 @@
 #define RCVBUF_BYTES (16 << 20)
 #define LATE_NS 1000000ll         /* a verdict more than 1 ms after due is late */
 
-struct held { int64_t due; uint32_t id; };
+/* A held packet. `seq` (arrival order) breaks ties in the heap: a flow's later packet clamped to
+   the same due time as the one before it must still be released after it. */
+struct held { int64_t due; uint64_t seq; uint32_t id; };
+static uint64_t next_seq;
+
+/* Heap order: earlier due first, then earlier arrival. */
+static int before(const struct held *a, const struct held *b) {
+  return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
 
 static struct {
   double min_rtt_ms, max_rtt_ms, jitter_ms, loss;
@@ -119,14 +127,15 @@ static void heap_push(int64_t due, uint32_t id) {
     heap = realloc(heap, heap_cap * sizeof *heap);
     if (!heap) { perror("netdelay: realloc"); exit(70); }
   }
+  struct held h = { due, next_seq++, id };
   size_t i = heap_len++;
-  while (i > 0) { /* sift up; ties keep arrival order only approximately, flows are ordered by flow_due */
+  while (i > 0) { /* sift up */
     size_t p = (i - 1) / 2;
-    if (heap[p].due <= due) break;
+    if (!before(&h, &heap[p])) break;
     heap[i] = heap[p];
     i = p;
   }
-  heap[i] = (struct held){ due, id };
+  heap[i] = h;
   if (heap_len > count.max_depth) count.max_depth = heap_len;
 }
 
@@ -136,8 +145,8 @@ static struct held heap_pop(void) {
   for (;;) { /* sift down */
     size_t c = 2 * i + 1;
     if (c >= heap_len) break;
-    if (c + 1 < heap_len && heap[c + 1].due < heap[c].due) c++;
-    if (last.due <= heap[c].due) break;
+    if (c + 1 < heap_len && before(&heap[c + 1], &heap[c])) c++;
+    if (!before(&heap[c], &last)) break;
     heap[i] = heap[c];
     i = c;
   }
@@ -249,7 +258,27 @@ static void usage(const char *why) {
   exit(64);
 }
 
+/* --check-order (for the test): pushes packets with few distinct due times (ties are what a
+   flow's clamped packets make) and checks they come out by due time, then arrival order. */
+static int check_order(void) {
+  uint64_t r = 1, checked = 0;
+  for (int round = 0; round < 2000; round++) {
+    heap_len = 0;
+    uint32_t n = 1 + (uint32_t)(splitmix64(r++) % 300);
+    for (uint32_t i = 0; i < n; i++) heap_push((int64_t)(splitmix64(r++) % 8), i);
+    struct held prev = heap_pop();
+    for (uint32_t i = 1; i < n; i++, checked++) {
+      struct held h = heap_pop();
+      if (h.due < prev.due || (h.due == prev.due && h.id < prev.id)) { printf("out of order: %u after %u\n", h.id, prev.id); return 1; }
+      prev = h;
+    }
+  }
+  printf("ok %llu\n", (unsigned long long)checked);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--check-order")) return check_order();
   int print_from = 0;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i];

@@ -179,8 +179,14 @@ function answerGetaddr(conn: SimConnection): void {
   const wait = delay(conn);
   // The least a visit to this node takes: every delay the client had to wait through.
   const parts = node.behaviour === 'chatty' && entries.length > 1 ? Math.min(CHATTY_PARTS, entries.length) : 1;
+  // Replies never overtake each other (output.ts): the answer leaves no sooner than what is still
+  // queued ahead of it (the reply to the client's verack, sent with a delay of its own), so the
+  // client waits for the later of the two. Counting only the answer's own delay made the least
+  // time too short by E[(a - b)+] for two independent delays (~90 ms on the reference network).
+  const behind = conn.out.length > 0 ? Math.max(0, conn.lastDue - Date.now()) : 0;
+  const answered = Math.max(wait + (parts - 1) * CHATTY_GAP_MS, behind);
   // A Tor / I2P node's connect delay through its front (gossip.overlay) comes first: the client waited through it too.
-  sim.serveMs[node.index] = (sim.gossip?.connectDelayOf(node.index) ?? 0) + conn.waitedMs + wait + (parts - 1) * CHATTY_GAP_MS;
+  sim.serveMs[node.index] = (sim.gossip?.connectDelayOf(node.index) ?? 0) + conn.waitedMs + answered;
   if (node.behaviour === 'toomany') {
     send(conn, tooManyFrame(conn, command, entries, nowSeconds()), wait);
     return;

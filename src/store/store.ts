@@ -9,6 +9,8 @@
  * intact (WAL + synchronous=NORMAL survive a process crash; a power cut may
  * lose the last batches, never corrupt the file).
  */
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DataError } from '../errors.js';
 import type { CrawlSummary, NodeRecord } from '../engine/record.js';
@@ -114,12 +116,16 @@ export class Store {
 
   /** Opens (creating and migrating when writable) the store at `path`; ':memory:' for tests. */
   static open(path: string, opts: StoreOptions = {}): Store {
+    // A writer locks first: a second writer must be refused before it touches the store
+    // (a newer bitspread would otherwise migrate the schema under the running writer).
+    const lock = opts.readonly !== true && path !== ':memory:' && path !== '' ? takeWriterLock(path) : null;
     let db: Database.Database;
     try {
       db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
       // Fails here, not later, on a file that is not a database.
       db.pragma('schema_version', { simple: true });
     } catch (err) {
+      lock?.close();
       throw new DataError('ERR_STORE_OPEN', `cannot open the store '${path}': ${(err as Error).message}`);
     }
     try {
@@ -134,17 +140,9 @@ export class Store {
       db.pragma('busy_timeout = 5000');
     } catch (err) {
       db.close();
+      lock?.close();
       if (err instanceof DataError) throw err;
       throw new DataError('ERR_STORE_OPEN', `cannot open the store '${path}': ${(err as Error).message}`);
-    }
-    let lock: Database.Database | null = null;
-    if (opts.readonly !== true && path !== ':memory:') {
-      try {
-        lock = takeWriterLock(path);
-      } catch (err) {
-        db.close();
-        throw err;
-      }
     }
     const store = new Store(db, path, opts);
     store.writerLock = lock;
@@ -252,9 +250,12 @@ export class Store {
     try {
       this.flush();
     } finally {
-      this.db.close();
-      this.writerLock?.close();
-      this.writerLock = null;
+      try {
+        this.db.close();
+      } finally {
+        this.writerLock?.close();
+        this.writerLock = null;
+      }
     }
   }
 
@@ -305,9 +306,9 @@ export class Store {
 function takeWriterLock(path: string): Database.Database {
   let lock: Database.Database;
   try {
-    lock = new Database(`${path}.lock`);
+    lock = new Database(lockPathFor(path));
   } catch (err) {
-    throw new DataError('ERR_STORE_OPEN', `cannot open the store's lock file '${path}.lock': ${(err as Error).message}`);
+    throw new DataError('ERR_STORE_OPEN', `cannot open the store's lock file '${lockPathFor(path)}': ${(err as Error).message}`);
   }
   try {
     lock.pragma('busy_timeout = 0');
@@ -317,8 +318,27 @@ function takeWriterLock(path: string): Database.Database {
     lock.close();
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-      throw new DataError('ERR_STORE_LOCKED', `the store '${path}' is being written by another bitspread process (its lock, '${path}.lock', is held); stop that process or use another --store`);
+      throw new DataError('ERR_STORE_LOCKED', `the store '${path}' is being written by another bitspread process (its lock, '${lockPathFor(path)}', is held); stop that process or use another --store`);
     }
     throw new DataError('ERR_STORE_OPEN', `cannot lock the store '${path}': ${(err as Error).message}`);
   }
+}
+
+/**
+ * `<store>.lock` for the store's real path, so that two spellings of one
+ * store (a symlink, `./x.db` and `x.db`) share one lock. A store not created
+ * yet: its directory's real path.
+ */
+function lockPathFor(path: string): string {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    try {
+      real = join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      real = path; // no such directory: opening the lock file says so
+    }
+  }
+  return `${real}.lock`;
 }
