@@ -33,7 +33,7 @@ import type { CrawlMode, PeerEvent, PeerSuccessInfo, PeerTimeouts } from '../src
 import { AddrBudget } from './addr-budget.js';
 import { frameOf } from './outbound.js';
 import { PeerSocket, socketErrorCode, type SocketHost } from './peer-socket.js';
-import { recentKey, type RecentAddresses } from './recent-addresses.js';
+import type { RecentAddresses } from './recent-addresses.js';
 import { ourVersionFrame, type OurVersionFields } from './version-frame.js';
 
 const OUR_VERSION: OurVersionFields = { version: PROTOCOL_VERSION, userAgent: DEFAULT_USER_AGENT };
@@ -341,9 +341,9 @@ export class PeerConnection extends PeerSocket<PeerHost> implements MessageSink,
         const e = msg.entries[i]!;
         if (e.address === null || !isAddressValid(e.address)) continue;
         valid++;
-        const text = formatAddress(e.address);
-        if (recent !== undefined && !recent.firstTime(recentKey(text, e.address.network))) continue;
-        texts.push(text);
+        // Keyed from the bytes as above (not formatted and parsed back), so both paths share one set.
+        if (recent !== undefined && !recent.firstAddress(e.address)) continue;
+        texts.push(formatAddress(e.address));
         networks.push(e.address.network);
         times.push(e.time);
         p2pV2.push(advertisesV2(e.services));

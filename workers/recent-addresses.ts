@@ -18,7 +18,7 @@
  * turned into text.
  */
 import { KIND_CJDNS, KIND_I2P, KIND_IPV4, KIND_IPV6, KIND_ONION } from '../src/wire/addr-list.js';
-import { parseAddress, type AddressNetwork } from '../src/wire/index.js';
+import { parseAddress, type AddressNetwork, type NetAddress } from '../src/wire/index.js';
 
 export class RecentAddresses {
   private current: NumberSet;
@@ -61,6 +61,11 @@ export class RecentAddresses {
    */
   firstIpv4(bytes: Uint8Array, o: number, port: number): boolean {
     return this.firstNumber(ipv4Key(bytes, o, port));
+  }
+
+  /** firstTime for a decoded address: the same key, in the same set, as the compact-list path. */
+  firstAddress(a: NetAddress): boolean {
+    return a.network === 'ipv4' ? this.firstIpv4(a.bytes, 0, a.port) : this.firstBytes(KIND_OF_NETWORK[a.network], a.bytes, 0, a.bytes.length, a.port);
   }
 
   /** firstTime for a numeric key (ipv4Key): monomorphic, for the hot loop. */
