@@ -118,8 +118,7 @@ export class SimGossip {
         checkKernelRttParams(params);
         plan.nodes.forEach((n, i) => (this.rtt[i] = nodeRttUs(n.ipInt, n.port, params) / 1000));
       } else {
-        const span = Math.log(maxMs / minMs);
-        for (let i = 0; i < this.rtt.length; i++) this.rtt[i] = minMs * Math.exp(span * rng.next());
+        for (let i = 0; i < this.rtt.length; i++) this.rtt[i] = logUniform([minMs, maxMs], rng.next());
       }
     }
     this.overlay = opts.overlay ?? {};

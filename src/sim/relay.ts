@@ -55,3 +55,10 @@ export async function listenFront(server: Server, opts: { host?: string; port?: 
   const port = (server.address() as { port: number }).port;
   return { address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, port };
 }
+
+/** Stops a front: its pending delays, every socket it holds (clients and upstreams), then the listener. */
+export async function closeFront(server: Server, sockets: Iterable<Socket>, timers: Iterable<NodeJS.Timeout>): Promise<void> {
+  for (const t of timers) clearTimeout(t);
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+}

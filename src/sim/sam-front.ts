@@ -8,7 +8,7 @@
  * on demand per name / per step (`failures`).
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { BoundedLog, FRONT_LOG_LIMIT, listenFront, relay } from './relay.js';
+import { BoundedLog, FRONT_LOG_LIMIT, closeFront, listenFront, relay } from './relay.js';
 import { randomBytes } from 'node:crypto';
 import type { OverlayResolver } from './socks5-front.js';
 
@@ -198,10 +198,6 @@ export async function startSamFront(sim: OverlayResolver, opts: SamFrontOptions 
     address,
     port,
     stats: () => ({ accepted: state.accepted, commands: [...state.commands.entries], commandCount: state.commands.total, sessions: sessions.size, open: state.open, peak: state.peak }),
-    close: async () => {
-      for (const t of timers) clearTimeout(t);
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
+    close: () => closeFront(server, sockets, timers),
   };
 }

@@ -11,7 +11,7 @@
  * error mapping must be tested against.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { BoundedLog, FRONT_LOG_LIMIT, listenFront, relay } from './relay.js';
+import { BoundedLog, FRONT_LOG_LIMIT, closeFront, listenFront, relay } from './relay.js';
 import type { AddressNetwork } from '../wire/types.js';
 import { parseAddress } from '../wire/index.js';
 import { formatIpv6 } from '../shared/allow-list.js';
@@ -199,10 +199,6 @@ export async function startSocksFront(sim: OverlayResolver, opts: SocksFrontOpti
     address,
     port,
     stats: () => ({ accepted: state.accepted, requests: [...state.requests.entries], requestCount: state.requests.total, credentials: [...state.credentials.entries], open: { ...state.open }, peak: { ...state.peak } }),
-    close: async () => {
-      for (const t of timers) clearTimeout(t);
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
+    close: () => closeFront(server, sockets, timers),
   };
 }
