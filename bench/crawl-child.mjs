@@ -9,11 +9,12 @@
 // from the scenario; --engine-options still apply). bitspread's result also
 // lists every reachable visit as [addr, slotMs, closeMs, addrsReturned] and
 // the time of the last reachable record (lastReachableMs).
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadDist } from './dist.mjs';
+import { procCpuMs } from './proc-cpu.mjs';
 import { engineTimeoutOptions } from './scenarios.mjs';
 
 const { values: a } = parseArgs({
@@ -117,8 +118,6 @@ else await import(a.crawler === 'baseline' ? './baseline-crawler.mjs' : './estab
 
 /** The histogram records the interval between 1 ms timer ticks; lag is what exceeds the tick. */
 const LOOP_RESOLUTION_MS = 1;
-/** Linux's USER_HZ: /proc times are in 1/100 s. */
-const CLOCK_TICKS = 100;
 const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loop.enable();
 const threads0 = threadCpu();
@@ -126,13 +125,13 @@ const lastSeen = new Map();
 // Worker threads are gone by the time the crawl returns: sample every thread's CPU while it runs.
 // With it, the process's CPU against reachable nodes found: the steady per-node cost, past warm-up.
 const timeline = [];
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
 const sampler = setInterval(() => {
   threadCpu(lastSeen);
   const c = process.cpuUsage(cpu0);
   timeline.push([Math.round(performance.now() - t0), (c.user + c.system) / 1000, progress.reachable]);
 }, 250);
-const cpu0 = process.cpuUsage();
-const t0 = performance.now();
 const result = await runner();
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
@@ -140,11 +139,7 @@ clearInterval(sampler);
 threadCpu(lastSeen);
 loop.disable();
 
-/**
- * CPU time per thread of this process (Linux: /proc/self/task/<tid>/stat, in
- * clock ticks), into `into` (tid → { name, ms }); CPU time, not wall time, so
- * unlike a CPU profile it holds when the machine is loaded. Elsewhere: empty.
- */
+/** CPU ms per thread of this process (tid → ms), into `into`; empty where /proc is not. */
 function threadCpu(into = new Map()) {
   let tids;
   try {
@@ -153,16 +148,9 @@ function threadCpu(into = new Map()) {
     return into;
   }
   for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const name = stat.slice(stat.indexOf('(') + 1, close);
-      const f = stat.slice(close + 2).split(' ');
-      // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
-      into.set(tid, { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS });
-    } catch {
-      // The thread ended between readdir and read: its last sample stands.
-    }
+    // A thread that ended between readdir and read keeps its last sample.
+    const c = procCpuMs(`/proc/self/task/${tid}/stat`);
+    if (c !== null) into.set(tid, c.user + c.system);
   }
   return into;
 }
@@ -173,8 +161,8 @@ function threadCpuSummary() {
   // threads are the pool's workers (one per worker thread), the rest are V8 and libuv helpers.
   const used = [];
   let main = 0;
-  for (const [tid, t] of lastSeen) {
-    const ms = Math.max(0, t.ms - (threads0.get(tid)?.ms ?? 0));
+  for (const [tid, total] of lastSeen) {
+    const ms = Math.max(0, total - (threads0.get(tid) ?? 0));
     if (tid === String(process.pid)) main = ms;
     else used.push(ms);
   }

@@ -13,10 +13,11 @@
 //   anything else). If the program dies mid-run the benchmark stops with
 //   exit status 70: the queue has no bypass, so its packets would be dropped.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { procCpuMs } from './proc-cpu.mjs';
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 export const NETDELAY_SOURCE = here('./netdelay/netdelay.c');
@@ -63,19 +64,6 @@ function iptables(op, range, which) {
   return spawnSync('iptables', ['-w', '-t', 'mangle', op, 'OUTPUT', '-p', 'tcp', '-m', 'iprange', `--${which}-range`, range, '-j', 'NFQUEUE', '--queue-num', String(QUEUE)], { encoding: 'utf8' });
 }
 
-/**
- * CPU the process has used, ms, from /proc: { user, system }. Its system
- * time includes the kernel's work on each packet it lets through (a verdict
- * re-injects the packet, and lo delivers it in that syscall's softirq).
- */
-function cpuMsOf(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return { user: (Number(f[11]) * 1000) / 100, system: (Number(f[12]) * 1000) / 100 }; // clock ticks, USER_HZ 100
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Starts the delayer for nodes in `range` ('A.B.C.D-E.F.G.H') with per-node
@@ -115,7 +103,9 @@ export async function startKernelDelay({ range, minMs, maxMs, seed, jitterMs = K
     /** Removes the rules, then ends the delayer (it releases what it holds); resolves with its counters. */
     async stop() {
       for (const which of ['dst', 'src']) iptables('-D', range, which);
-      const cpuMs = cpuMsOf(child.pid);
+      // Its system time includes the kernel's work on each packet it lets through (a verdict
+      // re-injects the packet, and lo delivers it in that syscall's softirq).
+      const cpuMs = procCpuMs(`/proc/${child.pid}/stat`);
       stopping = true;
       const counters = nextLine();
       child.kill('SIGTERM');

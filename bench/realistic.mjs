@@ -84,7 +84,7 @@ if (args.rtt === 'kernel' && network.kernelDelay !== 'nfqueue') {
 /** Where the mainnet shape's round trips happen: 'kernel' (the NFQUEUE delayer) or 'emulated' (the sim adds them to replies). */
 const rttMode = args.rtt === 'emulated' || network.kernelDelay !== 'nfqueue' ? 'emulated' : 'kernel';
 ensureBuilt();
-const { nodeRttUs } = await loadDist('src/index.js');
+const { nodeRttUs, parseAddress } = await loadDist('src/index.js');
 /** Every lane's nodes (children.mjs simLaneArgs: 127.110.0.0/16 … 127.119.0.0/16): what the delayer delays. */
 const LANES_RANGE = '127.110.0.0-127.119.255.255';
 /** Round trips a visit must wait through besides the sim's own delays: connect (SYN/SYN-ACK), version → version/verack, getaddr → answer. */
@@ -161,12 +161,12 @@ function simArgs(s, lane, kernel) {
   return a;
 }
 
-/** A node's round trip by the delayer's hash, ms (null: not an IPv4 address:port). */
+/** A node's round trip by the delayer's hash, ms (null: not an IPv4 address). */
 function rttOfAddr(addr, rttMs) {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(addr);
-  if (m === null) return null;
-  const ip = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
-  return nodeRttUs(ip, Number(m[5]), rttMs) / 1000;
+  const a = parseAddress(addr);
+  if (a.network !== 'ipv4') return null;
+  const [b0, b1, b2, b3] = a.bytes;
+  return nodeRttUs(((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0, a.port, rttMs) / 1000;
 }
 
 /** The least time of each visit in kernel mode: the sim's own delays plus the round trips the client waits through. */
@@ -242,15 +242,15 @@ async function crawlRow(sim, ready, lane, row, kernelRtt, rttMs) {
   };
 }
 
-/** The network an address is on, from its text form. */
-function networkOf(addr) {
-  if (addr.includes('.onion:')) return 'onion';
-  if (addr.includes('.b32.i2p:')) return 'i2p';
-  return addr.startsWith('[') ? 'ipv6' : 'ipv4';
-}
-
 /** Found / reachable and slot efficiency per network (IPv4, Tor, I2P). */
 function byNetwork(r, truth, serve) {
+  // Each address parsed once (a Tor name's text carries a SHA3 checksum), not once per network.
+  const networks = new Map();
+  const networkOf = (addr) => {
+    let n = networks.get(addr);
+    if (n === undefined) networks.set(addr, (n = parseAddress(addr).network));
+    return n;
+  };
   const out = {};
   for (const net of ['ipv4', 'onion', 'i2p']) {
     const truthSet = new Set(truth.reachable.filter((a) => networkOf(a) === net));
